@@ -1,0 +1,192 @@
+"""The loader contract and the sink loaders write into.
+
+A :class:`Loader` turns one input stream into posts, accounts and rejects by calling the
+:class:`Sink`. Every record read must end in exactly one of ``sink.post``, ``sink.reject``
+or ``sink.skip`` (a record that is not a post, e.g. a delete notice): the driver checks
+``posts + rejects + skipped == records`` for every file.
+
+Times are integers: microseconds since the Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, ClassVar
+
+from echoscope.errors import RecordError
+
+__all__ = ["Loader", "LoadOptions", "Sink"]
+
+RAW_LIMIT = 1 << 20
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the user told ingest about the input."""
+
+    column_map: Mapping[str, str] = field(default_factory=dict)
+    platform: str | None = None
+    strict: bool = False
+    users_file: str | None = None
+
+
+class Sink:
+    """Collects rows from a loader in column-friendly lists; the driver flushes it."""
+
+    POST_COLUMNS: ClassVar[tuple[str, ...]] = (
+        "platform", "post_id", "account_id", "handle", "created_at", "kind", "text", "lang",
+        "source_app", "parent_post_id", "parent_account_id", "parent_created_at", "urls",
+        "hashtags", "mentions", "mention_ids", "media", "source_record",
+    )
+
+    def __init__(self, source_file: str, fmt: str, *, strict: bool = False) -> None:
+        self.source_file = source_file
+        self.format = fmt
+        self.strict = strict
+        self.post_rows: list[tuple[Any, ...]] = []
+        self.reject_rows: list[tuple[int, str, bytes]] = []
+        # (platform, account_id) -> [profile tuple, seen_at, first_seen, last_seen]
+        self.accounts: dict[tuple[str, str], list[Any]] = {}
+        # (platform, account_id, handle, display_name) -> [first_seen, last_seen]
+        self.handles: dict[tuple[str, str, str | None, str | None], list[int | None]] = {}
+        self.n_posts = 0
+        self.n_rejects = 0
+        self.n_skipped = 0
+        self.skip_reasons: dict[str, int] = {}
+        self.reject_reasons: dict[str, int] = {}
+
+    @property
+    def records(self) -> int:
+        return self.n_posts + self.n_rejects + self.n_skipped
+
+    def post(
+        self,
+        *,
+        platform: str,
+        post_id: str,
+        account_id: str,
+        created_at: int | None,
+        kind: str = "post",
+        handle: str | None = None,
+        text: str | None = None,
+        lang: str | None = None,
+        source_app: str | None = None,
+        parent_post_id: str | None = None,
+        parent_account_id: str | None = None,
+        parent_created_at: int | None = None,
+        urls: list[str] | None = None,
+        hashtags: list[str] | None = None,
+        mentions: list[str] | None = None,
+        mention_ids: list[str] | None = None,
+        media: list[dict[str, str | None]] | None = None,
+        record: int,
+    ) -> None:
+        """One parsed post (exactly one call per record that is a post)."""
+        self.post_rows.append(
+            (
+                platform, post_id, account_id, handle, created_at, kind, text, lang,
+                source_app, parent_post_id, parent_account_id, parent_created_at,
+                urls or [], hashtags or [], mentions or [], mention_ids or [], media or [],
+                record,
+            )
+        )
+        self.n_posts += 1
+
+    def account(
+        self,
+        *,
+        platform: str,
+        account_id: str,
+        seen_at: int | None,
+        handle: str | None = None,
+        display_name: str | None = None,
+        created_at: int | None = None,
+        followers: int | None = None,
+        following: int | None = None,
+        posts_count: int | None = None,
+        description: str | None = None,
+        profile_image_url: str | None = None,
+    ) -> None:
+        """An account snapshot (any number per record: author, parent author, ...).
+
+        The latest snapshot (by ``seen_at``) wins the profile fields; ``first_seen`` /
+        ``last_seen`` span every snapshot; each (handle, display name) goes to the history.
+        """
+        key = (platform, account_id)
+        profile = (handle, display_name, created_at, followers, following, posts_count,
+                   description, profile_image_url)
+        cur = self.accounts.get(key)
+        if cur is None:
+            self.accounts[key] = [profile, seen_at, seen_at, seen_at]
+        else:
+            if seen_at is not None:
+                if cur[1] is None or seen_at >= cur[1]:
+                    cur[0] = _merge_profile(profile, cur[0])
+                    cur[1] = seen_at
+                else:
+                    cur[0] = _merge_profile(cur[0], profile)
+                cur[2] = seen_at if cur[2] is None else min(cur[2], seen_at)
+                cur[3] = seen_at if cur[3] is None else max(cur[3], seen_at)
+            else:
+                cur[0] = _merge_profile(cur[0], profile)
+        if handle is not None or display_name is not None:
+            hk = (platform, account_id, handle, display_name)
+            h = self.handles.get(hk)
+            if h is None:
+                self.handles[hk] = [seen_at, seen_at]
+            elif seen_at is not None:
+                h[0] = seen_at if h[0] is None else min(h[0], seen_at)
+                h[1] = seen_at if h[1] is None else max(h[1], seen_at)
+
+    def reject(self, record: int, raw: bytes | str | None, reason: str) -> None:
+        """A record that cannot be parsed: kept aside with the reason (or raised if strict)."""
+        if self.strict:
+            raise RecordError(
+                f"{self.source_file}, record {record}: {reason} (--strict stops here; "
+                "without it the record goes to the rejects table and ingest continues).",
+                path=self.source_file,
+                record=record,
+                reason=reason,
+            )
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogatepass")
+        self.reject_rows.append((record, reason, (raw or b"")[:RAW_LIMIT]))
+        self.n_rejects += 1
+        short = reason.split(":")[0]
+        self.reject_reasons[short] = self.reject_reasons.get(short, 0) + 1
+
+    def skip(self, record: int, reason: str) -> None:
+        """A well-formed record that is not a post (delete notice, like, service message)."""
+        self.n_skipped += 1
+        self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+
+    def pending(self) -> int:
+        return len(self.post_rows) + len(self.reject_rows)
+
+
+def _merge_profile(new: tuple[Any, ...], old: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Fields of ``new``, falling back to ``old`` where ``new`` has none."""
+    return tuple(n if n is not None else o for n, o in zip(new, old, strict=True))
+
+
+class Loader:
+    """Base class of input-format loaders (register subclasses in ``ingest.LOADERS``).
+
+    Subclasses set ``name`` (used by ``--format``), ``platform`` and ``description``, and
+    implement :meth:`sniff` and :meth:`load`.
+    """
+
+    name: ClassVar[str] = ""
+    platform: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: file name suffixes this format commonly has (a hint for sniffing only)
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def sniff(self, head: bytes, filename: str) -> float:
+        """Confidence in [0, 1] that a stream starting with ``head`` is this format."""
+        raise NotImplementedError
+
+    def load(self, stream: IO[bytes], sink: Sink, options: LoadOptions) -> None:
+        """Read the whole stream, calling ``sink.post/reject/skip`` once per record."""
+        raise NotImplementedError

@@ -1,0 +1,367 @@
+"""The ingest driver: files in, canonical rows out, one transaction per file."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from echoscope import progress, schema
+from echoscope.errors import InputError
+from echoscope.ingest._base import LoadOptions, Loader, Sink
+from echoscope.ingest._io import open_input, peek_head
+from echoscope.workspace import Workspace, file_sha256
+
+__all__ = ["FileResult", "IngestSummary", "detect_format", "ingest_files"]
+
+BATCH_ROWS = 50_000
+
+
+@dataclass
+class FileResult:
+    path: str
+    format: str
+    sha256: str
+    records: int = 0
+    posts: int = 0
+    new_posts: int = 0
+    skipped: int = 0
+    rejects: int = 0
+    already_ingested: bool = False
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class IngestSummary:
+    workspace: str
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        return sum(f.records for f in self.files)
+
+    @property
+    def new_posts(self) -> int:
+        return sum(f.new_posts for f in self.files)
+
+    @property
+    def rejects(self) -> int:
+        return sum(f.rejects for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workspace": self.workspace,
+            "records": self.records,
+            "new_posts": self.new_posts,
+            "rejects": self.rejects,
+            "files": [asdict(f) for f in self.files],
+        }
+
+
+def _loaders() -> list[Loader]:
+    from echoscope.ingest import LOADERS
+
+    return [cls() for cls in LOADERS]  # type: ignore[operator]
+
+
+def detect_format(head: bytes, filename: str) -> str:
+    """The name of the loader most confident it can read a stream starting with ``head``."""
+    from echoscope.ingest import LOADERS
+
+    if not head.strip():
+        raise InputError(f"{filename} is empty.", path=filename)
+    scored = sorted(
+        ((loader.sniff(head, filename), loader.name) for loader in _loaders()),
+        reverse=True,
+    )
+    best, name = scored[0] if scored else (0.0, "")
+    if best <= 0:
+        raise InputError(
+            f"cannot tell the format of {filename}; pass --format with one of: "
+            f"{', '.join(LOADERS.names())}.",
+            path=filename,
+        )
+    return name
+
+
+@contextlib.contextmanager
+def _spooled_stdin(tmpdir: str | None) -> Iterator[str]:
+    """Copy stdin to a temporary file so it can be hashed, sniffed and re-read."""
+    import sys
+
+    fd, name = tempfile.mkstemp(prefix="echoscope-stdin-", dir=tmpdir)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        yield name
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def ingest_files(
+    paths: Sequence[str | os.PathLike[str]],
+    workspace: Workspace | str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    strict: bool = False,
+    column_map: Mapping[str, str] | None = None,
+    platform: str | None = None,
+    users_file: str | None = None,
+) -> IngestSummary:
+    """Ingest files into a workspace: idempotent, incremental, one transaction per file.
+
+    A file whose bytes were ingested before adds nothing; posts already present (same
+    platform and post id) are not added again. Bad records go to ``rejects`` (or raise
+    :class:`~echoscope.errors.RecordError` with ``strict=True``).
+    """
+    from echoscope.ingest import LOADERS
+
+    if format is not None:
+        LOADERS.get(format)  # validate early
+    if not paths:
+        raise InputError("no input files given.")
+    for p in paths:
+        ps = str(p)
+        if ps != "-" and not os.path.exists(ps):
+            raise InputError(f"{ps}: no such file.", path=ps)
+        if ps != "-" and os.path.isdir(ps):
+            raise InputError(f"{ps} is a folder; give the files inside it.", path=ps)
+    own = not isinstance(workspace, Workspace)
+    ws = Workspace(workspace) if own else workspace  # type: ignore[arg-type]
+    options = LoadOptions(
+        column_map=dict(column_map or {}), platform=platform, strict=strict,
+        users_file=users_file,
+    )
+    summary = IngestSummary(workspace=ws.path)
+    try:
+        with ws.run(
+            "ingest",
+            params={"format": format, "strict": strict, "column_map": dict(column_map or {}),
+                    "platform": platform, "users_file": users_file},
+            inputs=[str(p) for p in paths],
+        ) as run:
+            for p in paths:
+                ps = str(p)
+                with run.timed(f"ingest:{ps}"):
+                    if ps == "-":
+                        with _spooled_stdin(None) as tmp:
+                            res = _ingest_one(ws, tmp, "-", format, options, run.run_id)
+                    else:
+                        res = _ingest_one(ws, ps, ps, format, options, run.run_id)
+                summary.files.append(res)
+            run.count("records", summary.records)
+            run.count("new_posts", summary.new_posts)
+            run.count("rejects", summary.rejects)
+    finally:
+        if own:
+            ws.close()
+    return summary
+
+
+def _ingest_one(
+    ws: Workspace, path: str, display: str, fmt: str | None, options: LoadOptions, run_id: str
+) -> FileResult:
+    from echoscope.ingest import LOADERS
+
+    sha = file_sha256(path)
+    size = os.path.getsize(path)
+    done = ws.scalar("SELECT format FROM files WHERE file_sha256 = ?", [sha])
+    if done is not None:
+        progress.info(f"{display}: already ingested (same content), nothing added.")
+        return FileResult(path=display, format=str(done), sha256=sha, already_ingested=True)
+    stream = open_input(path)
+    try:
+        try:
+            head, stream = peek_head(stream)
+        except (OSError, EOFError) as e:
+            raise InputError(f"{display}: cannot be read ({e}).", path=display) from None
+        name = fmt or detect_format(head, display)
+        loader: Loader = LOADERS.get(name)()  # type: ignore[operator]
+        sink = Sink(display, name, strict=options.strict)
+        stage = f"_stage_posts_{uuid.uuid4().hex[:8]}"
+        result = FileResult(path=display, format=name, sha256=sha)
+        with ws.transaction() as con, progress.task(f"ingest {Path(display).name}", total=size) as bar:
+            con.execute(schema.ddl(schema.TABLES["posts"], name=stage))
+            flusher = _Flusher(ws, sink, stage, sha)
+            sink_post = sink.post
+
+            def post(**kw: Any) -> None:
+                sink_post(**kw)
+                if len(sink.post_rows) >= BATCH_ROWS:
+                    flusher.flush()
+                    bar.update(description=f"ingest {Path(display).name} ({sink.records:,} records)")
+
+            sink.post = post  # type: ignore[method-assign]
+            try:
+                loader.load(stream, sink, options)
+            except (UnicodeDecodeError, EOFError, OSError) as e:
+                # A broken stream (truncated gzip, unreadable bytes) after some records:
+                # keep what was read, record the break as a reject.
+                sink.reject(sink.records + 1, b"", f"stream broken: {e}")
+            flusher.flush()
+            result.records = sink.records
+            result.posts = sink.n_posts
+            result.skipped = sink.n_skipped
+            result.rejects = sink.n_rejects
+            result.reject_reasons = dict(sink.reject_reasons)
+            result.skip_reasons = dict(sink.skip_reasons)
+            before = ws.count("posts")
+            cols = ", ".join(f'"{c}"' for c in schema.TABLES["posts"].columns)
+            con.execute(
+                f"""
+                INSERT INTO posts ({cols})
+                SELECT {cols} FROM (
+                    SELECT *, row_number() OVER (
+                        PARTITION BY platform, post_id ORDER BY source_record) AS _rn
+                    FROM "{stage}") s
+                WHERE _rn = 1 AND NOT EXISTS (
+                    SELECT 1 FROM posts p
+                    WHERE p.platform = s.platform AND p.post_id = s.post_id)
+                """
+            )
+            result.new_posts = ws.count("posts") - before
+            con.execute(f'DROP TABLE "{stage}"')
+            _merge_accounts(ws, sink)
+            con.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [sha, display, name, size, result.records, result.posts, result.new_posts,
+                 result.skipped, result.rejects,
+                 dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id],
+            )
+            bar.advance(size)
+    finally:
+        stream.close()
+    if result.rejects:
+        progress.info(
+            f"{display}: {result.rejects:,} of {result.records:,} records rejected "
+            f"({', '.join(f'{k}: {v}' for k, v in result.reject_reasons.items())}); "
+            "see them with `echoscope info --rejects`."
+        )
+    return result
+
+
+class _Flusher:
+    def __init__(self, ws: Workspace, sink: Sink, stage: str, sha: str) -> None:
+        self.ws = ws
+        self.sink = sink
+        self.stage = stage
+        self.sha = sha
+
+    def flush(self) -> None:
+        sink = self.sink
+        if sink.post_rows:
+            table = posts_table(sink.post_rows, sink.source_file)
+            sink.post_rows = []
+            self.ws._insert(self.stage, table)
+        if sink.reject_rows:
+            recs, reasons, raws = zip(*sink.reject_rows, strict=True)
+            n = len(recs)
+            table = pa.table(
+                {
+                    "source_file": pa.array([sink.source_file] * n, pa.string()),
+                    "source_record": pa.array(recs, pa.int64()),
+                    "format": pa.array([sink.format] * n, pa.string()),
+                    "reason": pa.array(reasons, pa.string()),
+                    "raw": pa.array(raws, pa.binary()),
+                    "file_sha256": pa.array([self.sha] * n, pa.string()),
+                }
+            )
+            sink.reject_rows = []
+            self.ws.append("rejects", table, stage="ingest")
+
+
+_POST_SCHEMA = schema.TABLES["posts"].schema
+
+
+def posts_table(rows: list[tuple[Any, ...]], source_file: str) -> pa.Table:
+    """Arrow ``posts`` table from Sink rows (Sink.POST_COLUMNS order)."""
+    cols = list(zip(*rows, strict=True))
+    data: dict[str, pa.Array] = {}
+    for name, values in zip(Sink.POST_COLUMNS, cols, strict=True):
+        data[name] = pa.array(values, type=_POST_SCHEMA.field(name).type)
+    data["source_file"] = pa.array([source_file] * len(rows), pa.string())
+    return pa.table(data).select(_POST_SCHEMA.names)
+
+
+def _merge_accounts(ws: Workspace, sink: Sink) -> None:
+    if not sink.accounts:
+        return
+    rows = []
+    for (plat, aid), (prof, seen, first, last) in sink.accounts.items():
+        rows.append((plat, aid, *prof, first, last, seen))
+    cols = list(zip(*rows, strict=True))
+    names = ["platform", "account_id", "handle", "display_name", "created_at", "followers",
+             "following", "posts_count", "description", "profile_image_url", "first_seen",
+             "last_seen", "_seen"]
+    types = [pa.string(), pa.string(), pa.string(), pa.string(), schema.TS, pa.int64(),
+             pa.int64(), pa.int64(), pa.string(), pa.string(), schema.TS, schema.TS, schema.TS]
+    new = pa.table({n: pa.array(c, t) for n, c, t in zip(names, cols, types, strict=True)})
+    ws.con.register("_new_accounts", new)
+    try:
+        prof_cols = ["handle", "display_name", "created_at", "followers", "following",
+                     "posts_count", "description", "profile_image_url"]
+        # The newer snapshot wins each profile field, the other fills its gaps.
+        pick = ",\n".join(
+            f"CASE WHEN o.last_seen IS NULL OR n.last_seen >= o.last_seen "
+            f"THEN coalesce(n.{c}, o.{c}) ELSE coalesce(o.{c}, n.{c}) END AS {c}"
+            for c in prof_cols
+        )
+        merged = f"""
+            SELECT n.platform, n.account_id, {pick},
+                   CASE WHEN o.first_seen IS NULL THEN n.first_seen
+                        WHEN n.first_seen IS NULL THEN o.first_seen
+                        ELSE least(n.first_seen, o.first_seen) END AS first_seen,
+                   CASE WHEN o.last_seen IS NULL THEN n.last_seen
+                        WHEN n.last_seen IS NULL THEN o.last_seen
+                        ELSE greatest(n.last_seen, o.last_seen) END AS last_seen
+            FROM _new_accounts n
+            LEFT JOIN accounts o ON o.platform = n.platform AND o.account_id = n.account_id
+        """
+        ws.con.execute(f"CREATE TEMP TABLE _merged_accounts AS {merged}")
+        ws.con.execute(
+            "DELETE FROM accounts WHERE (platform, account_id) IN "
+            "(SELECT platform, account_id FROM _new_accounts)"
+        )
+        ws.con.execute("INSERT INTO accounts SELECT * FROM _merged_accounts")
+        ws.con.execute("DROP TABLE _merged_accounts")
+    finally:
+        ws.con.unregister("_new_accounts")
+    # handle history
+    hrows = [(p, a, h, d, f, la) for (p, a, h, d), (f, la) in sink.handles.items()]
+    if hrows:
+        hc = list(zip(*hrows, strict=True))
+        hn = ["platform", "account_id", "handle", "display_name", "first_seen", "last_seen"]
+        ht = [pa.string()] * 4 + [schema.TS, schema.TS]
+        hnew = pa.table({n: pa.array(c, t) for n, c, t in zip(hn, hc, ht, strict=True)})
+        ws.con.register("_new_handles", hnew)
+        try:
+            ws.con.execute(
+                """
+                CREATE TEMP TABLE _merged_handles AS
+                SELECT platform, account_id, handle, display_name,
+                       min(first_seen) AS first_seen, max(last_seen) AS last_seen
+                FROM (SELECT * FROM account_handles WHERE (platform, account_id) IN
+                        (SELECT platform, account_id FROM _new_handles)
+                      UNION ALL SELECT * FROM _new_handles)
+                GROUP BY ALL
+                """
+            )
+            ws.con.execute(
+                "DELETE FROM account_handles WHERE (platform, account_id) IN "
+                "(SELECT platform, account_id FROM _new_handles)"
+            )
+            ws.con.execute("INSERT INTO account_handles SELECT * FROM _merged_handles")
+            ws.con.execute("DROP TABLE _merged_handles")
+        finally:
+            ws.con.unregister("_new_handles")

@@ -1,0 +1,339 @@
+"""The canonical tables, declared once.
+
+Every table that passes between pipeline stages is declared here as a :class:`Table` (an
+Arrow schema plus a description). DuckDB DDL is generated from the same declaration, and
+:func:`check` validates a frame at a stage boundary, so a stage that produces the wrong
+columns or types fails where it happens, not three stages later.
+
+Times are UTC, stored as naive ``TIMESTAMP`` (microseconds) in DuckDB and
+``timestamp[us]`` in Arrow. Ids are strings everywhere (Twitter ids exceed 53 bits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from echoscope.errors import EchoscopeError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TABLES",
+    "Table",
+    "check",
+    "ddl",
+    "empty",
+    "register",
+]
+
+#: Bump when a table changes incompatibly; workspaces of another version are refused.
+SCHEMA_VERSION = 1
+
+TS = pa.timestamp("us")
+STR_LIST = pa.list_(pa.string())
+MEDIA = pa.list_(
+    pa.struct([("media_id", pa.string()), ("url", pa.string()), ("hash", pa.string())])
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A canonical table: its name, Arrow schema, key columns and purpose."""
+
+    name: str
+    schema: pa.Schema
+    description: str
+    key: tuple[str, ...] = ()
+    docs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+
+TABLES: dict[str, Table] = {}
+
+
+def register(table: Table) -> Table:
+    """Declare a table (each name once)."""
+    if table.name in TABLES and TABLES[table.name] != table:
+        raise EchoscopeError(f"table {table.name!r} declared twice with different schemas")
+    TABLES[table.name] = table
+    return table
+
+
+def _t(name: str, description: str, cols: Iterable[tuple[str, pa.DataType, str]],
+       key: tuple[str, ...] = ()) -> Table:
+    cols = list(cols)
+    return register(
+        Table(
+            name=name,
+            schema=pa.schema([(c, t) for c, t, _ in cols]),
+            description=description,
+            key=key,
+            docs={c: d for c, _, d in cols},
+        )
+    )
+
+
+POSTS = _t(
+    "posts",
+    "One row per post, repost, reply or quote, whatever the source format.",
+    [
+        ("platform", pa.string(), "twitter, telegram, bluesky, mastodon, facebook, or as mapped"),
+        ("post_id", pa.string(), "the platform's id (Mastodon: the status uri)"),
+        ("account_id", pa.string(), "author's stable id"),
+        ("handle", pa.string(), "author's handle when the post was collected"),
+        ("created_at", TS, "UTC, microseconds"),
+        ("kind", pa.string(), "post | repost | reply | quote"),
+        ("text", pa.string(), "full text (a repost carries the original's full text)"),
+        ("lang", pa.string(), "language code when given"),
+        ("source_app", pa.string(), "posting client name (from Twitter's source anchor etc.)"),
+        ("parent_post_id", pa.string(), "reposted, replied-to or quoted post"),
+        ("parent_account_id", pa.string(), "author of the parent post"),
+        ("parent_created_at", TS, "time of the parent post, when the record carries it"),
+        ("urls", STR_LIST, "canonical URLs"),
+        ("hashtags", STR_LIST, "case-folded, without '#'"),
+        ("mentions", STR_LIST, "mentioned handles, case-folded, without '@'"),
+        ("mention_ids", STR_LIST, "mentioned account ids where the data has them"),
+        ("media", MEDIA, "media_id, url (never fetched), hash (perceptual or file hash)"),
+        ("source_file", pa.string(), "path as given to ingest"),
+        ("source_record", pa.int64(), "1-based line (line formats) or item number"),
+    ],
+    key=("platform", "post_id"),
+)
+
+ACCOUNTS = _t(
+    "accounts",
+    "One row per account: the latest profile seen, with first/last activity.",
+    [
+        ("platform", pa.string(), ""),
+        ("account_id", pa.string(), ""),
+        ("handle", pa.string(), "latest handle seen"),
+        ("display_name", pa.string(), ""),
+        ("created_at", TS, "account creation time when the data has it"),
+        ("followers", pa.int64(), ""),
+        ("following", pa.int64(), ""),
+        ("posts_count", pa.int64(), ""),
+        ("description", pa.string(), ""),
+        ("profile_image_url", pa.string(), "never fetched"),
+        ("first_seen", TS, "earliest time the account was seen (as author or parent author)"),
+        ("last_seen", TS, "latest time the account was seen"),
+    ],
+    key=("platform", "account_id"),
+)
+
+ACCOUNT_HANDLES = _t(
+    "account_handles",
+    "Handle history: every (handle, display name) an account was seen with, and when.",
+    [
+        ("platform", pa.string(), ""),
+        ("account_id", pa.string(), ""),
+        ("handle", pa.string(), ""),
+        ("display_name", pa.string(), ""),
+        ("first_seen", TS, ""),
+        ("last_seen", TS, ""),
+    ],
+    key=("platform", "account_id", "handle", "display_name"),
+)
+
+REJECTS = _t(
+    "rejects",
+    "Records that could not be parsed: kept aside with the reason, never dropped.",
+    [
+        ("source_file", pa.string(), ""),
+        ("source_record", pa.int64(), "1-based line or item number"),
+        ("format", pa.string(), "format the file was read as"),
+        ("reason", pa.string(), "what was wrong, in one sentence"),
+        ("raw", pa.binary(), "the record's bytes as read (truncated to 1 MiB)"),
+        ("file_sha256", pa.string(), ""),
+    ],
+)
+
+FILES = _t(
+    "files",
+    "Every input file ingested, by content hash (ingest is idempotent per file).",
+    [
+        ("file_sha256", pa.string(), ""),
+        ("path", pa.string(), ""),
+        ("format", pa.string(), ""),
+        ("bytes", pa.int64(), ""),
+        ("records", pa.int64(), "records read"),
+        ("posts", pa.int64(), "records parsed into posts"),
+        ("new_posts", pa.int64(), "posts not already in the workspace"),
+        ("skipped", pa.int64(), "records that are not posts (delete notices, likes, ...)"),
+        ("rejects", pa.int64(), ""),
+        ("ingested_at", TS, ""),
+        ("run_id", pa.string(), ""),
+    ],
+    key=("file_sha256",),
+)
+
+RUNS = _t(
+    "runs",
+    "The run log: every command that changed the workspace, with what it used and made.",
+    [
+        ("run_id", pa.string(), ""),
+        ("command", pa.string(), ""),
+        ("echoscope_version", pa.string(), ""),
+        ("started_at", TS, ""),
+        ("finished_at", TS, ""),
+        ("status", pa.string(), "ok | failed | interrupted"),
+        ("params", pa.string(), "resolved parameters, JSON"),
+        ("inputs", pa.string(), "input files with sha256, JSON"),
+        ("counts", pa.string(), "row counts, JSON"),
+        ("timings", pa.string(), "seconds per stage, JSON"),
+        ("versions", pa.string(), "library versions, JSON"),
+    ],
+    key=("run_id",),
+)
+
+ACTIONS = _t(
+    "actions",
+    "One row per thing an account did that another account could also do.",
+    [
+        ("account_id", pa.string(), ""),
+        ("time", TS, ""),
+        ("type", pa.string(), "repost, reply, quote, text, near_text, url, domain, hashtag, "
+                              "hashtag_set, media, mention"),
+        ("key", pa.string(), "what was acted on (post id, text hash, canonical URL, ...)"),
+        ("post_id", pa.string(), "the post the action comes from"),
+    ],
+)
+
+EDGES = _t(
+    "edges",
+    "Co-action edges: two accounts acted on the same keys within a window.",
+    [
+        ("account_a", pa.string(), "account_a < account_b"),
+        ("account_b", pa.string(), ""),
+        ("type", pa.string(), "action type"),
+        ("window", pa.float64(), "seconds"),
+        ("n_keys", pa.int64(), "distinct keys co-acted on"),
+        ("n_pairs", pa.int64(), "action pairs within the window"),
+        ("min_delay", pa.float64(), "seconds"),
+        ("median_delay", pa.float64(), "seconds"),
+        ("weight", pa.float64(), "rarity- and activity-normalised strength"),
+        ("p_value", pa.float64(), "under the null model (NaN if not computed)"),
+        ("q_value", pa.float64(), "Benjamini-Hochberg adjusted p-value"),
+    ],
+    key=("account_a", "account_b", "type", "window"),
+)
+
+CAMPAIGNS = _t(
+    "campaigns",
+    "Clusters of coordinated accounts, ranked by score.",
+    [
+        ("campaign_id", pa.string(), "stable for the same input and seed"),
+        ("size", pa.int64(), "member accounts"),
+        ("score", pa.float64(), "0..1, higher = stronger evidence"),
+        ("signals", STR_LIST, "action types (and behavioural signals) that tie it"),
+        ("n_edges", pa.int64(), ""),
+        ("density", pa.float64(), ""),
+        ("first_time", TS, ""),
+        ("last_time", TS, ""),
+        ("summary", pa.string(), "one-sentence explanation"),
+    ],
+    key=("campaign_id",),
+)
+
+CAMPAIGN_MEMBERS = _t(
+    "campaign_members",
+    "Which account belongs to which campaign, and how strongly.",
+    [
+        ("campaign_id", pa.string(), ""),
+        ("account_id", pa.string(), ""),
+        ("strength", pa.float64(), "sum of the member's edge weights inside the campaign"),
+        ("degree", pa.int64(), "members it is tied to"),
+    ],
+    key=("campaign_id", "account_id"),
+)
+
+CAMPAIGN_EVIDENCE = _t(
+    "campaign_evidence",
+    "Top shared keys of each campaign, with counts and time span.",
+    [
+        ("campaign_id", pa.string(), ""),
+        ("type", pa.string(), ""),
+        ("key", pa.string(), ""),
+        ("n_accounts", pa.int64(), "members that acted on the key"),
+        ("n_actions", pa.int64(), ""),
+        ("first_time", TS, ""),
+        ("last_time", TS, ""),
+        ("example_post_id", pa.string(), ""),
+        ("example_text", pa.string(), ""),
+    ],
+)
+
+
+_DUCK: dict[str, str] = {
+    "string": "VARCHAR",
+    "int64": "BIGINT",
+    "int32": "INTEGER",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "bool": "BOOLEAN",
+    "binary": "BLOB",
+    "timestamp[us]": "TIMESTAMP",
+}
+
+
+def duck_type(t: pa.DataType) -> str:
+    """The DuckDB type of an Arrow type used in these tables."""
+    if pa.types.is_list(t):
+        return f"{duck_type(t.value_type)}[]"
+    if pa.types.is_struct(t):
+        inner = ", ".join(f"{f.name} {duck_type(f.type)}" for f in t)
+        return f"STRUCT({inner})"
+    try:
+        return _DUCK[str(t)]
+    except KeyError:  # pragma: no cover - a declaration bug
+        raise EchoscopeError(f"no DuckDB type for Arrow type {t}") from None
+
+
+def ddl(table: Table, *, name: str | None = None, temp: bool = False) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a declared table."""
+    cols = ",\n  ".join(f'"{f.name}" {duck_type(f.type)}' for f in table.schema)
+    kind = "TEMP TABLE" if temp else "TABLE"
+    return f'CREATE {kind} IF NOT EXISTS "{name or table.name}" (\n  {cols}\n)'
+
+
+def empty(name: str) -> pa.Table:
+    """An empty Arrow table with the declared schema."""
+    return TABLES[name].schema.empty_table()
+
+
+def check(name: str, data: Any, *, stage: str = "") -> pa.Table:
+    """Check (and cast) a frame against the declared schema at a stage boundary.
+
+    Accepts a pyarrow Table, a polars DataFrame or a DuckDB relation. Columns must all be
+    present; extra columns are an error; types are cast where safe and refused otherwise.
+    """
+    table = TABLES[name]
+    if not isinstance(data, pa.Table):
+        if hasattr(data, "to_arrow"):
+            data = data.to_arrow()
+        elif hasattr(data, "arrow"):
+            data = data.arrow()
+        else:
+            raise EchoscopeError(f"cannot check {type(data).__name__} against {name}")
+    if hasattr(data, "read_all"):
+        data = data.read_all()
+    where = f" (from {stage})" if stage else ""
+    missing = [c for c in table.columns if c not in data.column_names]
+    extra = [c for c in data.column_names if c not in table.columns]
+    if missing or extra:
+        raise EchoscopeError(
+            f"table {name}{where} does not match its schema: "
+            f"missing {missing or 'none'}, unexpected {extra or 'none'}"
+        )
+    data = data.select(table.columns)
+    if not data.schema.equals(table.schema):
+        try:
+            data = data.cast(table.schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            raise EchoscopeError(f"table {name}{where} has wrong column types: {e}") from e
+    return data

@@ -1,0 +1,342 @@
+"""The workspace: one DuckDB file per investigation.
+
+It holds the canonical tables of :mod:`echoscope.schema`, a ``meta`` table (schema version,
+echoscope version, creation time) and the run log (``runs``). A workspace written by an
+incompatible schema version is refused with a message saying what to do.
+
+>>> with Workspace(":memory:") as ws:
+...     ws.count("posts")
+0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import platform as _platform
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from echoscope import schema
+from echoscope.errors import EngineError, WorkspaceError
+
+__all__ = ["RunLog", "Workspace", "file_sha256", "library_versions"]
+
+_VERSION_KEY = "schema_version"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (as stored, before decompression)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of echoscope, Python and the libraries results depend on."""
+    from importlib import metadata
+
+    from echoscope import __version__
+
+    out = {"echoscope": __version__, "python": _platform.python_version()}
+    for dist in ("duckdb", "pyarrow", "polars", "numpy", "numba", "python-igraph",
+                 "leidenalg", "datasketch", "pdqhash", "pyspark"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+class RunLog:
+    """What one command did: counts and timings, written to ``runs`` when it ends."""
+
+    def __init__(self, run_id: str, command: str) -> None:
+        self.run_id = run_id
+        self.command = command
+        self.counts: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.params: dict[str, Any] = {}
+        self.inputs: list[dict[str, Any]] = []
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Time a stage: ``with run.timed("detect"): ...``."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = round(self.timings.get(stage, 0.0) + time.perf_counter() - t0, 4)
+
+    def count(self, name: str, value: Any) -> None:
+        self.counts[name] = value
+
+
+class Workspace:
+    """An investigation's DuckDB database with the canonical tables.
+
+    ``Workspace(path)`` opens or creates the file; ``Workspace(":memory:")`` is a throwaway
+    one. Use it as a context manager so the file is closed (and unlocked) at the end.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.in_memory = self.path == ":memory:"
+        if not self.in_memory:
+            p = Path(self.path)
+            if p.is_dir():
+                raise WorkspaceError(
+                    f"{self.path} is a folder; give a workspace file name such as "
+                    f"{p / 'case.echoscope.duckdb'}."
+                )
+            if not p.exists() and (not create or read_only):
+                raise WorkspaceError(
+                    f"workspace {self.path} does not exist; create it with "
+                    f"`echoscope ingest FILE... --workspace {self.path}`."
+                )
+            if not p.parent.exists():
+                if read_only:
+                    raise WorkspaceError(f"folder {p.parent} does not exist.")
+                p.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        if memory_limit or os.environ.get("ECHOSCOPE_MEMORY_LIMIT"):
+            config["memory_limit"] = memory_limit or os.environ["ECHOSCOPE_MEMORY_LIMIT"]
+        if threads:
+            config["threads"] = threads
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only, config=config)
+        except duckdb.IOException as e:
+            msg = str(e)
+            if "lock" in msg.lower():
+                raise WorkspaceError(
+                    f"workspace {self.path} is in use by another echoscope process; "
+                    "wait for it to finish or use another workspace."
+                ) from None
+            raise WorkspaceError(f"cannot open workspace {self.path}: {msg}") from None
+        except duckdb.Error as e:
+            raise WorkspaceError(
+                f"{self.path} is not an echoscope workspace (a DuckDB file): {e}"
+            ) from None
+        if not self.in_memory:
+            tmp = Path(self.path + ".tmp")
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute(f"SET temp_directory = '{_sql_str(str(tmp))}'")
+        self.read_only = read_only
+        self._init_schema()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.path!r})"
+
+    # -- schema --------------------------------------------------------------------
+    def _init_schema(self) -> None:
+        from echoscope import __version__
+
+        con = self.con
+        has_meta = bool(
+            con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+            ).fetchone()[0]  # type: ignore[index]
+        )
+        if has_meta:
+            row = con.execute("SELECT value FROM meta WHERE key = ?", [_VERSION_KEY]).fetchone()
+            found = int(row[0]) if row else None
+            if found != schema.SCHEMA_VERSION:
+                raise WorkspaceError(
+                    f"workspace {self.path} has schema version {found}, but this echoscope "
+                    f"({__version__}) uses version {schema.SCHEMA_VERSION}. Re-ingest your "
+                    "input files into a new workspace (`echoscope ingest FILE... --workspace "
+                    "NEW.echoscope.duckdb`), or use the echoscope version that wrote it."
+                )
+        else:
+            tables = con.execute(
+                "SELECT count(*) FROM information_schema.tables"
+            ).fetchone()[0]  # type: ignore[index]
+            if tables and not self.in_memory:
+                raise WorkspaceError(
+                    f"{self.path} is a DuckDB file but not an echoscope workspace "
+                    "(it has no meta table); choose another file name."
+                )
+            if self.read_only:
+                raise WorkspaceError(f"{self.path} is empty; ingest data into it first.")
+        if self.read_only:
+            return
+        con.execute("BEGIN")
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        if not has_meta:
+            con.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    (_VERSION_KEY, str(schema.SCHEMA_VERSION)),
+                    ("echoscope_version", __version__),
+                    ("created_at", _now().isoformat()),
+                ],
+            )
+        for table in schema.TABLES.values():
+            con.execute(schema.ddl(table))
+        con.execute("COMMIT")
+
+    def ensure_table(self, name: str) -> None:
+        """Create a declared table if an older workspace lacks it."""
+        if not self.read_only:
+            self.con.execute(schema.ddl(schema.TABLES[name]))
+
+    # -- data access ---------------------------------------------------------------
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
+        """Run a query and return an Arrow table."""
+        try:
+            rel = self.con.sql(query, params=params) if params else self.con.sql(query)
+            return rel.to_arrow_table() if rel is not None else pa.table({})
+        except duckdb.Error as e:
+            raise EngineError(f"DuckDB query failed: {e}") from e
+
+    def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.con.execute(query, params).fetchone()
+        return row[0] if row else None
+
+    def table(self, name: str) -> pa.Table:
+        """A canonical table as Arrow, checked against its schema."""
+        return schema.check(name, self.sql(f'SELECT * FROM "{name}"'), stage="workspace")
+
+    def count(self, name: str) -> int:
+        return int(self.scalar(f'SELECT count(*) FROM "{name}"'))
+
+    def replace(self, name: str, data: pa.Table, *, stage: str = "") -> int:
+        """Replace a stage-output table's rows with ``data`` (checked), atomically."""
+        data = schema.check(name, data, stage=stage)
+        with self.transaction():
+            self.con.execute(f'DELETE FROM "{name}"')
+            self._insert(name, data)
+        return data.num_rows
+
+    def append(self, name: str, data: pa.Table, *, stage: str = "") -> int:
+        """Append checked rows to a table (inside the caller's transaction, if any)."""
+        data = schema.check(name, data, stage=stage)
+        self._insert(name, data)
+        return data.num_rows
+
+    def _insert(self, name: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        view = f"_echoscope_in_{uuid.uuid4().hex[:8]}"
+        self.con.register(view, data)
+        try:
+            cols = ", ".join(f'"{c}"' for c in data.column_names)
+            self.con.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {view}')
+        finally:
+            self.con.unregister(view)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN … COMMIT, or ROLLBACK on any exception (including Ctrl-C)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # -- meta and run log ------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return {k: v for k, v in self.con.execute("SELECT key, value FROM meta").fetchall()}
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.con.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+    @contextlib.contextmanager
+    def run(
+        self,
+        command: str,
+        params: Mapping[str, Any] | None = None,
+        inputs: Sequence[str | os.PathLike[str]] = (),
+    ) -> Iterator[RunLog]:
+        """Record a command in the run log: parameters, input hashes, counts, timings.
+
+        The row is written when the block ends, with status ok, failed or interrupted.
+        """
+        from echoscope import __version__
+
+        log = RunLog(uuid.uuid4().hex[:12], command)
+        log.params = dict(params or {})
+        for p in inputs:
+            ps = str(p)
+            entry: dict[str, Any] = {"path": ps}
+            if ps != "-" and os.path.isfile(ps):
+                entry["sha256"] = file_sha256(ps)
+                entry["bytes"] = os.path.getsize(ps)
+            log.inputs.append(entry)
+        started = _now()
+        status = "ok"
+        try:
+            yield log
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        except BaseException:
+            status = "failed"
+            raise
+        finally:
+            if not self.read_only:
+                with contextlib.suppress(Exception):
+                    self.con.execute(
+                        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            log.run_id, command, __version__, started, _now(), status,
+                            _json(log.params), _json(log.inputs), _json(log.counts),
+                            _json(log.timings), _json(library_versions()),
+                        ],
+                    )
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self.sql("SELECT * FROM runs ORDER BY started_at").to_pylist()
+        for r in rows:
+            for k in ("params", "inputs", "counts", "timings", "versions"):
+                r[k] = json.loads(r[k]) if r[k] else None
+        return rows
+
+
+def _json(v: Any) -> str:
+    return json.dumps(v, default=str, sort_keys=True)
+
+
+def _sql_str(s: str) -> str:
+    return s.replace("'", "''")
