@@ -167,13 +167,11 @@ class Workspace:
 
         con = self.con
         has_meta = bool(
-            con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-            ).fetchone()[0]  # type: ignore[index]
+            self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
         )
         if has_meta:
-            row = con.execute("SELECT value FROM meta WHERE key = ?", [_VERSION_KEY]).fetchone()
-            found = int(row[0]) if row else None
+            value = self.scalar("SELECT value FROM meta WHERE key = ?", [_VERSION_KEY])
+            found = int(value) if value is not None else None
             if found != schema.SCHEMA_VERSION:
                 raise WorkspaceError(
                     f"workspace {self.path} has schema version {found}, but this echoscope "
@@ -182,9 +180,7 @@ class Workspace:
                     "NEW.echoscope.duckdb`), or use the echoscope version that wrote it."
                 )
         else:
-            tables = con.execute(
-                "SELECT count(*) FROM information_schema.tables"
-            ).fetchone()[0]  # type: ignore[index]
+            tables = self.scalar("SELECT count(*) FROM information_schema.tables")
             if tables and not self.in_memory:
                 raise WorkspaceError(
                     f"{self.path} is a DuckDB file but not an echoscope workspace "
@@ -224,8 +220,8 @@ class Workspace:
             raise EngineError(f"DuckDB query failed: {e}") from e
 
     def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
-        row = self.con.execute(query, params).fetchone()
-        return row[0] if row else None
+        rows = self.con.execute(query, params).fetchall()
+        return rows[0][0] if rows else None
 
     def table(self, name: str) -> pa.Table:
         """A canonical table as Arrow, checked against its schema."""
