@@ -1,0 +1,1 @@
+"""Detection: co-action networks from the ``actions`` table (see ``detect.kernel``)."""
