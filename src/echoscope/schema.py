@@ -269,6 +269,68 @@ CAMPAIGN_EVIDENCE = _t(
 )
 
 
+# --- behavioural signals (echoscope.signals) ------------------------------------------
+
+ACCOUNT_SIGNALS = _t(
+    "account_signals",
+    "Per-account behavioural signals (automation, profile): value, flag and reason.",
+    [
+        ("account_id", pa.string(), ""),
+        ("signal", pa.string(), "e.g. interpost_cv, hour_entropy, reaction_delay, shared_rare_app"),
+        ("value", pa.float64(), "the measured value (NaN when not measurable)"),
+        ("flagged", pa.bool_(), "true when the value passes the signal's documented threshold"),
+        ("reason", pa.string(), "human-readable explanation, always given when flagged"),
+    ],
+    key=("account_id", "signal"),
+)
+
+HASHTAG_SIGNALS = _t(
+    "hashtag_signals",
+    "Per-hashtag volume bursts, concentration, scheduled storms and hijacking.",
+    [
+        ("hashtag", pa.string(), "case-folded, without '#'"),
+        ("posts", pa.int64(), ""),
+        ("accounts", pa.int64(), ""),
+        ("bursts", pa.int64(), "burst episodes (runs of consecutive burst hours)"),
+        ("burst_hours", pa.int64(), "hours above the hashtag's own baseline"),
+        ("peak_hour", TS, "start of the busiest hour"),
+        ("peak_posts", pa.int64(), ""),
+        ("baseline", pa.float64(), "expected posts per hour (robust baseline)"),
+        ("top_share", pa.float64(), "share of burst posts from the top-k accounts"),
+        ("campaign_share", pa.float64(), "share of burst posts from campaign members"),
+        ("recurring_hours", pa.string(), "hours of day (UTC) with bursts on several days"),
+        ("content_similarity", pa.float64(), "cosine of burst campaign posts vs usual posts"),
+        ("storm", pa.bool_(), ""),
+        ("hijack", pa.bool_(), ""),
+        ("evidence", pa.string(), "one-paragraph explanation"),
+    ],
+    key=("hashtag",),
+)
+
+REINCARNATIONS = _t(
+    "reincarnations",
+    "Candidate successors of suspended accounts, ranked with their evidence.",
+    [
+        ("old_account_id", pa.string(), ""),
+        ("old_handle", pa.string(), ""),
+        ("new_account_id", pa.string(), ""),
+        ("new_handle", pa.string(), ""),
+        ("score", pa.float64(), "0..1"),
+        ("rank", pa.int64(), "1 = best candidate for the old account"),
+        ("handle_similarity", pa.float64(), "0..1"),
+        ("same_display_name", pa.bool_(), ""),
+        ("same_avatar", pa.bool_(), ""),
+        ("content_overlap", pa.float64(), "rarity-weighted Jaccard of hashtags, URLs, texts"),
+        ("neighbour_overlap", pa.float64(), "Jaccard of co-action/interaction neighbours"),
+        ("promoted_by", pa.int64(), "old neighbours that mentioned or reposted the new account"),
+        ("gap_hours", pa.float64(), "suspension to the new account's creation/first sight"),
+        ("inferred", pa.bool_(), "suspension inferred from an abrupt stop (no list given)"),
+        ("chain", pa.string(), "handles of the whole chain, old -> new -> newer"),
+    ],
+    key=("old_account_id", "new_account_id"),
+)
+
+
 _DUCK: dict[str, str] = {
     "string": "VARCHAR",
     "int64": "BIGINT",
