@@ -24,6 +24,7 @@ __all__ = ["COMMAND_MODULES", "cli", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "info",
+    "export",
 )
 
 EXIT_CODES_HELP = """
