@@ -1,0 +1,212 @@
+"""Campaign finding: significance rule, tie combination, Leiden, evidence, stable ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from echoscope import schema
+from echoscope.cluster import (
+    ClusterParams,
+    cluster_pairs,
+    combine_pairs,
+    find_campaigns,
+    significant_edges,
+)
+from echoscope.errors import ParameterError
+from echoscope.score import CampaignFeatures, campaign_score, tie_significance
+from echoscope.workspace import Workspace
+
+NAN = math.nan
+T0 = dt.datetime(2024, 3, 1, 12, 0, 0)
+
+
+def edge(a: str, b: str, type_: str = "text", window: float = 60.0, n_keys: int = 3,
+         weight: float = 1.0, p: float = NAN, q: float = NAN) -> dict[str, Any]:
+    return {"account_a": a, "account_b": b, "type": type_, "window": window, "n_keys": n_keys,
+            "n_pairs": n_keys, "min_delay": 0.0, "median_delay": 1.0, "weight": weight,
+            "p_value": p, "q_value": q}
+
+
+def edges_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema.TABLES["edges"].schema)
+
+
+def clique(names: list[str], **kw: Any) -> list[dict[str, Any]]:
+    return [edge(a, b, **kw) for i, a in enumerate(names) for b in names[i + 1:]]
+
+
+def test_significant_edges_rule() -> None:
+    t = edges_table([
+        edge("a", "b", p=0.001, q=0.01),      # significant
+        edge("a", "c", p=0.01, q=0.2),        # not significant although many keys
+        edge("b", "c", n_keys=2),             # no p-value: 2 keys is enough
+        edge("c", "d", n_keys=1),             # no p-value: 1 key is not
+        edge("d", "e", p=0.01, q=NAN),        # p without q: p is used
+    ])
+    kept = significant_edges(t, alpha=0.05, min_keys=2)
+    assert kept.select(["account_a", "account_b"]).to_pylist() == [
+        {"account_a": "a", "account_b": "b"},
+        {"account_a": "b", "account_b": "c"},
+        {"account_a": "d", "account_b": "e"},
+    ]
+    assert significant_edges(t, alpha=0.05, min_keys=1).num_rows == 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.integers(1, 6), st.booleans()), min_size=1,
+                max_size=30),
+       st.floats(0, 1), st.floats(0, 1), st.integers(1, 5), st.integers(1, 5))
+def test_raising_threshold_never_adds_edges(rows: list[tuple[float, int, bool]], a1: float,
+                                            a2: float, k1: int, k2: int) -> None:
+    t = edges_table([edge(f"a{i}", f"b{i}", n_keys=k, p=q if has else NAN, q=q if has else NAN)
+                     for i, (q, k, has) in enumerate(rows)])
+    loose = significant_edges(t, max(a1, a2), min(k1, k2))
+    strict = significant_edges(t, min(a1, a2), max(k1, k2))
+    assert set(strict.column("account_a").to_pylist()) <= set(
+        loose.column("account_a").to_pylist())
+
+
+def test_combine_pairs_max_over_windows_sum_over_types() -> None:
+    t = edges_table([
+        edge("b", "a", "text", 60, weight=2.0),
+        edge("a", "b", "text", 3600, weight=5.0),       # same type, wider window: max
+        edge("a", "b", "url", 60, weight=1.5, p=0.01, q=0.02),
+        edge("a", "c", "hashtag", 60, weight=NAN, n_keys=4),  # no weight: n_keys
+    ])
+    pairs = combine_pairs(t).to_pylist()
+    assert pairs == [
+        {"account_a": "a", "account_b": "b", "weight": 6.5, "types": ["text", "url"],
+         "n_types": 2, "min_q": 0.02, "max_keys": 3},
+        {"account_a": "a", "account_b": "c", "weight": 4.0, "types": ["hashtag"],
+         "n_types": 1, "min_q": pytest.approx(NAN, nan_ok=True), "max_keys": 4},
+    ]
+
+
+def test_cluster_pairs_separates_components_and_ignores_row_order() -> None:
+    rows = clique(["a1", "a2", "a3", "a4"]) + clique(["b1", "b2", "b3"])
+    pairs = combine_pairs(edges_table(rows))
+    m1 = cluster_pairs(pairs, seed=1).to_pylist()
+    m2 = cluster_pairs(combine_pairs(edges_table(rows[::-1])), seed=1).to_pylist()
+    assert m1 == m2
+    cl = {r["account_id"]: r["cluster"] for r in m1}
+    assert len({cl[x] for x in ("a1", "a2", "a3", "a4")}) == 1
+    assert len({cl[x] for x in ("b1", "b2", "b3")}) == 1
+    assert cl["a1"] != cl["b1"]
+
+
+def test_cluster_pairs_splits_two_cliques_joined_by_one_weak_tie() -> None:
+    a = [f"a{i}" for i in range(6)]
+    b = [f"b{i}" for i in range(6)]
+    rows = clique(a, weight=5.0) + clique(b, weight=5.0) + [edge("a0", "b0", weight=0.5)]
+    cl = {r["account_id"]: r["cluster"]
+          for r in cluster_pairs(combine_pairs(edges_table(rows)), seed=0).to_pylist()}
+    assert len({cl[x] for x in a}) == 1 and len({cl[x] for x in b}) == 1
+    assert cl["a0"] != cl["b0"]
+
+
+def _workspace_with(rows: list[dict[str, Any]], actions: list[dict[str, Any]],
+                    posts: list[dict[str, Any]]) -> Workspace:
+    ws = Workspace(":memory:")
+    ws.replace("edges", edges_table(rows))
+    ws.replace("actions", pa.Table.from_pylist(actions, schema=schema.TABLES["actions"].schema))
+    full = [{c: p.get(c) for c in schema.TABLES["posts"].columns} for p in posts]
+    ws.replace("posts", pa.Table.from_pylist(full, schema=schema.TABLES["posts"].schema))
+    return ws
+
+
+def _planted() -> Workspace:
+    big = [f"u{i:02d}" for i in range(5)]
+    small = ["v1", "v2", "v3"]
+    rows = clique(big, type_="text", p=1e-6, q=1e-5) + clique(big, type_="url", n_keys=2)
+    rows += clique(small, type_="hashtag", p=0.01, q=0.04)
+    rows += [edge("w1", "w2", "text", p=1e-6, q=1e-6)]  # a strong pair: below min_size
+    rows += [edge("x1", "x2", "text", p=0.5, q=0.9)]     # not significant
+    actions, posts = [], []
+    for i, acct in enumerate(big):
+        for j, key in enumerate(("t1", "t2")):
+            pid = f"p{acct}{key}"
+            actions.append({"account_id": acct, "time": T0 + dt.timedelta(minutes=3 * i + j),
+                            "type": "text", "key": key, "post_id": pid})
+            posts.append({"platform": "twitter", "post_id": pid, "account_id": acct,
+                          "created_at": T0, "kind": "post", "text": f"invented text {key}"})
+        actions.append({"account_id": acct, "time": T0, "type": "hashtag", "key": "news",
+                        "post_id": f"p{acct}t1"})
+    for acct in small:
+        actions.append({"account_id": acct, "time": T0, "type": "hashtag", "key": "cats",
+                        "post_id": f"h{acct}"})
+    return _workspace_with(rows, actions, posts)
+
+
+def test_find_campaigns_known_answer() -> None:
+    with _planted() as ws:
+        res = find_campaigns(ws, ClusterParams(seed=3))
+        assert res.n_campaigns == 2
+        camps = ws.sql("SELECT * FROM campaigns ORDER BY campaign_id").to_pylist()
+        assert [c["campaign_id"] for c in camps] == ["C0001", "C0002"]
+        assert camps[0]["size"] == 5 and camps[0]["signals"] == ["text", "url"]
+        assert camps[0]["density"] == 1.0 and camps[0]["n_edges"] == 10
+        assert camps[1]["size"] == 3 and camps[1]["signals"] == ["hashtag"]
+        assert 0 <= camps[1]["score"] < camps[0]["score"] <= 1
+        members = ws.sql("SELECT campaign_id, account_id, degree FROM campaign_members "
+                         "ORDER BY 1, 2").to_pylist()
+        assert [m["account_id"] for m in members if m["campaign_id"] == "C0001"] == [
+            f"u{i:02d}" for i in range(5)]
+        assert all(m["degree"] == 4 for m in members if m["campaign_id"] == "C0001")
+        assert "w1" not in {m["account_id"] for m in members}
+        ev = ws.sql("SELECT * FROM campaign_evidence WHERE campaign_id = 'C0001'").to_pylist()
+        # keys of the tying types first (text), then others (hashtag 'news')
+        assert [(e["type"], e["key"]) for e in ev] == [("text", "t1"), ("text", "t2"),
+                                                       ("hashtag", "news")]
+        assert ev[0]["n_accounts"] == 5 and ev[0]["n_actions"] == 5
+        assert ev[0]["example_post_id"] == "pu00t1"
+        assert ev[0]["example_text"] == "invented text t1"
+        assert ev[0]["last_time"] - ev[0]["first_time"] == dt.timedelta(minutes=12)
+        assert camps[0]["first_time"] == T0
+
+
+def test_find_campaigns_is_stable_and_replaces() -> None:
+    with _planted() as ws:
+        find_campaigns(ws, ClusterParams(seed=7))
+        first = ws.sql("SELECT * FROM campaign_members ORDER BY ALL").to_pylist()
+        find_campaigns(ws, ClusterParams(seed=7))
+        assert ws.sql("SELECT * FROM campaign_members ORDER BY ALL").to_pylist() == first
+        find_campaigns(ws, ClusterParams(min_size=2))
+        assert ws.count("campaigns") == 3
+        with pytest.raises(ParameterError, match="max_pairs"):
+            find_campaigns(ws, ClusterParams(max_pairs=3))
+
+
+def test_find_campaigns_empty_workspace() -> None:
+    with Workspace(":memory:") as ws:
+        res = find_campaigns(ws)
+        assert res.n_campaigns == 0 and ws.count("campaigns") == 0
+
+
+def test_cluster_params_limits() -> None:
+    with pytest.raises(ParameterError, match="min_size"):
+        ClusterParams(min_size=1)
+    with pytest.raises(ParameterError, match="alpha"):
+        ClusterParams(alpha=1.5)
+
+
+@given(st.floats(0, 1), st.floats(0, 1), st.integers(0, 20), st.integers(0, 10_000),
+       st.one_of(st.none(), st.floats(0, 1)))
+def test_score_in_unit_interval(sig: float, dens: float, nt: int, nk: int,
+                                auto: float | None) -> None:
+    s = campaign_score(CampaignFeatures(sig, dens, nt, nk, auto))
+    assert 0.0 <= s <= 1.0
+    assert campaign_score(CampaignFeatures(sig, dens, nt, nk + 1, auto)) >= s
+
+
+def test_tie_significance() -> None:
+    assert tie_significance(1e-4, 1) == 1.0
+    assert tie_significance(1.0, 50) == 0.0
+    assert tie_significance(None, 1) == 0.0
+    assert 0.4 < tie_significance(None, 3) < tie_significance(None, 10) < 1.0
