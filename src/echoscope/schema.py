@@ -331,6 +331,50 @@ REINCARNATIONS = _t(
 )
 
 
+# --- known-content banks (echoscope.bank) ----------------------------------------------
+
+BANK_ENTRIES = _t(
+    "bank_entries",
+    "Known-content banks: named sets of labelled signals (PDQ, MD5, text, URL).",
+    [
+        ("bank", pa.string(), "bank name (several banks per workspace)"),
+        ("signal_type", pa.string(), "pdq | md5 | text_exact | text_near | url"),
+        ("value", pa.string(), "validated canonical value (hex, text hash, text, URL)"),
+        ("label", pa.string(), "free taxonomy: campaign, content category, ..."),
+        ("source", pa.string(), "who shared it / which file it came from"),
+        ("added_at", TS, "when the entry was added (from the file, else import time)"),
+        ("item", pa.string(), "the item hashed (several variants share it); default: value"),
+        ("variant", pa.string(), "hash variant: orig, unboxed, crop95, ... (pdq); else ''"),
+        ("quality", pa.int64(), "PDQ quality 0-100 when known"),
+    ],
+    key=("bank", "signal_type", "value", "label"),
+)
+
+BANK_MATCHES = _t(
+    "bank_matches",
+    "Posts and files whose media or text matches a bank entry.",
+    [
+        ("query_type", pa.string(), "post | file | text"),
+        ("query_id", pa.string(), "post id, file path or text id"),
+        ("post_id", pa.string(), "the matching post (null for files)"),
+        ("account_id", pa.string(), "author of the post (null for files)"),
+        ("media_id", pa.string(), "the post's media item that matched, if any"),
+        ("file", pa.string(), "local file that was hashed, if any"),
+        ("signal_type", pa.string(), "pdq | md5 | text_exact | text_near | url"),
+        ("query_variant", pa.string(), "query hash variant (orig, flipx, crop95, ...)"),
+        ("bank", pa.string(), ""),
+        ("item", pa.string(), "bank item matched"),
+        ("bank_variant", pa.string(), ""),
+        ("bank_value", pa.string(), ""),
+        ("label", pa.string(), ""),
+        ("source", pa.string(), ""),
+        ("distance", pa.int64(), "PDQ Hamming distance (0 for exact kinds, null for text_near)"),
+        ("similarity", pa.float64(), "1 - distance/256 for PDQ, Jaccard for text_near, 1 exact"),
+        ("match_kind", pa.string(), "auto | review (PDQ distance in the review band)"),
+    ],
+)
+
+
 _DUCK: dict[str, str] = {
     "string": "VARCHAR",
     "int64": "BIGINT",
