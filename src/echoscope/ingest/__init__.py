@@ -19,6 +19,11 @@ from echoscope.ingest import twitter_v1  # noqa: E402
 
 LOADERS.register(twitter_v1.TwitterV1)
 
+from echoscope.ingest import cnt_csv, coortweet_csv  # noqa: E402
+
+LOADERS.register(cnt_csv.CntCsv)
+LOADERS.register(coortweet_csv.CoortweetCsv)
+
 from echoscope.ingest._driver import (  # noqa: E402
     FileResult,
     IngestSummary,
