@@ -28,11 +28,15 @@ driver; only :func:`find_campaigns` touches the workspace):
    person and their own second account, or two news bots of one outlet; a *campaign* is a
    network. The tie stays visible in ``edges.csv``; ``min_size=2`` reports pairs too.
 5. Each campaign gets a score (:mod:`echoscope.score`), its signals (the action types of its
-   internal ties, plus ``automation`` when members show automation), and evidence: the keys
-   most shared among its members (from ``actions`` and ``posts``).
+   internal ties, plus ``automation`` when at least half of the members have a flagged
+   behavioural signal in ``account_signals``), and evidence: the keys most shared among its
+   members (from ``actions`` and ``posts``).
 
-Campaign ids (``C0001``, ``C0002``, …) are assigned by descending score, then by the
-smallest member id, so they are stable across runs with the same input and seed.
+Campaign ids (``C0001``, ``C0002``, …) are assigned by descending score *without* the
+automation component, then by the smallest member id, so they are stable across runs with
+the same input and seed, whether or not the signals stage has run before (the pipeline
+runs signals after clustering and then clusters again to add automation to the score;
+the ids stay the same).
 
 Size limit: clustering runs in one process (igraph holds ~40 bytes per tie). Above
 ``max_pairs`` (default 20 million significant ties, ~1–2 GB) :func:`find_campaigns` stops
@@ -73,7 +77,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "hashtag_set", "media", "mention",
 )
 
-#: A member counts as automated when its automation signal is at least this.
+#: "automation" joins a campaign's signals when this share of members has a flagged signal.
 AUTOMATION_FLAG = 0.5
 
 PAIRS_SCHEMA = pa.schema([
@@ -280,28 +284,23 @@ def _internal(pairs: pa.Table, membership: pa.Table) -> pa.Table:
 
 
 def _automation(ws: Workspace, accounts: list[str]) -> dict[str, float] | None:
-    """Per-account automation in [0, 1] from ``account_signals``, or None if not computed.
-
-    Uses the first numeric column named ``automation`` or ``automation_score``.
+    """Per-account automation (1.0 = at least one flagged behavioural signal, else 0.0)
+    from ``account_signals``, or None when the signals stage has not run.
     """
-    cols = ws.sql(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = 'account_signals'"
-    ).to_pylist()
-    names = {c["column_name"]: c["data_type"] for c in cols}
-    col = next((c for c in ("automation", "automation_score") if c in names), None)
-    if col is None or "account_id" not in names:
+    exists = ws.scalar("SELECT count(*) FROM information_schema.tables "
+                       "WHERE table_name = 'account_signals'")
+    if not exists or not ws.scalar("SELECT count(*) > 0 FROM account_signals"):
         return None
     view = f"_accts_{uuid.uuid4().hex[:8]}"
     ws.con.register(view, pa.table({"account_id": pa.array(accounts, pa.string())}))
     try:
         rows = ws.sql(
-            f'SELECT s.account_id, max(TRY_CAST(s."{col}" AS DOUBLE)) AS v '
+            f"SELECT s.account_id, max(CASE WHEN s.flagged THEN 1.0 ELSE 0.0 END) AS v "
             f"FROM account_signals s JOIN {view} USING (account_id) GROUP BY 1"
         ).to_pylist()
     finally:
         ws.con.unregister(view)
-    return {r["account_id"]: float(r["v"]) for r in rows if r["v"] is not None}
+    return {r["account_id"]: float(r["v"]) for r in rows}
 
 
 def _evidence(ws: Workspace, members: pa.Table) -> pa.Table:
@@ -379,16 +378,19 @@ def _build(ws: Workspace, pairs: pa.Table, membership: pa.Table,
             if mean_auto >= AUTOMATION_FLAG:
                 signals.append("automation")
         feats = CampaignFeatures(sig, density, len(types), len(shared), mean_auto)
+        base = CampaignFeatures(sig, density, len(types), len(shared), None)
         span = shared or ev_rows[cl]
         drafts.append({
             "cluster": cl, "accounts": accts, "ties": t, "types": types, "signals": signals,
-            "score": campaign_score(feats), "density": density,
+            "score": campaign_score(feats), "base": campaign_score(base), "density": density,
             "first_time": min((r["first_time"] for r in span), default=None),
             "last_time": max((r["last_time"] for r in span), default=None),
             "evidence": _rank_evidence(ev_rows[cl], types, params.max_evidence),
             "n_shared": len(shared),
         })
-    drafts.sort(key=lambda d: (-d["score"], d["accounts"][0]))
+    # ids follow the score *without* automation, so they do not change when the signals
+    # stage (which runs after clustering and reads campaigns) adds account_signals.
+    drafts.sort(key=lambda d: (-d["base"], d["accounts"][0]))
 
     c_rows: list[dict[str, Any]] = []
     m_rows: list[dict[str, Any]] = []

@@ -15,8 +15,9 @@ types         0.15   distinct evidence types tying the campaign, ``min(1, n / 3)
                      network than accounts with one habit in common.
 breadth       0.20   distinct keys shared by two or more members (of the tying types),
                      ``min(1, log1p(n) / log1p(20))``: one shared text is weaker than twenty.
-automation    0.10   mean automation signal of the members (``account_signals``), when the
-                     signals stage ran; otherwise left out and the other weights rescaled.
+automation    0.10   share of members with at least one flagged behavioural signal in
+                     ``account_signals`` (automation, profile), when the signals stage ran;
+                     otherwise left out and the other weights rescaled.
 ============  =====  ===============================================================
 
 The weights are round numbers chosen for interpretability, not fitted to any dataset. The

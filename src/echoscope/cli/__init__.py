@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "info",
     "export",
+    "analyze",
+    "detect",
 )
 
 EXIT_CODES_HELP = """
