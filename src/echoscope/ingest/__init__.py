@@ -19,6 +19,32 @@ from echoscope.ingest import twitter_v1  # noqa: E402
 
 LOADERS.register(twitter_v1.TwitterV1)
 
+from echoscope.ingest import (  # noqa: E402
+    bluesky,
+    coortweet_multi,
+    generic,
+    ira,
+    mastodon,
+    telegram,
+    twarc_csv,
+    twitter_v2,
+    x_io,
+)
+
+for _cls in (
+    twitter_v2.TwitterV2,
+    twarc_csv.TwarcCsv,
+    x_io.XInfoOps,
+    telegram.TelegramExport,
+    bluesky.BlueskyJetstream,
+    mastodon.MastodonStatuses,
+    ira.IraCsv,
+    coortweet_multi.CoortweetMulti,
+    generic.GenericCsv,
+    generic.GenericParquet,
+):
+    LOADERS.register(_cls)
+
 from echoscope.ingest import cnt_csv, coortweet_csv  # noqa: E402
 
 LOADERS.register(cnt_csv.CntCsv)

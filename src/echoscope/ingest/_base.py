@@ -16,7 +16,7 @@ from typing import IO, Any, ClassVar
 
 from echoscope.errors import RecordError
 
-__all__ = ["Loader", "LoadOptions", "Sink"]
+__all__ = ["LoadOptions", "Loader", "Sink"]
 
 RAW_LIMIT = 1 << 20
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from echoscope import progress, schema
 from echoscope.errors import InputError
-from echoscope.ingest._base import LoadOptions, Loader, Sink
+from echoscope.ingest._base import Loader, LoadOptions, Sink
 from echoscope.ingest._io import open_input, peek_head
 from echoscope.workspace import Workspace, file_sha256
 
@@ -37,6 +37,8 @@ class FileResult:
     skipped: int = 0
     rejects: int = 0
     already_ingested: bool = False
+    #: set when every record was rejected (probably the wrong format)
+    warning: str | None = None
     reject_reasons: dict[str, int] = field(default_factory=dict)
     skip_reasons: dict[str, int] = field(default_factory=dict)
 
@@ -137,8 +139,10 @@ def ingest_files(
             raise InputError(f"{ps}: no such file.", path=ps)
         if ps != "-" and os.path.isdir(ps):
             raise InputError(f"{ps} is a folder; give the files inside it.", path=ps)
+        if ps != "-" and os.path.getsize(ps) == 0:
+            raise InputError(f"{ps} is empty.", path=ps)
     own = not isinstance(workspace, Workspace)
-    ws = Workspace(workspace) if own else workspace  # type: ignore[arg-type]
+    ws: Workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     options = LoadOptions(
         column_map=dict(column_map or {}), platform=platform, strict=strict,
         users_file=users_file,
@@ -186,7 +190,14 @@ def _ingest_one(
             head, stream = peek_head(stream)
         except (OSError, EOFError) as e:
             raise InputError(f"{display}: cannot be read ({e}).", path=display) from None
-        name = fmt or detect_format(head, display)
+        if not head.strip():
+            raise InputError(f"{display} is empty.", path=display)
+        if fmt:
+            name = fmt
+        elif options.column_map:
+            name = "parquet" if head.startswith(b"PAR1") else "csv"
+        else:
+            name = detect_format(head, display)
         loader: Loader = LOADERS.get(name)()  # type: ignore[operator]
         sink = Sink(display, name, strict=options.strict)
         stage = f"_stage_posts_{uuid.uuid4().hex[:8]}"
@@ -242,7 +253,14 @@ def _ingest_one(
             bar.advance(size)
     finally:
         stream.close()
-    if result.rejects:
+    if result.rejects and result.rejects == result.records:
+        result.warning = (
+            f"none of the {result.records:,} records of {display} could be read as {name} "
+            f"(first problem: {next(iter(result.reject_reasons), '?')}); is it the right "
+            "format? Pass --format with one of: " + ", ".join(LOADERS.names()) + "."
+        )
+        progress.info(result.warning)
+    elif result.rejects:
         progress.info(
             f"{display}: {result.rejects:,} of {result.records:,} records rejected "
             f"({', '.join(f'{k}: {v}' for k, v in result.reject_reasons.items())}); "

@@ -32,8 +32,8 @@ def open_input(path: str) -> IO[bytes]:
             raise InputError(f"{path}: permission denied.", path=path) from None
         except OSError as e:
             raise InputError(f"{path}: cannot be read ({e.strerror}).", path=path) from None
-    buf = io.BufferedReader(raw, buffer_size=1 << 20) if not isinstance(
-        raw, io.BufferedReader) else raw
+    buf: io.BufferedReader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(
+        raw, buffer_size=1 << 20)  # type: ignore[type-var,arg-type]
     magic = buf.peek(4)[:4]
     if magic[:2] == _GZIP:
         return gzip.GzipFile(fileobj=buf, mode="rb")  # type: ignore[return-value]
@@ -47,13 +47,14 @@ def open_input(path: str) -> IO[bytes]:
 def peek_head(stream: IO[bytes], n: int = HEAD_BYTES) -> tuple[bytes, IO[bytes]]:
     """The first ``n`` bytes and a stream that still yields them."""
     if not isinstance(stream, io.BufferedReader):
-        stream = io.BufferedReader(stream, buffer_size=max(n, 1 << 20))  # type: ignore[arg-type]
+        stream = io.BufferedReader(stream, buffer_size=max(n, 1 << 20))  # type: ignore[arg-type,type-var]
     try:
         head = stream.peek(n)[:n]
         # peek may return fewer bytes than exist; top up by reading into a prefix buffer
         if len(head) < n:
             data = stream.read(n)
-            return data, io.BufferedReader(_Prefixed(data, stream), buffer_size=1 << 20)
+            rest = _Prefixed(data, stream)
+            return data, io.BufferedReader(rest, buffer_size=1 << 20)  # type: ignore[type-var]
     except (OSError, EOFError) as e:
         raise InputError(f"cannot read the input: {e}") from None
     return head, stream

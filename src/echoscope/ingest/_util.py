@@ -12,6 +12,7 @@ import orjson
 
 __all__ = [
     "app_from_source",
+    "entities_from_text",
     "iso_to_us",
     "iter_json_lines",
     "twitter_time_to_us",
@@ -98,3 +99,30 @@ def iter_json_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes, Any, str | 
             else:
                 reason = f"invalid JSON: {msg}"
             yield n, raw, None, reason
+
+
+_TEXT_URL = re.compile(r"https?://[^\s<>\"'\u2026]+", re.IGNORECASE)
+_TEXT_TAG = re.compile(r"(?<![\w&])[#＃](\w+)")
+_TEXT_MENTION = re.compile(r"(?<![\w@])@(\w{1,50})")
+
+
+def entities_from_text(text: str) -> tuple[list[str], list[str], list[str]]:
+    """URLs (canonical), hashtags and mentions found in plain text.
+
+    For formats that carry no entity lists (IRA CSVs, generic CSV without url columns).
+    A URL cut by an ellipsis (``https://t.\u2026``) is dropped rather than kept truncated.
+    """
+    from echoscope.normalise import canonical_url, normalise_handle, normalise_hashtag
+
+    urls: list[str] = []
+    for m in _TEXT_URL.finditer(text):
+        raw = m.group(0).rstrip(".,;:!?)]}")
+        end = m.end()
+        if end < len(text) and text[end] == "\u2026":
+            continue
+        c = canonical_url(raw)
+        if c and c not in urls:
+            urls.append(c)
+    tags = [normalise_hashtag(t) for t in _TEXT_TAG.findall(text)]
+    mentions = [normalise_handle(h) for h in _TEXT_MENTION.findall(text)]
+    return urls, tags, mentions
