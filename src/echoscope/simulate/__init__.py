@@ -1,0 +1,43 @@
+"""Synthetic social-media data with ground truth, and scoring of results against it.
+
+* :func:`simulate` writes organic traffic full of hard negatives plus injected campaigns
+  (app relays, hashtag storms, hijacks, repost rings, link networks, template text, image
+  reposts, re-created accounts) in a real input format, with ``truth.json`` and
+  ``suspended.csv``.
+* :func:`evaluate` scores an ``echoscope analyze`` output directory against ``truth.json``.
+* :func:`sample_path` is the bundled small sample (a few thousand posts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from echoscope.simulate._engine import SimResult, simulate
+from echoscope.simulate._params import FORMATS, HARD_NEGATIVES, STYLES, SimParams
+from echoscope.simulate.evaluate import evaluate
+
+__all__ = [
+    "FORMATS",
+    "HARD_NEGATIVES",
+    "SAMPLE_PARAMS",
+    "STYLES",
+    "SimParams",
+    "SimResult",
+    "evaluate",
+    "sample_dir",
+    "sample_path",
+    "simulate",
+]
+
+SAMPLE_PARAMS = SimParams(posts=4000, seed=2014, days=4.0, campaign_share=0.2,
+                          hard_negative_share=0.12, bot_share=0.02, gzip=True)
+
+
+def sample_dir() -> Path:
+    """The directory of the bundled sample (``sample.jsonl.gz``, truth.json, suspended.csv)."""
+    return Path(__file__).resolve().parent / "sample"
+
+
+def sample_path() -> Path:
+    """The bundled sample's posts: Twitter v1.1 JSONL (gzip), for ``analyze --sample``."""
+    return sample_dir() / "sample.jsonl.gz"
