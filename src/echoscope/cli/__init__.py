@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "export",
     "analyze",
     "detect",
+    "network",
 )
 
 EXIT_CODES_HELP = """

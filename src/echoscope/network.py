@@ -1,0 +1,331 @@
+"""One co-action network from input files or a workspace (the ``network`` command).
+
+:func:`network` has three modes:
+
+* ``compat="cnt"``: coordination-network-toolkit 1.5.2's edge list for one of its
+  network types (``co_retweet``, ``co_tweet``, ``co_similar_tweet``, ``co_link``,
+  ``co_reply``, ``co_post``), exactly; see :mod:`echoscope.detect.compat_cnt`;
+* ``compat="coortweet"``: CooRTweet 2.1.3's coordinated network; see
+  :mod:`echoscope.detect.compat_coortweet`;
+* ``compat=None``: echoscope's own co-action network of one action type (``co_repost``,
+  ``co_text``, ``co_url``, ...): pairs of accounts acting on the same keys within the
+  window, with distinct keys, pairs and delays per account pair.
+
+Inputs are files in any format echoscope reads (the compat modes read a toolkit CSV,
+a CooRTweet CSV or Twitter v1.1 JSON directly, as the peers do) or an existing
+workspace.
+
+>>> edges = network(["tweets.csv"], compat="cnt", type="co_retweet",
+...                 window=60, min_edge_weight=2)          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from echoscope import progress
+from echoscope.errors import InputError, ParameterError
+from echoscope.params import Params, choice, limit
+from echoscope.workspace import Workspace
+
+__all__ = [
+    "COMPAT_MODES",
+    "DEFAULT_TYPES",
+    "NetworkParams",
+    "default_network",
+    "network",
+    "write_edges_csv",
+]
+
+COMPAT_MODES = ("cnt", "coortweet")
+#: default-mode network types -> action types (see :mod:`echoscope.actions`)
+DEFAULT_TYPES: dict[str, str] = {
+    "co_repost": "repost", "co_retweet": "repost", "co_reply": "reply", "co_quote": "quote",
+    "co_text": "text", "co_near_text": "near_text", "co_url": "url", "co_link": "url",
+    "co_domain": "domain", "co_hashtag": "hashtag", "co_hashtag_set": "hashtag_set",
+    "co_media": "media", "co_mention": "mention",
+}
+_JSON_FORMATS = ("twitter-v1", "twitter-v2")
+
+
+@dataclass(frozen=True)
+class NetworkParams(Params):
+    """Default mode: one action type, one window."""
+
+    type: str = field(default="co_repost", metadata=choice(*DEFAULT_TYPES))
+    window: float = field(default=60.0, metadata=limit(0, 366 * 86400, "seconds"))
+    min_keys: int = field(
+        default=1, metadata=limit(1, None, "keys", "minimum distinct keys per account pair"))
+
+
+def _detect(path: str, fmt: str | None) -> str:
+    from echoscope.ingest import detect_format
+    from echoscope.ingest._io import open_input, peek_head
+
+    if fmt:
+        return fmt
+    if path == "-":
+        raise InputError("the network command needs a file, not stdin (-), for compat modes.")
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file.", path=path)
+    stream = open_input(path)
+    try:
+        head, stream = peek_head(stream)
+    finally:
+        stream.close()
+    return detect_format(head, path)
+
+
+def _posts(ws: Workspace) -> pa.Table:
+    return ws.sql(
+        """
+        SELECT p.*, coalesce(f.format, '') AS _format
+        FROM posts p LEFT JOIN (SELECT path, any_value(format) AS format FROM files
+                                GROUP BY path) f
+          ON f.path = p.source_file
+        ORDER BY p.source_file, p.source_record
+        """
+    )
+
+
+def _ingested(paths: Sequence[str], fmt: str | None, platform: str | None) -> pa.Table:
+    from echoscope.ingest import ingest_files
+
+    with Workspace(":memory:") as ws:
+        ingest_files(list(paths), ws, format=fmt, platform=platform)
+        return _posts(ws)
+
+
+def _ws_posts(workspace: Workspace | str | os.PathLike[str]) -> pa.Table:
+    if isinstance(workspace, Workspace):
+        return _posts(workspace)
+    with Workspace(workspace, create=False, read_only=True) as ws:
+        return _posts(ws)
+
+
+def network(
+    inputs: Sequence[str | os.PathLike[str]] = (),
+    *,
+    type: str | None = None,
+    compat: str | None = None,
+    window: float | None = None,
+    min_edge_weight: int = 2,
+    similarity_threshold: float = 0.8,
+    min_document_size: int = 1,
+    min_participation: int = 2,
+    edge_weight: float = 0.5,
+    min_keys: int = 1,
+    workspace: Workspace | str | os.PathLike[str] | None = None,
+    format: str | None = None,
+    platform: str | None = None,
+) -> pa.Table:
+    """One network as an Arrow table (columns depend on the mode; see the module doc).
+
+    Give ``inputs`` (files) or ``workspace``; ``window`` is in seconds and required.
+    """
+    paths = [str(p) for p in inputs]
+    if not paths and workspace is None:
+        raise InputError("give input files or a workspace (-w).")
+    if paths and workspace is not None:
+        raise ParameterError("give input files or a workspace (-w), not both.")
+    if window is None:
+        raise ParameterError(
+            "the time window is required (--time-window SECONDS): the peers' defaults differ "
+            "(coordination-network-toolkit's CLI uses 1 s, its README says 60 s).")
+    if compat == "cnt":
+        from echoscope.detect.compat_cnt import CntParams, cnt_network
+
+        params = CntParams(type=type or "co_retweet", time_window=window,
+                           min_edge_weight=min_edge_weight,
+                           similarity_threshold=similarity_threshold,
+                           min_document_size=min_document_size)
+        msgs = _cnt_messages(paths, workspace, format, platform)
+        with progress.task(f"{params.type} network (coordination-network-toolkit)"):
+            return cnt_network(msgs, params)
+    if compat == "coortweet":
+        from echoscope.detect.compat_coortweet import CoortweetParams, coortweet_network
+
+        if type not in (None, "co_retweet", "co_repost", "co_share"):
+            raise ParameterError(
+                f"--type {type} does not apply to --compat coortweet, which links accounts "
+                "sharing the same objects (object_id).")
+        cparams = CoortweetParams(time_window=window, min_participation=min_participation,
+                                  edge_weight=edge_weight)
+        shares = _coortweet_shares(paths, workspace, format, platform)
+        with progress.task("coordinated network (CooRTweet)"):
+            return coortweet_network(shares, cparams)
+    if compat is not None:
+        raise ParameterError(f"--compat {compat!r} is not one of: {', '.join(COMPAT_MODES)}.")
+    nparams = NetworkParams(type=type or "co_repost", window=window, min_keys=min_keys)
+    posts = _ws_posts(workspace) if workspace is not None else _ingested(paths, format, platform)
+    return default_network(posts, nparams)
+
+
+def _cnt_messages(paths: list[str], workspace: Any, fmt: str | None,
+                  platform: str | None) -> Any:
+    from echoscope.detect import compat_cnt as cc
+
+    if workspace is not None:
+        posts = _ws_posts(workspace)
+        return cc.messages_from_posts(posts, snowflake_time=_snowflake_flags(posts))
+    parts = []
+    for p in paths:
+        f = _detect(p, fmt)
+        if f == "cnt-csv":
+            parts.append(cc.messages_from_cnt_csv(p))
+        elif f == "twitter-v1":
+            parts.append(cc.messages_from_twitter_json(p))
+        else:
+            posts = _ingested([p], f, platform)
+            parts.append(cc.messages_from_posts(posts, snowflake_time=_snowflake_flags(posts)))
+    return cc.CntMessages.concat(parts)
+
+
+def _snowflake_flags(posts: pa.Table) -> list[bool]:
+    fmts = posts["_format"].to_pylist() if "_format" in posts.column_names else [""] * len(posts)
+    plats = posts["platform"].to_pylist()
+    return [f in _JSON_FORMATS and p == "twitter" for f, p in zip(fmts, plats, strict=True)]
+
+
+def _coortweet_shares(paths: list[str], workspace: Any, fmt: str | None,
+                      platform: str | None) -> Any:
+    from echoscope.detect import compat_coortweet as ct
+
+    if workspace is not None:
+        return ct.shares_from_posts(_ws_posts(workspace))
+    parts = []
+    for p in paths:
+        f = _detect(p, fmt)
+        if f == "coortweet-csv":
+            parts.append(ct.shares_from_csv(p))
+        else:
+            parts.append(ct.shares_from_posts(_ingested([p], f, platform)))
+    if len(parts) == 1:
+        return parts[0]
+    return ct.Shares(
+        [x for s in parts for x in s.object_id], [x for s in parts for x in s.account_id],
+        [x for s in parts for x in s.content_id],
+        np.concatenate([s.timestamp for s in parts]))
+
+
+# -- default mode ----------------------------------------------------------------------
+
+_DEFAULT_SCHEMA = pa.schema([
+    ("account_a", pa.string()), ("account_b", pa.string()), ("type", pa.string()),
+    ("window", pa.float64()), ("n_keys", pa.int64()), ("n_pairs", pa.int64()),
+    ("min_delay", pa.float64()), ("median_delay", pa.float64()),
+])
+
+
+def default_network(posts: pa.Table, params: NetworkParams) -> pa.Table:
+    """echoscope's co-action network of one type from canonical posts.
+
+    Per unordered account pair (``account_a < account_b``): distinct keys co-acted on
+    within the window (``n_keys``), action pairs (``n_pairs``), and the smallest and
+    median delay in seconds; pairs with fewer than ``min_keys`` keys are dropped.
+    """
+    from echoscope.actions import ActionParams, actions_from_posts
+    from echoscope.detect.kernel import sort_actions, sweep_pairs
+
+    action_type = DEFAULT_TYPES[params.type]
+    acts = actions_from_posts(posts, ActionParams(types=(action_type,)))
+    acts = acts.filter(pc.equal(acts["type"], action_type))
+    if acts.num_rows == 0:
+        return _DEFAULT_SCHEMA.empty_table()
+    keys = acts["key"].dictionary_encode().combine_chunks()
+    key = np.asarray(keys.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    accts = acts["account_id"].dictionary_encode().combine_chunks()
+    acct = np.asarray(accts.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    names = accts.dictionary.to_pylist()
+    t = np.asarray(pc.cast(acts["time"], pa.int64()).to_numpy(zero_copy_only=False),
+                   dtype=np.int64)
+    w_us = math.floor(params.window * 1e6)
+    perm = sort_actions(key, t, acct)
+    k, ts, ac = key[perm], t[perm], acct[perm]
+    ii, jj = sweep_pairs(k, ts, ac, w_us)
+    if ii.size == 0:
+        return _DEFAULT_SCHEMA.empty_table()
+    # order each pair by account name so account_a < account_b
+    name_rank = np.argsort(np.argsort(np.asarray(names, dtype=object)))
+    ra, rb = name_rank[ac[ii]], name_rank[ac[jj]]
+    a = np.where(ra < rb, ac[ii], ac[jj]).astype(np.int64)
+    b = np.where(ra < rb, ac[jj], ac[ii]).astype(np.int64)
+    n = np.int64(len(names))
+    pair = a * n + b
+    delay = (ts[jj] - ts[ii]).astype(np.float64) / 1e6
+    kk = k[ii]
+    order = np.lexsort((delay, kk, pair))
+    pair, delay, kk = pair[order], delay[order], kk[order]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    ends = np.r_[starts[1:], pair.size]
+    n_pairs = ends - starts
+    new_key = np.r_[True, (pair[1:] != pair[:-1]) | (kk[1:] != kk[:-1])]
+    n_keys = np.add.reduceat(new_key.astype(np.int64), starts)
+    min_delay = np.minimum.reduceat(delay, starts)
+    by_delay = np.lexsort((delay, pair))
+    d_sorted = delay[by_delay]
+    med = (d_sorted[starts + (n_pairs - 1) // 2] + d_sorted[starts + n_pairs // 2]) / 2
+    keep = n_keys >= params.min_keys
+    up = pair[starts][keep]
+    nm = np.asarray(names, dtype=object)
+    out = pa.table({
+        "account_a": pa.array(nm[up // n].tolist(), pa.string()),
+        "account_b": pa.array(nm[up % n].tolist(), pa.string()),
+        "type": pa.array([action_type] * int(keep.sum()), pa.string()),
+        "window": pa.array([float(params.window)] * int(keep.sum()), pa.float64()),
+        "n_keys": pa.array(n_keys[keep], pa.int64()),
+        "n_pairs": pa.array(n_pairs[keep].astype(np.int64), pa.int64()),
+        "min_delay": pa.array(min_delay[keep], pa.float64()),
+        "median_delay": pa.array(med[keep], pa.float64()),
+    }, schema=_DEFAULT_SCHEMA)
+    return out.sort_by([("account_a", "ascending"), ("account_b", "ascending")])
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if v != v:
+            return "NA"
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v)
+    return str(v)
+
+
+def write_edges_csv(table: pa.Table, path: str | os.PathLike[str] | None,
+                    *, quote_all: bool = False) -> int:
+    """Write an edge table as CSV to ``path`` (``None`` or ``-`` = stdout); returns rows.
+
+    ``quote_all`` quotes every cell, as the toolkit's ``output_gephi_csv`` does. Numbers
+    are written as R and the toolkit write them (``7``, not ``7.0``).
+    """
+    out: IO[str]
+    to_stdout = path is None or str(path) == "-"
+    out = sys.stdout if to_stdout else open(path, "w", newline="", encoding="utf-8")  # type: ignore[arg-type]  # noqa: SIM115
+    try:
+        w = csv.writer(out, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+                       lineterminator="\n")
+        w.writerow(table.column_names)
+        cols = [table[c].to_pylist() for c in table.column_names]
+        for row in zip(*cols, strict=True):
+            w.writerow([_cell(v) for v in row])
+    finally:
+        if not to_stdout:
+            out.close()
+        else:
+            out.flush()
+    return int(table.num_rows)
