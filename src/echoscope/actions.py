@@ -39,7 +39,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from echoscope import progress, schema
-from echoscope.detect.minhash import cluster_near_duplicates
 from echoscope.normalise import domain_of, normalise_text, text_hash
 from echoscope.params import Params, choice, limit
 from echoscope.workspace import RunLog, Workspace
@@ -256,6 +255,8 @@ def _text_actions(sub: pa.Table, p: ActionParams, types: set[str],
                 j = distinct[t] = len(texts)
                 texts.append(t)
             text_of[u] = j
+        from echoscope.detect.minhash import cluster_near_duplicates
+
         labels = cluster_near_duplicates(texts, threshold=p.near_threshold, k=p.shingle,
                                          num_perm=p.num_perm, bands=p.bands, seed=p.seed)
         thash = np.array([int(text_hash(t), 16) for t in texts], dtype=np.uint64)

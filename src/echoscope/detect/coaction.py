@@ -1,0 +1,639 @@
+"""Co-action networks, default mode: multi-scale windows, rarity weights, a null model, FDR.
+
+Two distinct accounts co-act when they act on the same key (same reposted post, same text,
+same URL, ...) within a window ``W`` (``|Δt| <= W``, sliding, never binned). For every
+action type and window (a *layer*) the pure core :func:`coaction_edges`:
+
+1. integer-encodes keys and accounts and sorts the actions once by (key, time, account);
+2. prunes exactly: drops actions no other account matched within ``W``, then accounts left
+   with fewer than ``min_keys`` distinct keys, and repeats until nothing changes (no edge
+   can change);
+3. counts the candidate action pairs before allocating them; only above ``max_pairs`` it
+   excludes the most popular keys (acted on by more than a cap of accounts, the cap chosen
+   as high as the budget allows) and reports the cap and the number of keys it touched;
+4. sweeps the pairs with the shared kernel and aggregates them per account pair: distinct
+   keys co-acted on (``n_keys``), action pairs (``n_pairs``), min/median ``|Δt|``;
+5. scores every account pair with at least ``min_keys`` keys against the null model and
+   keeps those whose Benjamini-Hochberg q-value is at most ``alpha``.
+
+Null model (``null="configuration"``, the default). Under the null, each account spends its
+``n_a`` actions of the layer on keys drawn independently by the keys' popularity, and each
+action's time comes from its key's own time profile (so a breaking-news repost burst is
+*expected* to produce co-action). The expected number of co-acting action pairs of accounts
+a and b is then ``λ_ab = n_a n_b C`` with one constant per layer,
+``C = P / Σ_{a<b} n_a n_b``, where ``P`` is the number of co-acting action pairs observed in
+the layer (the expectation summed over all pairs equals what was observed). The p-value
+is the Poisson tail ``P(X >= n_keys | λ_ab)``; counting distinct keys rather than pairs
+makes it conservative. Benjamini-Hochberg runs over *every* account pair that could have
+co-acted (all pairs of accounts active in each layer, summed over layers), not only the
+pairs observed, which is what keeps the false-discovery rate honest.
+
+``null="shift"`` is the classic alternative: every account's timeline is shifted by an
+independent random circular offset over the observation span ``T`` (preserving each
+account's rhythm and each key's popularity but destroying any shared timing). Its exact
+expectation is analytic: ``λ_ab = S_ab · min(1, (2W + 1µs) / T)`` where ``S_ab`` is the
+number of action pairs of a and b on shared keys at any time. :func:`shift_null_counts`
+runs real shifts to check it. It flags organic bursts (two accounts who both repost the
+same two breaking-news posts within a minute are very unlikely under random shifts), so
+it is not the default.
+
+Weight. ``weight = Σ_k r_k · n_keys / (n_keys + λ_ab)`` over the distinct keys co-acted on,
+with rarity ``r_k = 1 / log2(1 + n_accounts(k))`` (a key acted on by 2 accounts gives 0.63,
+by 12 accounts 0.27, by 10,000 accounts 0.075): rare shared content counts most, and the
+factor ``n_keys / (n_keys + λ)`` discounts what hyperactive accounts would reach by chance.
+
+Windows. ``windows[0]`` (default 60 s) applies to every type; every larger window (default
+3600 s) applies only to rare content (``wide_types``, keys acted on by at most
+``wide_max_accounts`` accounts), because campaigns stagger copies of their own content by
+minutes to dodge spam filters while popular content co-occurs by chance at that scale.
+``window="auto"`` picks the first window per type (see :func:`choose_window`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
+from scipy import special
+
+from echoscope import progress, schema
+from echoscope.actions import ACTION_TYPES
+from echoscope.detect.base import DETECTORS, DetectorBase
+from echoscope.detect.kernel import count_pairs, isolated_mask, sort_actions, sweep_pairs
+from echoscope.errors import ParameterError
+from echoscope.params import Params, choice, limit
+from echoscope.workspace import RunLog, Workspace
+
+__all__ = [
+    "AUTO_CANDIDATES",
+    "CoactionDetector",
+    "DetectParams",
+    "benjamini_hochberg",
+    "choose_window",
+    "coaction_edges",
+    "detect_edges",
+    "shift_null_counts",
+]
+
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+F64 = npt.NDArray[np.float64]
+
+US = 1_000_000
+#: candidate windows for ``window="auto"`` (seconds, log-spaced 10 s .. 24 h)
+AUTO_CANDIDATES: tuple[float, ...] = (10.0, 30.0, 60.0, 180.0, 600.0, 1800.0, 3600.0,
+                                      3 * 3600.0, 6 * 3600.0, 86400.0)
+WIDE_TYPES: tuple[str, ...] = ("text", "near_text", "url", "media", "repost", "quote")
+
+
+@dataclass(frozen=True)
+class DetectParams(Params):
+    """Parameters of default-mode co-action detection (module docstring explains them)."""
+
+    types: tuple[str, ...] = field(default=ACTION_TYPES, metadata=choice(
+        *ACTION_TYPES, help="action types to build networks for"))
+    windows: tuple[float, ...] = field(default=(60.0, 3600.0), metadata=limit(
+        0.0, 30 * 86400.0, "seconds",
+        "co-action windows: the smallest for every type, larger ones for rare content"))
+    window: float | str | None = field(default=None, metadata={
+        "help": "'auto' picks the first window per type; a number replaces `windows`"})
+    wide_types: tuple[str, ...] = field(default=WIDE_TYPES, metadata=choice(
+        *ACTION_TYPES, help="types that also get the larger windows"))
+    wide_max_accounts: int = field(default=50, metadata=limit(
+        2, 10_000_000, "accounts", "larger windows use keys with at most this many accounts"))
+    min_keys: int = field(default=2, metadata=limit(
+        1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
+    alpha: float = field(default=0.05, metadata=limit(
+        0.0, 1.0, "", "false-discovery rate; 1 keeps every edge with min_keys"))
+    null: str = field(default="configuration", metadata=choice(
+        "configuration", "shift", "none", help="null model for p-values"))
+    max_pairs: int = field(default=100_000_000, metadata=limit(
+        1, 10_000_000_000, "pairs", "candidate pairs per layer before popular keys are capped"))
+    auto_candidates: tuple[float, ...] = field(default=AUTO_CANDIDATES, metadata=limit(
+        0.001, 30 * 86400.0, "seconds", "windows tried by window='auto'"))
+    seed: int = field(default=0, metadata=limit(0, 2**31 - 1, "", "seed of random steps"))
+
+    def validate(self) -> None:
+        if not self.windows:
+            raise ParameterError("windows must list at least one window (seconds).")
+        w = self.window
+        if w is not None and w != "auto" and (
+                isinstance(w, bool) or not isinstance(w, int | float)
+                or not 0 <= w <= 30 * 86400):
+            raise ParameterError(
+                    f"window = {w!r} must be 'auto' or a number of seconds in [0, 2592000].")
+        if not self.auto_candidates:
+            raise ParameterError("auto_candidates must list at least one window.")
+
+    def resolved_windows(self) -> tuple[float, ...]:
+        """The windows used: sorted, de-duplicated (``window`` number overrides)."""
+        if isinstance(self.window, int | float) and not isinstance(self.window, bool):
+            return (float(self.window),)
+        return tuple(sorted({float(w) for w in self.windows}))
+
+
+# -- small helpers ---------------------------------------------------------------------
+
+
+def _encode(arr: pa.ChunkedArray | pa.Array) -> tuple[I64, pa.Array]:
+    """Integer codes whose order is the sorted order of the values (row-order free)."""
+    enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray)
+                               else arr)
+    dictionary = enc.dictionary
+    order = pc.array_sort_indices(dictionary).to_numpy().astype(np.int64)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size, dtype=np.int64)
+    codes = rank[enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+    return codes, dictionary.take(pa.array(order))
+
+
+def _times_us(col: pa.ChunkedArray | pa.Array) -> I64:
+    a = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return np.asarray(pc.cast(a, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _distinct_per(group: I64, other: I64, n_groups: int) -> I64:
+    """Number of distinct ``other`` values per ``group`` value."""
+    if group.size == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    m = int(other.max()) + 1
+    u = np.unique(group * m + other)
+    return np.bincount(u // m, minlength=n_groups).astype(np.int64)
+
+
+def benjamini_hochberg(p: F64, m: int | None = None) -> F64:
+    """Benjamini-Hochberg q-values of ``p`` within a family of ``m >= len(p)`` tests.
+
+    Tests outside ``p`` (pairs that never co-acted) have p = 1 and so never change a
+    q-value except through ``m``.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    n = p.size
+    m = n if m is None else max(int(m), n)
+    if n == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * m / np.arange(1, n + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(n, dtype=np.float64)
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _aggregate(code: I64, key: I64, delay: I64, rarity: F64,
+               n_out: int) -> tuple[I64, I64, I64, I64, F64, F64]:  # pragma: no cover
+    """Per pair code (input sorted by code, then key): keys, pairs, min/median delay."""
+    out_code = np.empty(n_out, dtype=np.int64)
+    n_keys = np.empty(n_out, dtype=np.int64)
+    n_pairs = np.empty(n_out, dtype=np.int64)
+    min_d = np.empty(n_out, dtype=np.int64)
+    med_d = np.empty(n_out, dtype=np.float64)
+    rsum = np.empty(n_out, dtype=np.float64)
+    n = code.shape[0]
+    g = 0
+    i = 0
+    while i < n:
+        j = i
+        c = code[i]
+        nk = 0
+        rs = 0.0
+        last = -1
+        while j < n and code[j] == c:
+            if key[j] != last:
+                nk += 1
+                rs += rarity[key[j]]
+                last = key[j]
+            j += 1
+        d = np.sort(delay[i:j])
+        out_code[g] = c
+        n_keys[g] = nk
+        n_pairs[g] = j - i
+        min_d[g] = d[0]
+        h = (j - i) // 2
+        if (j - i) % 2 == 1:
+            med_d[g] = d[h]
+        else:
+            med_d[g] = (d[h - 1] + d[h]) / 2.0
+        rsum[g] = rs
+        g += 1
+        i = j
+    return out_code, n_keys, n_pairs, min_d, med_d, rsum
+
+
+@njit(cache=True, nogil=True)
+def _shared_pairs(a: I64, b: I64, indptr: I64, keys: I64, counts: I64) -> I64:  # pragma: no cover
+    """For each pair (a, b): Σ over shared keys of count_a(k) * count_b(k) (CSR, sorted)."""
+    out = np.zeros(a.shape[0], dtype=np.int64)
+    for e in range(a.shape[0]):
+        i = indptr[a[e]]
+        ie = indptr[a[e] + 1]
+        j = indptr[b[e]]
+        je = indptr[b[e] + 1]
+        s = 0
+        while i < ie and j < je:
+            if keys[i] < keys[j]:
+                i += 1
+            elif keys[i] > keys[j]:
+                j += 1
+            else:
+                s += counts[i] * counts[j]
+                i += 1
+                j += 1
+        out[e] = s
+    return out
+
+
+# -- one layer -------------------------------------------------------------------------
+
+
+@dataclass
+class _Layer:
+    type: str
+    window: float
+    key: I64
+    t: I64
+    acct: I32
+    n_accounts: int  # size of the account dictionary (codes are < this)
+
+
+def _prune(key: I64, t: I64, acct: I32, w: int, min_keys: int,
+           n_acct: int) -> npt.NDArray[np.bool_]:
+    """Exact pruning; returns the mask of actions to keep (input sorted)."""
+    keep = np.ones(key.size, dtype=np.bool_)
+    idx = np.arange(key.size, dtype=np.int64)
+    while idx.size:
+        iso = isolated_mask(key[idx], t[idx], acct[idx], w)
+        changed = bool(iso.any())
+        idx = idx[~iso]
+        if min_keys > 1 and idx.size:
+            nk = _distinct_per(acct[idx].astype(np.int64), key[idx], n_acct)
+            few = nk[acct[idx]] < min_keys
+            if few.any():
+                changed = True
+                idx = idx[~few]
+        if not changed:
+            break
+    keep[:] = False
+    keep[idx] = True
+    return keep
+
+
+def _cap(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
+         budget: int) -> tuple[npt.NDArray[np.bool_], int, int]:
+    """Exclude the most popular keys until the pairs fit the budget: (keep, cap, keys)."""
+    from echoscope.detect.kernel import _count_per_row  # the kernel's per-row counter
+
+    per_row = np.asarray(_count_per_row(key, t, acct, w))
+    uniq, start = np.unique(key, return_index=True)
+    per_key = np.add.reduceat(per_row, start).astype(np.float64)
+    pop = n_acc_key[uniq]
+    vals, inv = np.unique(pop, return_inverse=True)
+    cum = np.cumsum(np.bincount(inv, weights=per_key))
+    fits = np.flatnonzero(cum <= budget)
+    cap = int(vals[fits[-1]]) if fits.size else 0
+    dropped = uniq[pop > cap]
+    keep = ~np.isin(key, dropped)
+    return keep, cap, int(dropped.size)
+
+
+def _layer_edges(layer: _Layer, p: DetectParams,
+                 stats: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Candidate edges of one layer with their null expectation; and its family size."""
+    key, t, acct = layer.key, layer.t, layer.acct
+    w = round(layer.window * US)
+    order = sort_actions(key, t, acct)
+    key, t, acct = key[order], t[order], acct[order]
+    n_act = np.bincount(acct, minlength=layer.n_accounts).astype(np.int64)
+    active = int((n_act > 0).sum())
+    family = active * (active - 1) // 2
+    n_key_dict = int(key.max()) + 1 if key.size else 0
+    n_acc_key = _distinct_per(key, acct.astype(np.int64), n_key_dict)
+    rarity = np.where(n_acc_key > 0, 1.0 / np.log2(1.0 + np.maximum(n_acc_key, 1)), 0.0)
+    info: dict[str, Any] = {"type": layer.type, "window": layer.window,
+                            "actions": int(key.size), "accounts": active}
+    # null-model constants from the whole layer (before pruning)
+    total_pairs = count_pairs(key, t, acct, w) if p.null == "configuration" else 0
+    m_tot = float(n_act.sum())
+    denom = (m_tot * m_tot - float((n_act.astype(np.float64) ** 2).sum())) / 2.0
+    c_const = total_pairs / denom if denom > 0 else 0.0
+    info["null_pairs"] = int(total_pairs)
+
+    keep = _prune(key, t, acct, w, p.min_keys, layer.n_accounts)
+    info["pruned_actions"] = int(key.size - keep.sum())
+    k2, t2, a2 = key[keep], t[keep], acct[keep]
+    n_cand = count_pairs(k2, t2, a2, w)
+    info["candidate_pairs"] = int(n_cand)
+    info["capped_keys"] = 0
+    if n_cand > p.max_pairs:
+        ok, cap, n_capped = _cap(k2, t2, a2, w, n_acc_key, p.max_pairs)
+        k2, t2, a2 = k2[ok], t2[ok], a2[ok]
+        info["cap_accounts_per_key"] = cap
+        info["capped_keys"] = n_capped
+        progress.info(
+            f"detect: {layer.type} @ {layer.window:g}s has {n_cand:,} candidate pairs "
+            f"(budget {p.max_pairs:,}); {n_capped:,} key(s) acted on by more than {cap} "
+            "accounts were left out (rarity weighting gives them little weight anyway)")
+    ii, jj = sweep_pairs(k2, t2, a2, w)
+    a_i = a2[ii].astype(np.int64)
+    a_j = a2[jj].astype(np.int64)
+    lo = np.minimum(a_i, a_j)
+    hi = np.maximum(a_i, a_j)
+    code = lo * layer.n_accounts + hi
+    pkey = k2[ii]
+    delay = np.abs(t2[jj] - t2[ii])
+    srt = np.lexsort((pkey, code))
+    code, pkey, delay = code[srt], pkey[srt], delay[srt]
+    n_out = int(np.count_nonzero(np.diff(code))) + 1 if code.size else 0
+    if n_out:
+        ucode, nk, npairs, mind, medd, rsum = _aggregate(code, pkey, delay, rarity, n_out)
+    else:
+        ucode = nk = npairs = mind = np.zeros(0, dtype=np.int64)
+        medd = rsum = np.zeros(0, dtype=np.float64)
+    sel = nk >= p.min_keys
+    ucode, nk, npairs, mind = ucode[sel], nk[sel], npairs[sel], mind[sel]
+    medd, rsum = medd[sel], rsum[sel]
+    ea = ucode // layer.n_accounts
+    eb = ucode % layer.n_accounts
+    if p.null == "configuration":
+        lam = n_act[ea].astype(np.float64) * n_act[eb].astype(np.float64) * c_const
+    elif p.null == "shift":
+        span = float(t.max() - t.min()) + 1.0 if t.size else 1.0
+        frac = min(1.0, (2.0 * w + 1.0) / span)
+        lam = _shift_shared(key, acct, ea, eb, layer.n_accounts).astype(np.float64) * frac
+    else:
+        lam = np.full(ea.size, np.nan)
+    info["edges_tested"] = int(ea.size)
+    stats.setdefault("layers", []).append(info)
+    cols = {"a": ea, "b": eb, "n_keys": nk, "n_pairs": npairs, "min_delay": mind / US,
+            "median_delay": medd / US, "rarity": rsum, "lam": lam}
+    return cols, family
+
+
+def _shift_shared(key: I64, acct: I32, ea: I64, eb: I64, n_acct: int) -> I64:
+    """S_ab: action pairs of a and b on shared keys at any time."""
+    if ea.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    m = int(key.max()) + 1
+    u, cnt = np.unique(acct.astype(np.int64) * m + key, return_counts=True)
+    ua = u // m
+    uk = u % m
+    indptr = np.zeros(n_acct + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ua, minlength=n_acct), out=indptr[1:])
+    return np.asarray(_shared_pairs(ea, eb, indptr, uk, cnt.astype(np.int64)))
+
+
+# -- auto window -----------------------------------------------------------------------
+
+
+def choose_window(key: I64, t: I64, acct: I32,
+                  candidates: tuple[float, ...] = AUTO_CANDIDATES) -> tuple[float, list[
+                      dict[str, float]]]:
+    """The co-action time scale of one action type, and the curve it was read from.
+
+    For each candidate ``W``, ``observed(W)`` is the number of co-acting action pairs and
+    ``expected(W) = S · min(1, (2W + 1µs) / T)`` what random circular shifts of every
+    account's timeline would give (``S``: pairs of different accounts' actions on the same
+    key at any time; ``T``: time span). The excess ``observed - expected`` grows with ``W``
+    while synchronised activity is still being gathered and flattens after it; the chosen
+    window is the smallest candidate reaching 90 % of the largest excess. Without any
+    excess (no synchrony at all) the middle candidate is returned.
+    """
+    cands = tuple(sorted({float(c) for c in candidates}))
+    order = sort_actions(key, t, acct)
+    key, t, acct = key[order], t[order], acct[order]
+    curve: list[dict[str, float]] = []
+    if key.size < 2:
+        return cands[len(cands) // 2], curve
+    m = int(acct.max()) + 1
+    _, per_key = np.unique(key, return_counts=True)
+    _, per_ak = np.unique(key * m + acct.astype(np.int64), return_counts=True)
+    s_total = (float((per_key.astype(np.float64) ** 2).sum())
+               - float((per_ak.astype(np.float64) ** 2).sum())) / 2.0
+    span = float(t.max() - t.min()) + 1.0
+    for c in cands:
+        w = round(c * US)
+        obs = float(count_pairs(key, t, acct, w))
+        exp = s_total * min(1.0, (2.0 * w + 1.0) / span)
+        curve.append({"window": c, "observed": obs, "expected": exp, "excess": obs - exp})
+    best = max(x["excess"] for x in curve)
+    if best <= 0:
+        return cands[len(cands) // 2], curve
+    for x in curve:
+        if x["excess"] >= 0.9 * best:
+            return x["window"], curve
+    return cands[-1], curve  # pragma: no cover - the max itself qualifies
+
+
+# -- the pure core ---------------------------------------------------------------------
+
+
+def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: int = 0,
+                   *, stats: dict[str, Any] | None = None) -> pa.Table:
+    """Default-mode co-action edges of an ``actions`` table (Arrow in, ``edges`` out).
+
+    ``stats`` (a dict, optional) receives per-layer figures: actions, accounts, pruned
+    actions, candidate pairs, capped keys and the cap, edges tested, chosen windows.
+    Deterministic; ``seed`` is accepted for the detector contract (the analytic null
+    needs no random numbers).
+    """
+    p = params or DetectParams()
+    stats = stats if stats is not None else {}
+    actions = schema.check("actions", actions, stage="detect")
+    windows = p.resolved_windows()
+    stats["windows"] = {}
+    acct_all, acct_dict = _encode(actions["account_id"])
+    n_acct = len(acct_dict)
+    types_col = actions["type"]
+    results: list[dict[str, Any]] = []
+    families = 0
+    for typ in p.types:
+        mask = pc.equal(types_col, typ).combine_chunks() if actions.num_rows else None
+        if mask is None:
+            continue
+        sel = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+        if not sel.any():
+            continue
+        sub = actions.filter(mask)
+        key, _ = _encode(sub["key"])
+        t = _times_us(sub["time"])
+        acct = acct_all[sel].astype(np.int32)
+        first = windows[0]
+        if p.window == "auto":
+            first, curve = choose_window(key, t, acct, p.auto_candidates)
+            stats.setdefault("auto_curves", {})[typ] = curve
+        layer_windows = [first] + [w for w in windows[1:] if w > first]
+        stats["windows"][typ] = layer_windows
+        for i, w in enumerate(layer_windows):
+            if i == 0:
+                lk, lt, la = key, t, acct
+            else:
+                if typ not in p.wide_types:
+                    continue
+                n_acc_key = _distinct_per(key, acct.astype(np.int64), int(key.max()) + 1)
+                rare = n_acc_key[key] <= p.wide_max_accounts
+                lk, lt, la = key[rare], t[rare], acct[rare]
+            cols, fam = _layer_edges(_Layer(typ, w, lk, lt, la, n_acct), p, stats)
+            families += fam
+            cols["type"] = typ
+            cols["window"] = w
+            results.append(cols)
+    stats["family_size"] = families
+    return _finish(results, acct_dict, p, families, stats)
+
+
+def _finish(results: list[dict[str, Any]], acct_dict: pa.Array, p: DetectParams,
+            family: int, stats: dict[str, Any]) -> pa.Table:
+    if not results:
+        stats["edges"] = 0
+        return schema.empty("edges")
+    cat = {c: np.concatenate([r[c] for r in results]) for c in
+           ("a", "b", "n_keys", "n_pairs", "min_delay", "median_delay", "rarity", "lam")}
+    typ = np.concatenate([np.full(r["a"].size, r["type"], dtype=object) for r in results])
+    win = np.concatenate([np.full(r["a"].size, r["window"], dtype=np.float64)
+                          for r in results])
+    nk = cat["n_keys"].astype(np.float64)
+    lam = cat["lam"]
+    if p.null == "none":
+        pv = np.full(nk.size, np.nan)
+        qv = np.full(nk.size, np.nan)
+        weight = cat["rarity"]
+        keep = np.ones(nk.size, dtype=bool)
+    else:
+        pv = np.where(lam > 0, special.pdtrc(nk - 1.0, np.maximum(lam, 1e-300)), 0.0)
+        qv = benjamini_hochberg(pv, family)
+        weight = cat["rarity"] * nk / (nk + lam)
+        keep = qv <= p.alpha
+    stats["edges_tested"] = int(nk.size)
+    stats["edges"] = int(keep.sum())
+    idx = np.flatnonzero(keep)
+    a = acct_dict.take(pa.array(cat["a"][idx]))
+    b = acct_dict.take(pa.array(cat["b"][idx]))
+    out = pa.table({
+        "account_a": a, "account_b": b,
+        "type": pa.array(typ[idx].tolist(), pa.string()),
+        "window": pa.array(win[idx]),
+        "n_keys": pa.array(cat["n_keys"][idx].astype(np.int64)),
+        "n_pairs": pa.array(cat["n_pairs"][idx].astype(np.int64)),
+        "min_delay": pa.array(cat["min_delay"][idx].astype(np.float64)),
+        "median_delay": pa.array(cat["median_delay"][idx].astype(np.float64)),
+        "weight": pa.array(weight[idx].astype(np.float64)),
+        "p_value": pa.array(pv[idx].astype(np.float64)),
+        "q_value": pa.array(qv[idx].astype(np.float64)),
+    })
+    out = out.sort_by([("type", "ascending"), ("window", "ascending"),
+                       ("account_a", "ascending"), ("account_b", "ascending")])
+    return schema.check("edges", out, stage="detect")
+
+
+# -- empirical shift null (validation) -----------------------------------------------
+
+
+def shift_null_counts(actions: pa.Table, action_type: str, window: float, shuffles: int,
+                      seed: int = 0) -> list[dict[tuple[str, str], int]]:
+    """Co-acting action pairs per account pair after random circular time shifts.
+
+    Each shuffle shifts every account's timeline by an independent uniform offset modulo
+    the observation span (seeded); returns one ``{(a, b): pairs}`` dict per shuffle. Used
+    to check the analytic expectation of ``null="shift"``; slow on big inputs.
+    """
+    actions = schema.check("actions", actions, stage="detect")
+    sub = actions.filter(pc.equal(actions["type"], action_type))
+    if sub.num_rows == 0:
+        return [{} for _ in range(shuffles)]
+    key, _ = _encode(sub["key"])
+    acct, adict = _encode(sub["account_id"])
+    t = _times_us(sub["time"])
+    t0 = int(t.min())
+    span = int(t.max()) - t0 + 1
+    w = round(window * US)
+    rng = np.random.default_rng(seed)
+    out: list[dict[tuple[str, str], int]] = []
+    names = adict.to_pylist()
+    for _ in range(shuffles):
+        off = rng.integers(0, span, size=int(acct.max()) + 1)
+        ts = (t - t0 + off[acct]) % span
+        # circular: also compare across the wrap by duplicating the first W of the span
+        wrap = ts < w
+        k2 = np.concatenate([key, key[wrap]])
+        t2 = np.concatenate([ts, ts[wrap] + span])
+        a2 = np.concatenate([acct, acct[wrap]]).astype(np.int32)
+        src = np.concatenate([np.arange(key.size), np.flatnonzero(wrap)])
+        dup = np.concatenate([np.zeros(key.size, bool), np.ones(int(wrap.sum()), bool)])
+        o = sort_actions(k2, t2, a2)
+        ii, jj = sweep_pairs(k2[o], t2[o], a2[o], w)
+        both = dup[o][ii] & dup[o][jj]  # a pair of copies repeats a pair of originals
+        si, sj = src[o][ii][~both], src[o][jj][~both]
+        counts: dict[tuple[str, str], int] = {}
+        for x, y in zip(si.tolist(), sj.tolist(), strict=True):
+            na, nb = names[acct[x]], names[acct[y]]
+            pair = (na, nb) if na < nb else (nb, na)
+            counts[pair] = counts.get(pair, 0) + 1
+        out.append(counts)
+    return out
+
+
+# -- workspace stage -------------------------------------------------------------------
+
+
+def detect_edges(ws: Workspace, params: DetectParams | None = None, *,
+                 log: RunLog | None = None) -> pa.Table:
+    """Build default-mode co-action edges from the workspace's ``actions``; replace ``edges``.
+
+    Per-layer figures (pruning, candidate pairs, the popular-key cap and how many keys it
+    touched, chosen windows) go to ``log`` when given, else to a run-log entry of its own
+    (command ``detect-edges``).
+    """
+    p = params or DetectParams()
+    if log is None:
+        with ws.run("detect-edges", {"detect": p.to_dict()}) as own:
+            return detect_edges(ws, p, log=own)
+    stats: dict[str, Any] = {}
+    with progress.task("co-action networks"), log.timed("detect"):
+        types = ", ".join("'" + t.replace("'", "''") + "'" for t in p.types)
+        actions = ws.sql(f"SELECT * FROM actions WHERE type IN ({types})")
+        edges = coaction_edges(actions, p, p.seed, stats=stats)
+        ws.replace("edges", edges, stage="detect")
+    log.count("edges", edges.num_rows)
+    log.count("detect", _jsonable(stats))
+    capped = [x for x in stats.get("layers", []) if x.get("capped_keys")]
+    for x in capped:
+        log.count(f"capped_keys_{x['type']}_{x['window']:g}", x["capped_keys"])
+    progress.info(f"detect: {edges.num_rows:,} edges kept of {stats.get('edges_tested', 0):,} "
+                  f"tested (FDR {p.alpha:g}, family of {stats.get('family_size', 0):,} pairs)")
+    return edges
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return x
+
+
+# -- registration ----------------------------------------------------------------------
+
+
+@DETECTORS.register
+class CoactionDetector(DetectorBase):
+    """Default mode: all action types, multi-scale windows, null model, FDR."""
+
+    name = "coaction"
+    action_types = ACTION_TYPES
+    params_class = DetectParams
+    description = ("co-action on the same keys within tight (all types) and wide (rare "
+                   "content) windows, rarity-weighted, kept by false-discovery rate")
+
+    def _edges(self, actions: pa.Table, params: Any, seed: int) -> pa.Table:
+        return coaction_edges(actions, params, seed)
