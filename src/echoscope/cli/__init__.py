@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "analyze",
     "detect",
     "network",
+    "simulate",
+    "evaluate",
 )
 
 EXIT_CODES_HELP = """
