@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "info",
     "export",
+    "report",
+    "serve",
     "analyze",
     "detect",
     "network",
