@@ -113,6 +113,20 @@ def compose(p: Post, w: World) -> tuple[str, list[Span]]:
     return text, spans
 
 
+class _GzipOut(gzip.GzipFile):
+    """Gzip output that owns its file and writes a reproducible header (mtime 0)."""
+
+    def __init__(self, path: Path) -> None:
+        self._raw = open(path, "wb")  # noqa: SIM115 - closed in close()
+        super().__init__(filename="", mode="wb", compresslevel=9, mtime=0, fileobj=self._raw)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
 class Writer:
     """Base: subclasses write batches of time-ordered posts, then close."""
 
@@ -128,7 +142,8 @@ class Writer:
         path = self.dir / (name + (".gz" if self.gzip else ""))
         self.files.append(path)
         if self.gzip:
-            return gzip.open(path, "wb", compresslevel=6)  # type: ignore[return-value]
+            # mtime=0 and no file name in the header: the same seed gives the same bytes
+            return _GzipOut(path)  # type: ignore[return-value]
         return open(path, "wb")
 
     def write(self, posts: list[Post]) -> None:
