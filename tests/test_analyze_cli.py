@@ -41,7 +41,7 @@ def test_analyze_writes_outputs_and_exits_0(small_input: Path, tmp_path: Path,
     accounts = (out / "accounts.csv").read_text(encoding="utf-8")
     assert "'=cmd" in accounts and "\n=cmd" not in accounts and ",=cmd" not in accounts
     run = json.loads((out / "run.json").read_text())
-    assert run["params"]["seed"] == 3 and run["params"]["windows"] == "auto"
+    assert run["params"]["seed"] == 3 and run["params"]["windows"] == "default"
     if (out / "report.html").exists():
         assert f"Report: {out / 'report.html'}" in captured.out
 
@@ -88,9 +88,9 @@ def test_bad_records_only_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_parse_windows() -> None:
-    assert parse_windows(()) == ()
-    assert parse_windows(("auto",)) == ()
-    assert parse_windows(("3600", "60,60")) == (60.0, 3600.0)
+    assert parse_windows(()) == ((), False)
+    assert parse_windows(("auto",)) == ((), True)
+    assert parse_windows(("3600", "60,60")) == ((60.0, 3600.0), False)
     with pytest.raises(ParameterError):
         parse_windows(("-5",))
 

@@ -63,7 +63,7 @@ from echoscope.cluster import (
     find_campaigns,
     significant_edges,
 )
-from echoscope.errors import InputError, UserError
+from echoscope.errors import InputError, ParameterError, UserError
 from echoscope.params import Params, limit
 from echoscope.workspace import RunLog, Workspace, file_sha256, library_versions
 
@@ -76,25 +76,32 @@ _FORMULA = r"^[=+\-@\t\r]"
 class AnalyzeParams(Params):
     """Parameters of the main job.
 
-    ``windows``: co-action windows in seconds; empty = ``auto`` (the detector picks scales
-    where co-action exceeds its null model). ``alpha``: false-discovery rate of edges.
+    ``windows``: co-action windows in seconds; empty = the detector's default scales.
+    ``auto_window``: let the detector pick, per action type, the window where co-action
+    most exceeds its null model (``--window auto``). ``alpha``: false-discovery rate of
+    edges.
     ``cluster``: campaign finding (:class:`~echoscope.cluster.ClusterParams`; its ``alpha``
     and ``seed`` are set from this object's).
     """
 
     windows: tuple[float, ...] = field(default=(), metadata=limit(
-        0.0, 30 * 86400.0, "seconds", help="co-action windows; empty = auto"))
+        0.0, 30 * 86400.0, "seconds", help="co-action windows; empty = detector default"))
+    auto_window: bool = False
     alpha: float = field(default=0.05, metadata=limit(
         0.0, 1.0, help="false-discovery rate for edges"))
     seed: int = field(default=0, metadata=limit(0, 2**31 - 1, help="seed of every random step"))
     cluster: ClusterParams = field(default_factory=ClusterParams)
+
+    def validate(self) -> None:
+        if self.auto_window and self.windows:
+            raise ParameterError("window 'auto' cannot be combined with windows in seconds.")
 
     def resolved_cluster(self) -> ClusterParams:
         return self.cluster.replace(alpha=self.alpha, seed=self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
-        d["windows"] = list(self.windows) if self.windows else "auto"
+        d["windows"] = "auto" if self.auto_window else (list(self.windows) or "default")
         d["cluster"] = self.resolved_cluster().to_dict()
         return d
 
@@ -194,8 +201,8 @@ def _run_actions_detect(ws: Workspace, params: AnalyzeParams, st: _Stages) -> No
         return
     t0 = time.perf_counter()
     dp = _params_for(detect_cls, {
-        "windows": params.windows if params.windows else None,
-        "window": "auto" if not params.windows else None,
+        "windows": params.windows or None,
+        "window": "auto" if params.auto_window else None,
         "alpha": params.alpha, "seed": params.seed,
     })
     kw = {"log": st.log} if _accepts(detect_edges, "log") else {}

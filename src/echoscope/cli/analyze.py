@@ -12,11 +12,17 @@ from echoscope.errors import ParameterError
 __all__ = ["command", "parse_windows"]
 
 
-def parse_windows(values: tuple[str, ...]) -> tuple[float, ...]:
-    """``--window auto`` -> () ; ``--window 60 --window 3600`` or ``60,3600`` -> seconds."""
+def parse_windows(values: tuple[str, ...]) -> tuple[tuple[float, ...], bool]:
+    """``--window`` values -> (windows in seconds, auto).
+
+    Nothing -> ((), False): the detector's default scales. ``auto`` -> ((), True).
+    ``--window 60 --window 3600`` or ``60,3600`` -> ((60.0, 3600.0), False).
+    """
     items = [v.strip() for value in values for v in value.split(",") if v.strip()]
-    if not items or items == ["auto"]:
-        return ()
+    if not items:
+        return (), False
+    if items == ["auto"]:
+        return (), True
     if "auto" in items:
         raise ParameterError("--window auto cannot be combined with windows in seconds.")
     out = []
@@ -31,14 +37,16 @@ def parse_windows(values: tuple[str, ...]) -> tuple[float, ...]:
             raise ParameterError(f"--window {item}: a window must be a positive number of "
                                  "seconds.")
         out.append(w)
-    return tuple(sorted(set(out)))
+    return tuple(sorted(set(out))), False
 
 
 def window_option(f: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--window", "windows", multiple=True, metavar="auto|SECONDS",
-        help="Co-action window(s) in seconds, repeatable or comma-separated "
-             "(default: auto, scales where co-action exceeds the null model).")(f)
+        help="Co-action window(s) in seconds, repeatable or comma-separated, or 'auto' "
+             "(per type, the scale where co-action most exceeds the null model). "
+             "Default: the detector's multi-scale windows (60 s for all types, 3600 s "
+             "for rare content).")(f)
 
 
 @click.command("analyze")
@@ -85,7 +93,8 @@ def command(inputs: tuple[str, ...], out_dir: str, workspace: str | None, fmt: s
     from echoscope.cluster import ClusterParams
     from echoscope.pipeline import AnalyzeParams, analyze
 
-    params = AnalyzeParams(windows=parse_windows(windows), alpha=alpha, seed=seed,
+    wins, auto = parse_windows(windows)
+    params = AnalyzeParams(windows=wins, auto_window=auto, alpha=alpha, seed=seed,
                            cluster=ClusterParams(min_size=min_size))
     result = analyze(list(inputs), out_dir, workspace=workspace, format=fmt,
                      suspended=suspended, banks=banks, media_dir=media_dir, params=params,

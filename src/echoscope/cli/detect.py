@@ -37,7 +37,8 @@ def command(workspace: str, windows: tuple[str, ...], alpha: float, min_size: in
     from echoscope.cluster import ClusterParams
     from echoscope.pipeline import AnalyzeParams, detect
 
-    params = AnalyzeParams(windows=parse_windows(windows), alpha=alpha, seed=seed,
+    wins, auto = parse_windows(windows)
+    params = AnalyzeParams(windows=wins, auto_window=auto, alpha=alpha, seed=seed,
                            cluster=ClusterParams(min_size=min_size))
     stages = detect(workspace, params)
     if as_json:
