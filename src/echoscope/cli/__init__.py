@@ -32,6 +32,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "network",
     "simulate",
     "evaluate",
+    "hash",
+    "match",
+    "bank",
 )
 
 EXIT_CODES_HELP = """
