@@ -319,11 +319,11 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     info: dict[str, Any] = {"type": layer.type, "window": layer.window,
                             "actions": int(key.size), "accounts": active}
     # null-model constants from the whole layer (before pruning)
-    total_pairs = count_pairs(key, t, acct, w) if p.null == "configuration" else 0
-    m_tot = float(n_act.sum())
-    denom = (m_tot * m_tot - float((n_act.astype(np.float64) ** 2).sum())) / 2.0
-    c_const = total_pairs / denom if denom > 0 else 0.0
-    info["null_pairs"] = int(total_pairs)
+    if p.null == "configuration":
+        strata, c_const, total_pairs = _configuration_null(key, t, acct, w, n_acc_key,
+                                                           layer.n_accounts)
+        info["null_pairs"] = total_pairs
+        info["null_strata"] = int(c_const.size)
 
     keep = _prune(key, t, acct, w, p.min_keys, layer.n_accounts)
     info["pruned_actions"] = int(key.size - keep.sum())
@@ -362,7 +362,7 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     ea = ucode // layer.n_accounts
     eb = ucode % layer.n_accounts
     if p.null == "configuration":
-        lam = n_act[ea].astype(np.float64) * n_act[eb].astype(np.float64) * c_const
+        lam = (strata[ea] * strata[eb]) @ c_const
     elif p.null == "shift":
         span = float(t.max() - t.min()) + 1.0 if t.size else 1.0
         frac = min(1.0, (2.0 * w + 1.0) / span)
@@ -374,6 +374,29 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     cols = {"a": ea, "b": eb, "n_keys": nk, "n_pairs": npairs, "min_delay": mind / US,
             "median_delay": medd / US, "rarity": rsum, "lam": lam}
     return cols, family
+
+
+def _configuration_null(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
+                        n_acct: int) -> tuple[F64, F64, int]:
+    """Per-account actions per popularity stratum and the stratum constants ``C_s``.
+
+    Keys are stratified by popularity (``floor(log2(accounts acting on the key))``), so an
+    account that spends most of its few actions on viral posts is compared with what
+    viral posts give, not with the layer average. ``λ_ab = Σ_s n_a(s) n_b(s) C_s``.
+    """
+    from echoscope.detect.kernel import _count_per_row
+
+    stratum = np.floor(np.log2(np.maximum(n_acc_key[key], 1))).astype(np.int64)
+    n_str = int(stratum.max()) + 1 if stratum.size else 1
+    per_row = (np.asarray(_count_per_row(key, t, acct, w)) if key.size
+               else np.zeros(0, dtype=np.int64))
+    pairs = np.bincount(stratum, weights=per_row.astype(np.float64), minlength=n_str)
+    counts = np.bincount(acct.astype(np.int64) * n_str + stratum,
+                         minlength=n_acct * n_str).astype(np.float64).reshape(n_acct, n_str)
+    m = counts.sum(axis=0)
+    denom = (m * m - (counts * counts).sum(axis=0)) / 2.0
+    c = np.divide(pairs, denom, out=np.zeros(n_str), where=denom > 0)
+    return counts, c, int(per_row.sum())
 
 
 def _shift_shared(key: I64, acct: I32, ea: I64, eb: I64, n_acct: int) -> I64:
