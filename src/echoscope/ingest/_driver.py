@@ -18,7 +18,7 @@ import pyarrow as pa
 from echoscope import progress, schema
 from echoscope.errors import InputError
 from echoscope.ingest._base import Loader, LoadOptions, Sink
-from echoscope.ingest._io import open_input, peek_head
+from echoscope.ingest._io import STREAM_ERRORS, open_input, peek_head
 from echoscope.workspace import Workspace, file_sha256
 
 __all__ = ["FileResult", "IngestSummary", "detect_format", "ingest_files"]
@@ -187,8 +187,8 @@ def _ingest_one(
     stream = open_input(path)
     try:
         try:
-            head, stream = peek_head(stream)
-        except (OSError, EOFError) as e:
+            head, stream = peek_head(stream, name=display)
+        except STREAM_ERRORS as e:
             raise InputError(f"{display}: cannot be read ({e}).", path=display) from None
         if not head.strip():
             raise InputError(f"{display} is empty.", path=display)
@@ -216,7 +216,7 @@ def _ingest_one(
             sink.post = post  # type: ignore[method-assign]
             try:
                 loader.load(stream, sink, options)
-            except (UnicodeDecodeError, EOFError, OSError) as e:
+            except (UnicodeDecodeError, *STREAM_ERRORS) as e:
                 # A broken stream (truncated gzip, unreadable bytes) after some records:
                 # keep what was read, record the break as a reject.
                 sink.reject(sink.records + 1, b"", f"stream broken: {e}")

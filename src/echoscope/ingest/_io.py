@@ -10,11 +10,21 @@ from typing import IO
 
 from echoscope.errors import InputError
 
-__all__ = ["HEAD_BYTES", "open_input", "peek_head"]
+__all__ = ["HEAD_BYTES", "STREAM_ERRORS", "open_input", "peek_head"]
 
 HEAD_BYTES = 1 << 16
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    import zstandard
+
+    return (OSError, EOFError, zstandard.ZstdError)
+
+
+#: what reading a broken (truncated, corrupt) compressed stream raises
+STREAM_ERRORS = _stream_errors()
 
 
 def open_input(path: str) -> IO[bytes]:
@@ -44,20 +54,38 @@ def open_input(path: str) -> IO[bytes]:
     return buf
 
 
-def peek_head(stream: IO[bytes], n: int = HEAD_BYTES) -> tuple[bytes, IO[bytes]]:
-    """The first ``n`` bytes and a stream that still yields them."""
-    if not isinstance(stream, io.BufferedReader):
+def peek_head(
+    stream: IO[bytes], n: int = HEAD_BYTES, name: str = "the input"
+) -> tuple[bytes, IO[bytes]]:
+    """The first ``n`` bytes and a stream that still yields them.
+
+    A stream that breaks inside the head (a truncated gzip) keeps what could be read; the
+    break is met again, and reported, when the loader reads on.
+    """
+    if not hasattr(stream, "peek"):
         stream = io.BufferedReader(stream, buffer_size=max(n, 1 << 20))  # type: ignore[arg-type,type-var]
     try:
-        head = stream.peek(n)[:n]
-        # peek may return fewer bytes than exist; top up by reading into a prefix buffer
-        if len(head) < n:
-            data = stream.read(n)
-            rest = _Prefixed(data, stream)
-            return data, io.BufferedReader(rest, buffer_size=1 << 20)  # type: ignore[type-var]
-    except (OSError, EOFError) as e:
-        raise InputError(f"cannot read the input: {e}") from None
-    return head, stream
+        head = stream.peek(n)[:n]  # type: ignore[attr-defined]
+    except STREAM_ERRORS as e:
+        raise InputError(f"{name} cannot be read ({e}).", path=name) from None
+    if len(head) >= n:
+        return head, stream
+    # peek may return fewer bytes than exist: read the head in small steps
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size < n:
+            b = stream.read(min(1 << 13, n - size))
+            if not b:
+                break
+            chunks.append(b)
+            size += len(b)
+    except STREAM_ERRORS as e:
+        if not chunks:
+            raise InputError(f"{name} cannot be read ({e}).", path=name) from None
+    data = b"".join(chunks)
+    rest = _Prefixed(data, stream)
+    return data, io.BufferedReader(rest, buffer_size=1 << 16)  # type: ignore[type-var]
 
 
 class _Prefixed(io.RawIOBase):

@@ -211,9 +211,10 @@ class MastodonStatuses(Loader):
     def load(self, stream: IO[bytes], sink: Sink, options: LoadOptions) -> None:
         head = stream.peek(1 << 12)[: 1 << 12] if hasattr(stream, "peek") else b""
         start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-        first_line = head.split(b"\n", 1)[0].strip().lstrip(b"\xef\xbb\xbf")
-        one_per_line = first_line.startswith(b"{") and first_line.endswith(b"}")
-        if start.startswith(b"[") or not one_per_line:
+        first_line = start.split(b"\n", 1)[0].strip()
+        # an array, or one pretty-printed object ("{" alone on its line): one document;
+        # anything else is read as JSON lines (a broken line is then one reject)
+        if start.startswith(b"[") or first_line == b"{":
             data = stream.read()
             if data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:]
