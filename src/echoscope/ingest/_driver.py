@@ -24,6 +24,7 @@ from echoscope.workspace import Workspace, file_sha256
 __all__ = ["FileResult", "IngestSummary", "detect_format", "ingest_files"]
 
 BATCH_ROWS = 50_000
+_BROKEN: tuple[type[BaseException], ...] = (UnicodeDecodeError, *STREAM_ERRORS)
 
 
 @dataclass
@@ -216,7 +217,7 @@ def _ingest_one(
             sink.post = post  # type: ignore[method-assign]
             try:
                 loader.load(stream, sink, options)
-            except (UnicodeDecodeError, *STREAM_ERRORS) as e:
+            except _BROKEN as e:
                 # A broken stream (truncated gzip, unreadable bytes) after some records:
                 # keep what was read, record the break as a reject.
                 sink.reject(sink.records + 1, b"", f"stream broken: {e}")
