@@ -30,7 +30,7 @@ def _styles(value: str | None) -> tuple[str, ...]:
 @click.option("--days", type=float, default=14.0, show_default=True, help="Length of the period.")
 @click.option("--start", default="2014-06-01", show_default=True, help="First day (UTC).")
 @click.option("--accounts", type=int, default=0,
-              help="Organic accounts (default: posts/12).")
+              help="Organic accounts (default: posts/8).")
 @click.option("--styles", default=None, metavar="STYLE,...",
               help=f"Campaign styles to inject (default all: {', '.join(STYLES)}; 'none').")
 @click.option("--campaigns-per-style", type=int, default=1, show_default=True)

@@ -54,7 +54,7 @@ class _Sim:
         self.rng = np.random.default_rng(params.seed)
         self.text = TextMaker(self.rng)
         self.seq = 0
-        n_org = params.accounts or max(200, params.posts // 12)
+        n_org = params.accounts or max(200, params.posts // 8)
         self.world: World = build_world(params, self.rng, n_org)
         self.plan: Plan = make_plan(self.world, self.rng, self.text)
         self.organic = OrganicProcess(self.world, self.rng, self.text, self.new)

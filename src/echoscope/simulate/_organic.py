@@ -137,7 +137,7 @@ class OrganicProcess:
             if ti <= par.t:
                 ti = par.t + 1_000_000 + int(rng.exponential(900.0) * 1e6)
             a = int(acct[i])
-            if a == par.acct:
+            while a == par.acct or not (w.created[a] <= ti < w.suspended[a]):
                 a = int(self.stable[rng.integers(0, len(self.stable))])
             k = int(kind[i])
             if k == KIND_REPOST:

@@ -35,7 +35,7 @@ class SimParams(Params):
     days: float = field(default=14.0, metadata=limit(1, 365, "days"))
     start: str = field(default="2014-06-01", metadata={"help": "first day (UTC), YYYY-MM-DD"})
     accounts: int = field(default=0, metadata=limit(0, 50_000_000, "accounts",
-                                                    help="organic accounts; 0 = posts/12"))
+                                                    help="organic accounts; 0 = posts/8"))
     styles: tuple[str, ...] = field(default=STYLES, metadata=choice(*STYLES))
     campaigns_per_style: int = field(default=1, metadata=limit(0, 50))
     members: int = field(default=0, metadata=limit(0, 100_000, "accounts",

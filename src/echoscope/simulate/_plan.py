@@ -277,6 +277,11 @@ class Planner:
         out: np.ndarray = mem[part & alive]
         return out
 
+    def _alive(self, who: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keep only the (account, time) pairs where the account exists and is not suspended."""
+        ok = (self.w.created[who] <= times) & (times < self.w.suspended[who])
+        return who[ok], times[ok]
+
     def _texts(self, c: Campaign, n: int, lo: int = 4, hi: int = 9) -> list[str]:
         words: list[str] = c.info.setdefault("words", campaign_words(self.rng))
         out = []
@@ -298,6 +303,7 @@ class Planner:
             who = self._takes_part(c, t0 + int(self.p.relay_delay * SEC), others)
             delays = self.p.relay_delay + rng.uniform(0, self.p.relay_spread, size=len(who))
             times = t0 + (delays * SEC).astype(np.int64)
+            who, times = self._alive(who, times)
             text = self._texts(c, 1, 8, 14)[0]
 
             def make(new: NewPost, t0: int = t0, who: np.ndarray = who, times: np.ndarray = times,
@@ -325,6 +331,7 @@ class Planner:
                 continue
             who = np.repeat(self._takes_part(c, t0), per)
             times = t0 + (rng.uniform(0, 12 * 60, size=len(who)) * SEC).astype(np.int64)
+            who, times = self._alive(who, times)
             texts = self._texts(c, len(who))
             hours.append(_hour_iso(t0))
 
@@ -348,6 +355,7 @@ class Planner:
             c.hashtags.append(tag)
             who = np.repeat(self._takes_part(c, ts), per)
             times = ts + rng.integers(0, te - ts, size=len(who))
+            who, times = self._alive(who, times)
             texts = self._texts(c, len(who))
             with_url = rng.random(len(who)) < 0.5
             hours = sorted({_hour_iso(int(x)) for x in times.tolist()})
@@ -375,6 +383,7 @@ class Planner:
             who = self._takes_part(c, t0)
             who = who[who != seed_acct]
             times = t0 + ((3 + rng.exponential(90, size=len(who))) * SEC).astype(np.int64)
+            who, times = self._alive(who, times)
             text = self._texts(c, 1, 6, 12)[0]
 
             def make(new: NewPost, t0: int = t0, s: int = seed_acct, who: np.ndarray = who,
@@ -395,6 +404,7 @@ class Planner:
             t0 = self.when()
             who = self._takes_part(c, t0)
             times = t0 + (rng.exponential(20 * 60, size=len(who)) * SEC).astype(np.int64)
+            who, times = self._alive(who, times)
             path = f"https://{dom}/articles/{e}/{VOCAB[int(rng.integers(2000, 3000))]}"
             urls = []
             for _ in range(len(who)):
@@ -419,6 +429,7 @@ class Planner:
             t0 = self.when()
             who = self._takes_part(c, t0)
             times = t0 + (rng.exponential(15 * 60, size=len(who)) * SEC).astype(np.int64)
+            who, times = self._alive(who, times)
             template = self._texts(c, 1, 12, 18)[0].split()
             texts = [self._edit(template) for _ in range(len(who))]
 
@@ -453,6 +464,7 @@ class Planner:
             t0 = self.when()
             who = self._takes_part(c, t0)
             times = t0 + (rng.exponential(30 * 60, size=len(who)) * SEC).astype(np.int64)
+            who, times = self._alive(who, times)
             image = np.frombuffer(rng.bytes(32), dtype=np.uint8).copy()
             hashes = []
             for _ in range(len(who)):
@@ -499,6 +511,7 @@ class Planner:
             who = self._takes_part(c, t0)
             who = who[(who != n) & (rng.random(len(who)) < 0.5)]
             times = t0 + (rng.exponential(20 * 60, size=len(who)) * SEC).astype(np.int64)
+            who, times = self._alive(who, times)
             texts = self._texts(c, len(who), 3, 6)
 
             def make(new: NewPost, who: np.ndarray = who, times: np.ndarray = times,

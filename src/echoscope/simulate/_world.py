@@ -142,7 +142,7 @@ class World:
 
 def activity_rates(rng: np.random.Generator, k: int) -> np.ndarray:
     """Heavy-tailed relative activity: lognormal body with a Pareto tail of hyperactives."""
-    r = np.exp(rng.normal(0.0, 1.25, size=k))
+    r = np.exp(rng.normal(0.0, 1.7, size=k))
     hyper = rng.random(k) < 0.01
     r[hyper] *= 5.0 + rng.pareto(1.5, size=int(hyper.sum())) * 5.0
     return r
