@@ -66,7 +66,7 @@ def test_storm_hijack_and_organic_burst() -> None:
     assert news["top_share"] == pytest.approx(10 / 200)
     assert news["campaign_share"] == pytest.approx(0.0)
     # the campaign's burst inside the organic weather hashtag is a hijack
-    assert weather["hijack"] and weather["storm"]
+    assert weather["hijack"] and not weather["storm"]  # exclusive per hashtag
     assert weather["content_similarity"] < 0.2
     assert weather["posts"] == 340 and weather["peak_posts"] >= 40  # + organic posts
     assert "hijack" in weather["evidence"]

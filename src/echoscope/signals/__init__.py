@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from echoscope import progress
@@ -74,9 +75,19 @@ REINCARNATION_CSV_COLUMNS = [
 ]
 
 
+_FORMULA = r"^[=+\-@\t\r]"
+
+
 def _write_csv(table: pa.Table, path: Path, columns: list[str] | None = None) -> None:
+    """Write a table as CSV; strings a spreadsheet would run as a formula get a ``'``."""
     if columns is not None:
         table = table.select(columns)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type):
+            col = table.column(i)
+            guarded = pc.if_else(pc.match_substring_regex(col, _FORMULA),
+                                 pc.binary_join_element_wise("'", col, ""), col)
+            table = table.set_column(i, f.name, guarded)
     pacsv.write_csv(table, path)
 
 

@@ -27,8 +27,10 @@ Hijack
     campaign's bursts it has at least ``organic_min_posts`` posts from
     ``organic_min_accounts`` accounts that are not the campaign's — whose content is unlike
     the hashtag's usual content: the TF-IDF cosine between the campaign's burst posts and
-    the other accounts' posts is below ``hijack_max_similarity``. Every hijack is also a
-    storm. Hijacks need campaigns (from ``cluster``); without them none are flagged.
+    the other accounts' posts is below ``hijack_max_similarity``. A hijacked hashtag is
+    reported as ``hijack``, not ``storm`` (the two flags are exclusive per hashtag: a storm is
+    a campaign's burst in a hashtag of its own). Hijacks need campaigns (from ``cluster``);
+    without them none are flagged.
 
 The columns ``top_share``, ``campaign_share`` and ``content_similarity`` describe the
 hashtag's most campaign-dominated burst (the peak burst when none is).
@@ -237,7 +239,7 @@ def _analyse(ws: Workspace, p: HashtagParams, h0: int, n_hours: int) -> pa.Table
             "recurring_hours": ",".join(f"{h:02d}" for h in d["recurring"]),
             "content_similarity": (key.similarity if key and key.similarity == key.similarity
                                    else None),
-            "storm": any(e.storm for e in eps),
+            "storm": any(e.storm for e in eps) and not any(e.hijack for e in eps),
             "hijack": any(e.hijack for e in eps),
             "evidence": _evidence(d, eps, h0, p),
         })
