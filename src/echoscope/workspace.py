@@ -145,7 +145,11 @@ class Workspace:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(f"SET temp_directory = '{_sql_str(str(tmp))}'")
         self.read_only = read_only
-        self._init_schema()
+        try:
+            self._init_schema()
+        except BaseException:
+            self.close()  # a refused workspace must not stay open (and locked)
+            raise
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> Workspace:
