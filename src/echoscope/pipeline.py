@@ -292,12 +292,18 @@ def analyze(
     ``workspace`` defaults to ``out_dir/<first input's name>.echoscope.duckdb``; an existing
     workspace is extended (ingest is idempotent) and its stage outputs are replaced.
     ``seed`` (when given) overrides ``params.seed``. ``sample=True`` adds the bundled
-    sample data to the inputs.
+    sample data to the inputs (and its list of suspended accounts, unless ``suspended``
+    is given).
     """
     params = params or AnalyzeParams()
     if seed is not None:
         params = params.replace(seed=seed)
     paths = _resolve_inputs(inputs, sample)
+    if sample and suspended is None:
+        sample_dir = _optional("echoscope.simulate", "sample_dir")
+        bundled = Path(sample_dir()) / "suspended.csv" if sample_dir is not None else None
+        if bundled is not None and bundled.is_file():
+            suspended = bundled
     for label, p in (("--suspended", suspended), ("--media-dir", media_dir)):
         if p is not None and not os.path.exists(p):
             raise InputError(f"{label} {p}: no such file or folder.", path=str(p))
@@ -331,7 +337,8 @@ def analyze(
                        f"--rejects 20 -w {ws_path}`)" if summary.rejects else "") + ".")
             _run_actions_detect(ws, params, st)
             _run_cluster(ws, params, st, "cluster")
-            _run_signals(ws, out, suspended, st)
+            signal_files: dict[str, Path] = {}
+            _run_signals(ws, out, suspended, st, signal_files)
             if st.info.get("signals", {}).get("status") == "ran":
                 _run_cluster(ws, params, st, "score")
             else:
@@ -339,6 +346,7 @@ def analyze(
             _run_bank(ws, banks, media_dir, st)
             result = AnalyzeResult(out_dir=out, workspace=ws_path, run_id=log.run_id)
             t0 = time.perf_counter()
+            result.files.update(signal_files)
             result.files.update(write_outputs(ws, out, params.resolved_cluster()))
             st.ran("outputs", t0)
             _run_report(ws, out, st, result)
@@ -378,7 +386,7 @@ def _input_entry(p: str) -> dict[str, Any]:
 
 
 def _run_signals(ws: Workspace, out: Path, suspended: str | os.PathLike[str] | None,
-                 st: _Stages) -> None:
+                 st: _Stages, files: dict[str, Path]) -> None:
     run_signals = _optional("echoscope.signals", "run_signals")
     if run_signals is None:
         if suspended is not None:
@@ -391,7 +399,10 @@ def _run_signals(ws: Workspace, out: Path, suspended: str | os.PathLike[str] | N
     if suspended is not None:
         kw["suspended"] = str(suspended)
     res = run_signals(ws, out, **kw)
-    st.ran("signals", t0, **(res.to_dict() if hasattr(res, "to_dict") else {}))
+    st.ran("signals", t0, **(dict(res) if isinstance(res, dict) else {}))
+    if isinstance(res, dict):
+        for name, path in (res.get("files") or {}).items():
+            files[f"{name}.csv"] = Path(path)
 
 
 def _run_bank(ws: Workspace, banks: Sequence[str | os.PathLike[str]],
@@ -404,7 +415,7 @@ def _run_bank(ws: Workspace, banks: Sequence[str | os.PathLike[str]],
         raise UserError("--bank needs echoscope.bank, which is not part of this build.")
     t0 = time.perf_counter()
     res = match(ws, [str(b) for b in banks], str(media_dir) if media_dir else None)
-    st.ran("bank", t0, **(res.to_dict() if hasattr(res, "to_dict") else {}))
+    st.ran("bank", t0, matches=res.num_rows if isinstance(res, pa.Table) else None)
 
 
 def _run_report(ws: Workspace, out: Path, st: _Stages, result: AnalyzeResult) -> None:

@@ -1,0 +1,192 @@
+"""Detection quality of ``echoscope analyze`` on default settings.
+
+* Simulated data (``echoscope.simulate``) at several sizes and seeds: account precision,
+  recall, F1, organic and benign-automation false-positive rates, recall per campaign
+  style, flagged share of each hard negative (breaking-news bursts, copypasta, ...), and the
+  adjusted Rand index of campaigns vs true campaigns, via ``echoscope.simulate.evaluate``.
+* Real data in ../shared/datasets, used as it is:
+  - IRA Fearmonger (#KochFarms hoax, 26-27 Nov 2015): are the 26 accounts that posted one
+    identical text flagged, and in how many campaigns?
+  - CooRTweet's Russian co-retweet set and German elections set (no labels): campaigns,
+    flagged accounts, time.
+
+Prints a Markdown section and writes it to benchmarks/RESULTS.md under "## Quality"
+(replacing only that section). Defaults are never tuned to one of these inputs.
+
+    .venv/bin/python benchmarks/quality.py            # simulated + IRA + Russian set
+    .venv/bin/python benchmarks/quality.py --all      # also the German elections set
+    .venv/bin/python benchmarks/quality.py --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+HEADING = "## Quality"
+
+SIM_RUNS = [  # (posts, seed, days)
+    (4_000, 2014, 4.0),
+    (20_000, 1, 14.0),
+    (20_000, 2, 14.0),
+    (60_000, 3, 14.0),
+]
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.3f}"
+    return str(x)
+
+
+def run_simulated(tmp: Path) -> list[str]:
+    from echoscope.pipeline import AnalyzeParams, analyze
+    from echoscope.simulate import SimParams, evaluate, simulate
+
+    lines = [
+        "### Simulated data (default settings)",
+        "",
+        "| posts | seed | precision | recall | F1 | organic FPR | bot FPR | ARI | seconds |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    style_recall: dict[str, list[float]] = defaultdict(list)
+    hard: dict[str, list[float]] = defaultdict(list)
+    for posts, seed, days in SIM_RUNS:
+        d = tmp / f"sim_{posts}_{seed}"
+        sim = simulate(d / "data", SimParams(posts=posts, seed=seed, days=days))
+        t0 = time.perf_counter()
+        analyze(sim.files, d / "out", suspended=sim.suspended_path,
+                params=AnalyzeParams(seed=0))
+        secs = time.perf_counter() - t0
+        ev = evaluate(sim.truth_path, d / "out")
+        a = ev["accounts"]
+        lines.append(
+            f"| {posts:,} | {seed} | {_fmt(a['precision'])} | {_fmt(a['recall'])} | "
+            f"{_fmt(a['f1'])} | {_fmt(a['organic_fpr'])} | {_fmt(a['benign_automation_fpr'])} "
+            f"| {_fmt((ev.get('group_agreement') or {}).get('ari'))} | {secs:.1f} |"
+        )
+        for c in ev["campaigns"]:
+            if c.get("recall") is not None:
+                style_recall[c["style"]].append(c["recall"])
+        for kind, h in (ev.get("hard_negatives") or {}).items():
+            if h.get("rate") is not None:
+                hard[kind].append(h["rate"])
+        print(f"simulated {posts} posts seed {seed}: {json.dumps(a)}", file=sys.stderr)
+    lines += ["", "Recall per campaign style (mean over the runs above):", "",
+              "| style | recall |", "|---|---:|"]
+    lines += [f"| {s} | {statistics.mean(v):.3f} |" for s, v in sorted(style_recall.items())]
+    lines += ["", "Hard negatives: share of their accounts flagged (mean over the runs):", "",
+              "| kind | flagged share |", "|---|---:|"]
+    lines += [f"| {k} | {statistics.mean(v):.3f} |" for k, v in sorted(hard.items())]
+    return lines
+
+
+def run_ira(tmp: Path) -> list[str]:
+    from echoscope.pipeline import AnalyzeParams, analyze
+    from echoscope.workspace import Workspace
+
+    path = DATASETS / "ira_fearmonger_kochfarms_2015" / "ira_fearmonger_tweets.csv"
+    if not path.is_file():
+        return ["### IRA #KochFarms", "", f"skipped: {path} is absent."]
+    by_text: dict[str, set[str]] = defaultdict(set)
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if "kochfarms" in row["content"].lower():
+                by_text[row["content"]].add(row["author_id"].lower())
+    text, expected = max(by_text.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    t0 = time.perf_counter()
+    res = analyze([path], tmp / "ira", format="ira", params=AnalyzeParams(seed=0))
+    secs = time.perf_counter() - t0
+    with Workspace(res.workspace) as ws:
+        members = {r["account_id"]: r["campaign_id"] for r in ws.sql(
+            "SELECT account_id, campaign_id FROM campaign_members").to_pylist()}
+        sizes = {r["campaign_id"]: r["size"] for r in ws.sql(
+            "SELECT campaign_id, size FROM campaigns").to_pylist()}
+    found = Counter(members.get(a) for a in expected)
+    flagged = sum(v for k, v in found.items() if k is not None)
+    camps = sorted((k for k in found if k is not None), key=lambda k: -found[k])
+    return [
+        "### IRA Fearmonger, #KochFarms (real data)",
+        "",
+        f"The identical text posted by {len(expected)} accounts: `{text}`.",
+        "",
+        f"- accounts flagged: {len(members)} of {res.counts.get('accounts')}; "
+        f"campaigns: {res.counts.get('campaigns')} ({secs:.1f} s)",
+        f"- of the {len(expected)} identical-text accounts: {flagged} flagged, in "
+        f"{len(camps)} campaign(s) "
+        + ", ".join(f"{k} ({found[k]} of them, size {sizes[k]})" for k in camps[:6]),
+        f"- goal (issue 4): all {len(expected)} in one campaign — "
+        + ("met" if flagged == len(expected) and len(camps) == 1 else "NOT met"),
+    ]
+
+
+def run_unlabelled(tmp: Path, name: str, path: Path, fmt: str) -> list[str]:
+    from echoscope.pipeline import AnalyzeParams, analyze
+
+    if not path.is_file():
+        return [f"- {name}: skipped ({path} is absent)"]
+    t0 = time.perf_counter()
+    res = analyze([path], tmp / name, format=fmt, params=AnalyzeParams(seed=0))
+    secs = time.perf_counter() - t0
+    c = res.counts
+    return [f"- {name}: {c.get('posts'):,} posts, {c.get('accounts'):,} accounts, "
+            f"{c.get('edges'):,} edges, {c.get('campaigns'):,} campaigns, "
+            f"{c.get('flagged_accounts'):,} accounts flagged ({secs:.1f} s)"]
+
+
+def write_section(lines: list[str]) -> None:
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    section = HEADING + "\n\n" + "\n".join(lines).rstrip() + "\n"
+    start = text.find("\n" + HEADING + "\n")
+    if start < 0:
+        text = text.rstrip() + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING) + 2)
+        text = text[:start + 1] + section + (text[end:] if end >= 0 else "")
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--all", action="store_true", help="also the German elections set")
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--no-sim", action="store_true", help="skip simulated data")
+    args = ap.parse_args()
+    from echoscope import __version__
+
+    lines = [f"echoscope {__version__}, `benchmarks/quality.py`, default parameters "
+             f"({time.strftime('%Y-%m-%d')}).", ""]
+    with tempfile.TemporaryDirectory(prefix="echoscope-quality-") as d:
+        tmp = Path(d)
+        if not args.no_sim:
+            lines += [*run_simulated(tmp), ""]
+        lines += [*run_ira(tmp), ""]
+        lines += ["### Unlabelled real data", ""]
+        lines += run_unlabelled(tmp, "CooRTweet Russian co-retweets",
+                                DATASETS / "coortweet_russian_coord_tweets"
+                                / "russian_coord_tweets.csv", "coortweet-csv")
+        if args.all:
+            lines += run_unlabelled(tmp, "CooRTweet German elections 2021",
+                                    DATASETS / "coortweet_german_elections_2021"
+                                    / "german_elections.csv.gz", "coortweet-multi")
+    print("\n".join(lines))
+    if not args.no_write:
+        write_section(lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
