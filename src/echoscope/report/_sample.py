@@ -182,3 +182,62 @@ def build_sample(
     with ws.run("analyze", {"window": 60, "seed": seed, "note": pick_bad(8) if bad else ""},
                 []) as log:
         log.count("posts", len(posts))
+
+
+def build_large(ws: Workspace, *, n_campaigns: int = 1000, n_accounts: int = 100_000,
+                posts_per_account: int = 2, seed: int = 0) -> None:
+    """A large synthetic workspace generated in SQL (for scale tests and benchmarks).
+
+    Campaign ``c`` (1-based) has ``5 + c % 36`` members (≈20 on average), all tied
+    pairwise by ``repost`` edges; every account has ``posts_per_account`` posts.
+    """
+    con = ws.con
+    n, c, k, s = int(n_accounts), int(n_campaigns), int(posts_per_account), int(seed)
+    con.execute(f"""
+        INSERT INTO accounts
+        SELECT 'twitter', 'a' || i, 'user_' || i, 'Name ' || i,
+               TIMESTAMP '2023-01-01' + to_seconds(hash(i, {s}) % 30000000),
+               hash(i, {s}, 1) % 5000, hash(i, {s}, 2) % 2000, hash(i, {s}, 3) % 9000,
+               'invented profile', NULL,
+               TIMESTAMP '2024-03-01', TIMESTAMP '2024-03-04'
+        FROM range({n}) t(i)""").fetchall()
+    con.execute(f"""
+        CREATE TEMP TABLE _m AS
+        WITH camp AS (SELECT c, 5 + c % 36 AS size, sum(5 + c % 36) OVER (ORDER BY c) - (5 + c % 36) AS off
+                      FROM range(1, {c} + 1) t(c))
+        SELECT 'c' || lpad(c::VARCHAR, 5, '0') AS cid, c, 'a' || ((off + j) % {n}) AS aid, j,
+               size
+        FROM camp, range(5 + c % 36) r(j)""").fetchall()
+    con.execute(f"""
+        INSERT INTO posts
+        SELECT 'twitter', 'p' || (i * {k} + j), 'a' || i, 'user_' || i,
+               TIMESTAMP '2024-03-01' + to_seconds(hash(i, j, {s}) % 259200),
+               'post', 'invented text number ' || (hash(i, j) % 5000), 'en',
+               CASE hash(i, {s}) % 3 WHEN 0 THEN 'Twitter Web App' WHEN 1 THEN 'Twitter for Android'
+                    ELSE 'Twitter for iPhone' END,
+               NULL, NULL, NULL, [], ['tag' || (hash(i, j) % 300)], [], [], [], 'large.jsonl',
+               i * {k} + j + 1
+        FROM range({n}) t(i), range({k}) u(j)""").fetchall()
+    con.execute("""
+        INSERT INTO campaign_members
+        SELECT cid, aid, (size - j) * 1.0, size - 1 FROM _m""").fetchall()
+    con.execute("""
+        INSERT INTO edges
+        SELECT least(x.aid, y.aid), greatest(x.aid, y.aid), 'repost', 60.0, 3, 3, 1.0, 5.0,
+               1.0 + (hash(x.aid, y.aid) % 1000) / 500.0, 1e-4, 1e-3
+        FROM _m x JOIN _m y ON x.cid = y.cid AND x.j < y.j""").fetchall()
+    con.execute(f"""
+        INSERT INTO campaigns
+        SELECT cid, any_value(size), 1.0 - any_value(c) / ({c} + 1.0), ['repost', 'text'],
+               any_value(size) * (any_value(size) - 1) // 2, 1.0,
+               TIMESTAMP '2024-03-01', TIMESTAMP '2024-03-02',
+               any_value(size) || ' accounts reposted the same posts within a minute.'
+        FROM _m GROUP BY cid""").fetchall()
+    con.execute("""
+        INSERT INTO campaign_evidence
+        SELECT cid, t.type, t.type || ':' || cid, any_value(size), any_value(size) * 3,
+               TIMESTAMP '2024-03-01', TIMESTAMP '2024-03-01 00:10:00', NULL,
+               'invented shared text of ' || cid
+        FROM _m, (VALUES ('repost'), ('text'), ('url'), ('hashtag')) t(type)
+        GROUP BY cid, t.type""").fetchall()
+    con.execute("DROP TABLE _m").fetchall()

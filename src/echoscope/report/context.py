@@ -18,10 +18,15 @@ import base64
 import datetime as dt
 import json
 import math
+import random
 import re
+import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from echoscope import schema
 from echoscope.params import Params, limit
@@ -42,6 +47,7 @@ __all__ = [
     "SignalSection",
     "build_context",
     "campaign_view",
+    "campaign_views",
 ]
 
 
@@ -427,101 +433,150 @@ class _Media:
 def campaign_view(ws: Workspace, row: CampaignRow, p: ReportParams,
                   media: _Media | None = None) -> CampaignView:
     """Everything the card of one campaign shows."""
-    cid = row.campaign_id
+    return campaign_views(ws, [row], p, media)[0]
+
+
+def campaign_views(ws: Workspace, rows: list[CampaignRow], p: ReportParams,
+                   media: _Media | None = None) -> list[CampaignView]:
+    """The cards of several campaigns, with a fixed number of queries for all of them."""
+    if not rows:
+        return []
     media = media or _Media(p)
-    c = _rows(ws, "SELECT n_edges, density FROM campaigns WHERE campaign_id = ?", [cid])
-    n_edges = int(c[0]["n_edges"] or 0) if c else 0
-    density = _f(c[0]["density"]) if c else float("nan")
-    members_total = int(ws.scalar(
-        "SELECT count(*) FROM campaign_members WHERE campaign_id = ?", [cid]) or 0)
-    mrows = _rows(ws, """
-        WITH m AS (
-          SELECT account_id, strength, degree FROM campaign_members WHERE campaign_id = ?
-          ORDER BY strength DESC NULLS LAST, account_id LIMIT ?
-        ),
-        acc AS (SELECT account_id, any_value(handle) handle, any_value(display_name) dn,
-                       min(created_at) created FROM accounts
-                WHERE account_id IN (SELECT account_id FROM m) GROUP BY 1),
-        po AS (SELECT account_id, count(*) n, min(created_at) first,
-                      list(source_app) apps
-               FROM posts WHERE account_id IN (SELECT account_id FROM m) GROUP BY 1)
-        SELECT m.*, acc.handle, acc.dn, acc.created, po.n, po.first, po.apps
-        FROM m LEFT JOIN acc USING (account_id) LEFT JOIN po USING (account_id)
-        ORDER BY m.strength DESC NULLS LAST, m.account_id
-        """, [cid, p.members_per_campaign])
-    ids = [r["account_id"] for r in mrows]
-    ties: dict[str, list[tuple[str, int]]] = {}
-    if ids:
+    sel = pa.table({"campaign_id": pa.array([r.campaign_id for r in rows], pa.string())})
+    name = f"_es_sel_{uuid.uuid4().hex[:8]}"
+    ws.con.register(name, sel)
+    try:
+        return _views(ws, rows, p, media, name)
+    finally:
+        ws.con.unregister(name)
+
+
+def _views(ws: Workspace, rows: list[CampaignRow], p: ReportParams, media: _Media,
+           sel: str) -> list[CampaignView]:
+    camp = {r["campaign_id"]: r for r in _rows(
+        ws, f"SELECT campaign_id, n_edges, density FROM campaigns "
+            f"WHERE campaign_id IN (SELECT campaign_id FROM {sel})")}
+    ws.con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _es_top AS
+        SELECT * FROM (
+          SELECT campaign_id, account_id, strength, degree,
+                 row_number() OVER (PARTITION BY campaign_id
+                                    ORDER BY strength DESC NULLS LAST, account_id) AS rn,
+                 count(*) OVER (PARTITION BY campaign_id) AS total
+          FROM campaign_members WHERE campaign_id IN (SELECT campaign_id FROM {sel}))
+        WHERE rn <= ?""", [p.members_per_campaign]).fetchall()
+    try:
+        mrows = _rows(ws, """
+            WITH ids AS (SELECT DISTINCT account_id FROM _es_top),
+            acc AS (SELECT account_id, any_value(handle) handle, any_value(display_name) dn,
+                           min(created_at) created FROM accounts
+                    WHERE account_id IN (SELECT account_id FROM ids) GROUP BY 1),
+            po AS (SELECT account_id, count(*) n, min(created_at) first FROM posts
+                   WHERE account_id IN (SELECT account_id FROM ids) GROUP BY 1)
+            SELECT t.*, acc.handle, acc.dn, acc.created, po.n, po.first
+            FROM _es_top t LEFT JOIN acc USING (account_id) LEFT JOIN po USING (account_id)
+            ORDER BY t.campaign_id, t.rn""")
+        apps: dict[str, list[tuple[str, int]]] = {}
         for r in _rows(ws, """
-            WITH m AS (SELECT account_id FROM campaign_members WHERE campaign_id = ?),
-            e AS (SELECT account_a, account_b, type FROM edges
-                  WHERE account_a IN (SELECT account_id FROM m)
-                    AND account_b IN (SELECT account_id FROM m)
-                  GROUP BY ALL),
-            ends AS (SELECT account_a AS account_id, type FROM e
-                     UNION ALL SELECT account_b, type FROM e)
-            SELECT account_id, type, count(*) n FROM ends
-            WHERE account_id IN (SELECT unnest(?::VARCHAR[]))
-            GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2
-            """, [cid, ids]):
-            ties.setdefault(r["account_id"], []).append((_s(r["type"]), int(r["n"])))
-    members = []
+            SELECT account_id, source_app, count(*) n FROM posts
+            WHERE account_id IN (SELECT DISTINCT account_id FROM _es_top)
+              AND source_app IS NOT NULL AND source_app <> ''
+            GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"""):
+            lst = apps.setdefault(r["account_id"], [])
+            if len(lst) < 3:
+                lst.append((_s(r["source_app"]), int(r["n"])))
+        ties: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for r in _rows(ws, f"""
+            WITH mem AS (SELECT campaign_id, account_id FROM campaign_members
+                         WHERE campaign_id IN (SELECT campaign_id FROM {sel})),
+            e AS (SELECT DISTINCT ma.campaign_id, e.account_a, e.account_b, e.type
+                  FROM edges e JOIN mem ma ON e.account_a = ma.account_id
+                  JOIN mem mb ON e.account_b = mb.account_id
+                             AND mb.campaign_id = ma.campaign_id),
+            ends AS (SELECT campaign_id, account_a AS account_id, type FROM e
+                     UNION ALL SELECT campaign_id, account_b, type FROM e)
+            SELECT campaign_id, account_id, type, count(*) n FROM ends
+            WHERE (campaign_id, account_id) IN (SELECT (campaign_id, account_id) FROM _es_top)
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 4 DESC, 3"""):
+            ties.setdefault((r["campaign_id"], r["account_id"]), []).append(
+                (_s(r["type"]), int(r["n"])))
+        times: dict[str, list[dt.datetime]] = {}
+        for r in _rows(ws, """
+            SELECT account_id, created_at FROM (
+              SELECT account_id, created_at, row_number() OVER (
+                       PARTITION BY account_id ORDER BY created_at) rn
+              FROM posts WHERE created_at IS NOT NULL AND account_id IN (
+                SELECT account_id FROM _es_top WHERE rn <= ?))
+            WHERE rn <= 1000 ORDER BY account_id, created_at""", [p.timeline_members]):
+            times.setdefault(r["account_id"], []).append(r["created_at"])
+        samples: dict[str, list[dict[str, Any]]] = {}
+        if p.samples_per_campaign:
+            for r in _rows(ws, f"""
+                WITH mem AS (SELECT campaign_id, account_id FROM campaign_members
+                             WHERE campaign_id IN (SELECT campaign_id FROM {sel})),
+                po AS (SELECT mem.campaign_id, p.account_id, p.text, p.post_id, p.created_at
+                       FROM posts p JOIN mem USING (account_id)
+                       WHERE p.text IS NOT NULL AND p.text <> ''),
+                g AS (SELECT campaign_id, text, count(DISTINCT account_id) n,
+                             arg_min(post_id, created_at) pid FROM po GROUP BY 1, 2),
+                r AS (SELECT *, row_number() OVER (PARTITION BY campaign_id
+                                                   ORDER BY n DESC, pid) rk FROM g)
+                SELECT r.campaign_id AS cid, r.n AS n_copies, r.rk, p.*
+                FROM r JOIN posts p ON p.post_id = r.pid AND p.text = r.text
+                WHERE r.rk <= ? ORDER BY r.campaign_id, r.rk""", [p.samples_per_campaign]):
+                samples.setdefault(r["cid"], []).append(r)
+        evidence: dict[str, list[EvidenceRow]] = {}
+        for r in _rows(ws, f"""
+            SELECT * FROM (
+              SELECT *, row_number() OVER (PARTITION BY campaign_id
+                         ORDER BY n_accounts DESC, n_actions DESC, type, key) rk
+              FROM campaign_evidence WHERE campaign_id IN (SELECT campaign_id FROM {sel}))
+            WHERE rk <= ? ORDER BY campaign_id, rk""", [p.evidence_per_campaign]):
+            evidence.setdefault(r["campaign_id"], []).append(EvidenceRow(
+                type=_s(r["type"]), key=_s(r["key"]), n_accounts=int(r["n_accounts"] or 0),
+                n_actions=int(r["n_actions"] or 0), first_time=r["first_time"],
+                last_time=r["last_time"], example_post_id=_s(r["example_post_id"]),
+                example_text=_s(r["example_text"])))
+    finally:
+        ws.con.execute("DROP TABLE IF EXISTS _es_top").fetchall()
+
+    members: dict[str, list[MemberRow]] = {}
+    totals: dict[str, int] = {}
     for r in mrows:
-        apps: dict[str, int] = {}
-        for a in r["apps"] or []:
-            if a:
-                apps[a] = apps.get(a, 0) + 1
+        cid = r["campaign_id"]
+        totals[cid] = int(r["total"])
         created, first = r["created"], r["first"]
         age = (first - created).total_seconds() / 86400 if created and first else None
-        members.append(MemberRow(
+        members.setdefault(cid, []).append(MemberRow(
             account_id=_s(r["account_id"]), handle=_s(r["handle"]), display_name=_s(r["dn"]),
-            n_posts=int(r["n"] or 0),
-            apps=sorted(apps.items(), key=lambda kv: (-kv[1], kv[0]))[:3],
+            n_posts=int(r["n"] or 0), apps=apps.get(r["account_id"], []),
             created_at=created, age_days=age, strength=_f(r["strength"]),
-            degree=int(r["degree"] or 0), ties=ties.get(_s(r["account_id"]), [])))
-    evidence = [EvidenceRow(
-        type=_s(r["type"]), key=_s(r["key"]), n_accounts=int(r["n_accounts"] or 0),
-        n_actions=int(r["n_actions"] or 0), first_time=r["first_time"],
-        last_time=r["last_time"], example_post_id=_s(r["example_post_id"]),
-        example_text=_s(r["example_text"]))
-        for r in _rows(ws, "SELECT * FROM campaign_evidence WHERE campaign_id = ? "
-                           "ORDER BY n_accounts DESC, n_actions DESC, type, key LIMIT ?",
-                       [cid, p.evidence_per_campaign])]
-    timeline = []
-    tl_ids = ids[: p.timeline_members]
-    if tl_ids:
-        times: dict[str, list[dt.datetime]] = {i: [] for i in tl_ids}
-        for r in _rows(ws, "SELECT account_id, created_at FROM posts WHERE account_id IN "
-                           "(SELECT unnest(?::VARCHAR[])) AND created_at IS NOT NULL "
-                           "ORDER BY created_at LIMIT 20000", [tl_ids]):
-            times[r["account_id"]].append(r["created_at"])
-        handle = {m.account_id: m.handle or m.account_id for m in members}
-        timeline = [TimelineRow(handle[i], times[i]) for i in tl_ids]
-    samples = []
-    if p.samples_per_campaign and ids:
-        for r in _rows(ws, """
-            WITH m AS (SELECT account_id FROM campaign_members WHERE campaign_id = ?),
-            po AS (SELECT * FROM posts WHERE account_id IN (SELECT account_id FROM m)
-                   AND text IS NOT NULL AND text <> ''),
-            g AS (SELECT text, count(DISTINCT account_id) n, arg_min(post_id, created_at) pid
-                  FROM po GROUP BY text)
-            SELECT po.*, g.n FROM g JOIN po ON po.post_id = g.pid
-            ORDER BY g.n DESC, po.created_at, po.post_id LIMIT ?
-            """, [cid, p.samples_per_campaign]):
+            degree=int(r["degree"] or 0), ties=ties.get((cid, r["account_id"]), [])))
+    out = []
+    for row in rows:
+        cid = row.campaign_id
+        ms = members.get(cid, [])
+        timeline = [TimelineRow(m.handle or m.account_id, times.get(m.account_id, []))
+                    for m in ms[: p.timeline_members]]
+        posts = []
+        for r in samples.get(cid, []):
             imgs = []
-            for m in r["media"] or []:
-                uri = media.find([_s(m.get("media_id")), _s(m.get("hash"))])
+            for item in r["media"] or []:
+                uri = media.find([_s(item.get("media_id")), _s(item.get("hash"))])
                 if uri:
                     imgs.append(uri)
-            samples.append(SamplePost(
+            posts.append(SamplePost(
                 post_id=_s(r["post_id"]), handle=_s(r["handle"]), created_at=r["created_at"],
                 kind=_s(r["kind"]), text=_s(r["text"]), source_app=_s(r["source_app"]),
                 urls=[_s(u) for u in r["urls"] or []],
-                hashtags=[_s(h) for h in r["hashtags"] or []], n_copies=int(r["n"]),
+                hashtags=[_s(h) for h in r["hashtags"] or []], n_copies=int(r["n_copies"]),
                 images=imgs))
-    return CampaignView(row=row, n_edges=n_edges, density=density,
-                        members_total=members_total, members=members, evidence=evidence,
-                        timeline=timeline, samples=samples)
+        c = camp.get(cid, {})
+        out.append(CampaignView(
+            row=row, n_edges=int(c.get("n_edges") or 0), density=_f(c.get("density")),
+            members_total=totals.get(cid, 0), members=ms, evidence=evidence.get(cid, []),
+            timeline=timeline, samples=posts))
+    return out
 
 
 # -- network -----------------------------------------------------------------------------
@@ -581,10 +636,26 @@ def network_view(ws: Workspace, campaigns: list[CampaignRow], p: ReportParams) -
     return NetworkView(nodes, edges, total_edges, len(nodes), note)
 
 
+_LAYOUT_LOCK = threading.Lock()
+
+
 def _layout(n: int, edges: list[tuple[int, int, float]], seed: int,
             order: list[int] | None = None) -> list[tuple[float, float]]:
     """Positions: each connected component laid out with Fruchterman-Reingold (seeded start
-    positions, so deterministic), components packed on a grid, largest first."""
+    positions, so deterministic), components packed on a grid, best-ranked campaign first."""
+    import igraph as ig
+
+    # igraph's layouts draw from a process-wide RNG: seed it for this call, then restore.
+    with _LAYOUT_LOCK:
+        ig.set_random_number_generator(random.Random(seed))
+        try:
+            return _layout_seeded(n, edges, seed, order)
+        finally:
+            ig.set_random_number_generator(random)
+
+
+def _layout_seeded(n: int, edges: list[tuple[int, int, float]], seed: int,
+                   order: list[int] | None) -> list[tuple[float, float]]:
     import igraph as ig
     import numpy as np
 
@@ -696,7 +767,7 @@ def build_context(ws: Workspace, params: ReportParams | None = None,
     p = params or ReportParams()
     rows, total = campaign_rows(ws, p)
     media = _Media(p)
-    details = [campaign_view(ws, r, p, media) for r in rows if r.detailed]
+    details = campaign_views(ws, [r for r in rows if r.detailed], p, media)
     notes = []
     if total > len(rows):
         notes.append(f"The ranked list shows the top {len(rows):,} of {total:,} campaigns; "
