@@ -28,7 +28,8 @@ __all__ = [
 
 # --- text ---------------------------------------------------------------------------
 
-_RT_PREFIX = re.compile(r"^\s*(?:RT|rt|Rt)\s*@[\w.]+\s*:?\s*")
+# one or more leading "RT @handle:" (a manual retweet of a manual retweet has two)
+_RT_PREFIX = re.compile(r"^\s*(?:RT\s*@[\w.]+\s*:?\s*)+", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 _ZERO_WIDTH = dict.fromkeys(
     map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e"), None
@@ -63,7 +64,7 @@ def normalise_arabic(text: str) -> str:
 
 
 def strip_retweet_prefix(text: str) -> str:
-    """Remove a leading ``RT @handle:`` (manual retweets)."""
+    """Remove leading ``RT @handle:`` prefixes (manual retweets, chained ones too)."""
     return _RT_PREFIX.sub("", text, count=1)
 
 
@@ -101,15 +102,18 @@ def text_hash(normalised: str) -> str:
 
 # --- hashtags and handles ------------------------------------------------------------
 
+@lru_cache(maxsize=100_000)
 def normalise_hashtag(tag: str) -> str:
     """Case-folded hashtag without ``#`` (NFKC, Arabic-folded)."""
-    t = unicodedata.normalize("NFKC", tag).strip().lstrip("#＃")
+    t = unicodedata.normalize("NFKC", tag).translate(_ZERO_WIDTH).strip().lstrip("#＃")
     return normalise_arabic(t).casefold()
 
 
+@lru_cache(maxsize=100_000)
 def normalise_handle(handle: str) -> str:
-    """Case-folded handle without ``@``."""
-    return handle.strip().lstrip("@").casefold()
+    """Case-folded handle without ``@`` (NFKC, so full-width forms fold too)."""
+    return unicodedata.normalize("NFKC", handle).translate(_ZERO_WIDTH).strip().lstrip(
+        "@").casefold()
 
 
 # --- URLs ----------------------------------------------------------------------------
