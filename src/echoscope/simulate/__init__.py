@@ -27,9 +27,12 @@ __all__ = [
     "sample_dir",
     "sample_path",
     "simulate",
+    "write_sample",
 ]
 
-SAMPLE_PARAMS = SimParams(posts=4000, seed=2014, days=4.0, campaign_share=0.2,
+#: Parameters of the bundled sample: every campaign style (small, intense campaigns) and
+#: every kind of hard negative in 2,000 posts over three days.
+SAMPLE_PARAMS = SimParams(posts=2000, seed=2014, days=3.0, members=6, campaign_share=0.3,
                           hard_negative_share=0.12, bot_share=0.02, gzip=True)
 
 
@@ -41,3 +44,16 @@ def sample_dir() -> Path:
 def sample_path() -> Path:
     """The bundled sample's posts: Twitter v1.1 JSONL (gzip), for ``analyze --sample``."""
     return sample_dir() / "sample.jsonl.gz"
+
+
+def write_sample(out_dir: str | Path | None = None) -> Path:
+    """(Re)generate the bundled sample into ``out_dir`` (default: the package's copy).
+
+    Returns the path of ``sample.jsonl.gz``; ``truth.json`` and ``suspended.csv`` are
+    written beside it. The result is byte-identical for the same numpy version.
+    """
+    out = Path(out_dir) if out_dir is not None else sample_dir()
+    res = simulate(out, SAMPLE_PARAMS)
+    target = out / "sample.jsonl.gz"
+    res.files[0].replace(target)
+    return target
