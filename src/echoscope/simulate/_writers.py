@@ -52,9 +52,21 @@ def _civil(t_us: int) -> tuple[int, int, int, int, int, int, int]:
     return y, m, d, rem // 3600, rem % 3600 // 60, rem % 60, (days + 3) % 7
 
 
+_DAY_CACHE: dict[int, tuple[str, str]] = {}
+
+
 def v1_time(t_us: int) -> str:
-    y, m, d, hh, mm, ss, wd = _civil(t_us)
-    return f"{_DAYS[wd]} {_MONTHS[m - 1]} {d:02d} {hh:02d}:{mm:02d}:{ss:02d} +0000 {y}"
+    """``'Fri Jun 13 09:12:44 +0000 2014'`` (the day part is cached)."""
+    secs = t_us // 1_000_000
+    day, rem = divmod(secs, 86_400)
+    parts = _DAY_CACHE.get(day)
+    if parts is None:
+        y, m, d, _, _, _, wd = _civil(day * 86_400_000_000)
+        parts = (f"{_DAYS[wd]} {_MONTHS[m - 1]} {d:02d} ", f" +0000 {y}")
+        if len(_DAY_CACHE) > 10_000:
+            _DAY_CACHE.clear()
+        _DAY_CACHE[day] = parts
+    return f"{parts[0]}{rem // 3600:02d}:{rem % 3600 // 60:02d}:{rem % 60:02d}{parts[1]}"
 
 
 def iso_time(t_us: int) -> str:
@@ -169,10 +181,12 @@ class TwitterV1Writer(Writer):
     def __init__(self, out_dir: Path, world: World, *, gzip_out: bool = False) -> None:
         super().__init__(out_dir, world, gzip_out=gzip_out)
         self.fh = self._open("tweets.jsonl")
-        self.users: dict[int, dict[str, Any]] = {}
+        self.users: dict[int, orjson.Fragment] = {}
+        self.nested: dict[int, orjson.Fragment] = {}
         self.sources: dict[int, str] = {}
 
-    def user(self, a: int) -> dict[str, Any]:
+    def user(self, a: int) -> orjson.Fragment:
+        """The user object, serialised once per account (an orjson Fragment)."""
         u = self.users.get(a)
         if u is None:
             if len(self.users) > 200_000:
@@ -180,7 +194,7 @@ class TwitterV1Writer(Writer):
             w = self.w
             uid = int(w.account_ids[a])
             av = self.avatar(a)
-            u = {
+            d = {
                 "id": uid, "id_str": str(uid), "name": w.names[a], "screen_name": w.handles[a],
                 "location": "", "description": "", "url": None,
                 "entities": {"description": {"urls": []}}, "protected": False,
@@ -193,6 +207,7 @@ class TwitterV1Writer(Writer):
                 "profile_image_url_https": av, "default_profile": True,
                 "default_profile_image": False,
             }
+            u = orjson.Fragment(orjson.dumps(d))
             self.users[a] = u
         return u
 
@@ -236,6 +251,16 @@ class TwitterV1Writer(Writer):
             ents["media"] = media[:1]
         return ents, media
 
+    def nested_tweet(self, p: Post) -> orjson.Fragment:
+        """An original as nested in retweets and quotes, serialised once."""
+        f = self.nested.get(p.id)
+        if f is None:
+            if len(self.nested) > 100_000:
+                self.nested.clear()
+            f = orjson.Fragment(orjson.dumps(self.tweet(p, nested=True)))
+            self.nested[p.id] = f
+        return f
+
     def tweet(self, p: Post, nested: bool = False) -> dict[str, Any]:
         text, spans = compose(p, self.w)
         w = self.w
@@ -256,12 +281,12 @@ class TwitterV1Writer(Writer):
             d["in_reply_to_user_id_str"] = str(puid)
             d["in_reply_to_screen_name"] = w.handles[par.acct]
         if p.kind == KIND_REPOST and par is not None and not nested:
-            d["retweeted_status"] = self.tweet(par, nested=True)
+            d["retweeted_status"] = self.nested_tweet(par)
         if p.kind == KIND_QUOTE and par is not None:
             d["quoted_status_id"] = par.id
             d["quoted_status_id_str"] = str(par.id)
             if not nested:
-                d["quoted_status"] = self.tweet(par, nested=True)
+                d["quoted_status"] = self.nested_tweet(par)
         d["is_quote_status"] = p.kind == KIND_QUOTE
         d["retweet_count"] = 0
         d["favorite_count"] = 0
