@@ -341,3 +341,4 @@ def hash_texts(texts: Iterable[tuple[str, str]]) -> pa.Table:
         rows.append(_row(item, "text", "text_exact", text_hash(norm), None, None))
         rows.append(_row(item, "text", "text_near", minhash_signature(norm), None, None))
     return pa.Table.from_pylist(rows, schema=HASH_SCHEMA)
+
