@@ -94,7 +94,7 @@ def test_same_topic_burst_is_not_a_hijack() -> None:
     assert w["content_similarity"] > 0.2
 
 
-def test_without_campaigns_no_hijack_but_concentrated_storm() -> None:
+def test_without_campaigns_crews_stand_in() -> None:
     posts = _world()
     # five accounts post 30 times each in one hour: concentrated without any campaign
     for a in range(5):
@@ -103,11 +103,20 @@ def test_without_campaigns_no_hijack_but_concentrated_storm() -> None:
                               hashtags=["flood"], text="same words again"))
     with build(posts) as ws:
         tags = _by_tag(hashtag_signals(ws))
-    assert not any(t["hijack"] for t in tags.values())
+    # the same 20 accounts carry five bursts together: a crew, found without campaigns
+    assert tags["ourtag"]["storm"] and tags["ourtag"]["campaign_share"] == 0.0
+    assert "also carry together" in tags["ourtag"]["evidence"]
+    assert tags["weather"]["hijack"] and "#ourtag" in tags["weather"]["evidence"]
     assert tags["flood"]["storm"] and tags["flood"]["top_share"] == pytest.approx(1.0)
-    assert not tags["newsday"]["storm"]
-    # the 20-account storm: top 10 make 50% of 60 posts -> concentrated as well
-    assert tags["ourtag"]["storm"]
+    assert not tags["newsday"]["storm"] and not tags["newsday"]["hijack"]
+
+
+def test_one_off_burst_without_campaign_is_not_a_hijack() -> None:
+    posts = [p for p in _world() if "ourtag" not in p["hashtags"]]
+    with build(posts) as ws:
+        w = _by_tag(hashtag_signals(ws))["weather"]
+    # a single burst by accounts seen nowhere else together: nothing ties them
+    assert w["bursts"] == 1 and not w["hijack"]
 
 
 def test_empty_workspace() -> None:
@@ -163,3 +172,19 @@ def test_text_similarity() -> None:
     assert text_similarity(["alpha beta #tag"], ["gamma delta #tag"], drop="tag") == 0.0
     s = text_similarity(["rain and wind today"], ["rain and sun today"])
     assert 0.0 < s < 1.0
+
+
+def test_relative_similarity() -> None:
+    from echoscope.signals.hashtags import relative_similarity
+
+    rnd = random.Random(2)
+    usual = [" ".join(rnd.choices(WORDS, k=6)) for _ in range(60)]
+    same = [" ".join(rnd.choices(WORDS, k=6)) for _ in range(30)]
+    slogans = ["garden", "club", "meeting", "tonight", "join", "members", "welcome"]
+    other = [" ".join(rnd.choices(slogans, k=6)) for _ in range(30)]
+    assert relative_similarity(same, usual) > 0.8
+    assert relative_similarity(other, usual) == pytest.approx(0.0)
+    # a minority of ordinary posts mixed into the group does not change the answer
+    assert relative_similarity(other + same[:8], usual) < 0.2
+    assert math.isnan(relative_similarity([], usual))
+    assert relative_similarity(["rain wind"], ["rain wind"]) == pytest.approx(1.0)

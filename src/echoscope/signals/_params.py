@@ -66,10 +66,10 @@ class HashtagParams(Params):
     storm_min_accounts: int = field(default=3, metadata=limit(1, 10**6, "accounts"))
     recur_min_days: int = field(default=3, metadata=limit(2, 366, "days"))
     organic_min_posts: int = field(default=20, metadata=limit(1, 10**9, "posts",
-                                   "non-campaign posts before the burst that make a tag organic"))
+                                   "posts from outside the burst's group that make a tag organic"))
     organic_min_accounts: int = field(default=10, metadata=limit(1, 10**9, "accounts"))
-    hijack_max_similarity: float = field(default=0.2, metadata=limit(0, 1, "",
-                                         "TF-IDF cosine of burst vs usual content below this"))
+    hijack_max_similarity: float = field(default=0.6, metadata=limit(0, 1, "",
+                                         "relative TF-IDF similarity of burst vs usual content"))
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,29 @@ Concentration
 Recurrence
     Hours of day (UTC) with burst hours on at least ``recur_min_days`` different days: the
     mark of storms scheduled for a set time.
+Crews
+    Campaigns seen through their bursts, for when clustering found none: two bursts (of any
+    hashtags) are linked when they share more accounts than chance allows (hypergeometric
+    tail of the overlap among all posting accounts below ``alpha`` / number of burst pairs,
+    and at least 3 accounts). Two bursts of the same hashtag link only when they start on
+    different days within an hour of the same time of day (a schedule): followers of a
+    hashtag keep posting it, which is not coordination. Bursts of different hashtags link
+    only when at least 6 hours apart: simultaneous bursts share whoever is online. A burst's carriers are its accounts
+    that also appear in at least half of its linked bursts (an active account caught in two
+    trends by chance is not one); a crew is the carriers of a connected set of linked
+    bursts.
 Storm
     A burst carried by at least ``storm_min_accounts`` accounts where one campaign's members
-    made at least ``storm_campaign_share`` of the posts, or (without campaigns) where the
-    ``top_k`` accounts made at least ``storm_top_share`` of at least ``2·top_k`` posts.
+    (or, failing that, a crew) made at least ``storm_campaign_share`` of the posts, or where
+    the ``top_k`` accounts made at least ``storm_top_share`` of at least ``2·top_k`` posts.
 Hijack
-    A storm (campaign-carried burst) in a hashtag that is organic — outside that
-    campaign's bursts it has at least ``organic_min_posts`` posts from
-    ``organic_min_accounts`` accounts that are not the campaign's — whose content is unlike
-    the hashtag's usual content: the TF-IDF cosine between the campaign's burst posts and
-    the other accounts' posts is below ``hijack_max_similarity``. A hijacked hashtag is
-    reported as ``hijack``, not ``storm`` (the two flags are exclusive per hashtag: a storm is
-    a campaign's burst in a hashtag of its own). Hijacks need campaigns (from ``cluster``);
-    without them none are flagged.
+    A storm carried by a campaign or crew in a hashtag that is organic — it has at least
+    ``organic_min_posts`` posts from ``organic_min_accounts`` accounts outside that group —
+    whose content is unlike the hashtag's usual content: the relative TF-IDF similarity
+    (:func:`relative_similarity`) of the group's burst posts and the other accounts' posts
+    is below ``hijack_max_similarity``. A hijacked hashtag is reported as ``hijack``, not
+    ``storm``: the flags are exclusive per hashtag (a storm is a coordinated burst in a
+    hashtag of the campaign's own, or one whose usual content it matches).
 
 The columns ``top_share``, ``campaign_share`` and ``content_similarity`` describe the
 hashtag's most campaign-dominated burst (the peak burst when none is).
@@ -47,7 +57,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from scipy.stats import poisson
+from scipy import sparse
+from scipy.stats import hypergeom, poisson
 
 from echoscope import schema
 from echoscope.normalise import normalise_text
@@ -55,11 +66,12 @@ from echoscope.signals._params import HashtagParams
 from echoscope.signals._util import has_rows, registered
 from echoscope.workspace import Workspace
 
-__all__ = ["detect_bursts", "hashtag_signals", "text_similarity"]
+__all__ = ["detect_bursts", "hashtag_signals", "relative_similarity", "text_similarity"]
 
 _HOUR_US = 3_600_000_000
 _TOKEN = re.compile(r"\w{2,}")
 _MAX_DOCS = 5000
+_APART = 6  # hours between bursts of different hashtags for them to link
 
 
 def detect_bursts(counts: np.ndarray, p: HashtagParams) -> tuple[np.ndarray, float]:
@@ -89,38 +101,80 @@ def _tokens(text: str | None, drop: str) -> list[str]:
     return [t for t in _TOKEN.findall(norm) if t != drop]
 
 
-def text_similarity(a: list[str], b: list[str], *, drop: str = "") -> float:
-    """TF-IDF cosine between the centroids of two groups of texts (NaN if one is empty).
-
-    IDF is computed over the distinct texts of both groups, so words every post uses (the
-    hashtag itself, function words) weigh little.
-    """
-    da = [_tokens(t, drop) for t in dict.fromkeys(a)]
-    db = [_tokens(t, drop) for t in dict.fromkeys(b)]
-    da = [d for d in da if d]
-    db = [d for d in db if d]
-    if not da or not db:
-        return float("nan")
+def _vectors(a: list[str], b: list[str], drop: str
+             ) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Unit TF-IDF vectors of the distinct texts of two groups (IDF over both groups)."""
+    da = [d for d in (_tokens(t, drop) for t in dict.fromkeys(a)) if d]
+    db = [d for d in (_tokens(t, drop) for t in dict.fromkeys(b)) if d]
     df: Counter[str] = Counter()
     for d in da + db:
         df.update(set(d))
     n = len(da) + len(db)
     idf = {w: math.log((1 + n) / (1 + c)) + 1.0 for w, c in df.items()}
 
-    def centroid(docs: list[list[str]]) -> dict[str, float]:
-        acc: dict[str, float] = {}
-        for d in docs:
-            tf = Counter(d)
-            norm = math.sqrt(sum((c * idf[w]) ** 2 for w, c in tf.items()))
-            for w, c in tf.items():
-                acc[w] = acc.get(w, 0.0) + c * idf[w] / norm
-        return {w: v / len(docs) for w, v in acc.items()}
+    def unit(doc: list[str]) -> dict[str, float]:
+        tf = Counter(doc)
+        v = {w: c * idf[w] for w, c in tf.items()}
+        norm = math.sqrt(sum(x * x for x in v.values()))
+        return {w: x / norm for w, x in v.items()}
 
-    ca, cb = centroid(da), centroid(db)
-    dot = sum(v * cb.get(w, 0.0) for w, v in ca.items())
-    na = math.sqrt(sum(v * v for v in ca.values()))
-    nb = math.sqrt(sum(v * v for v in cb.values()))
-    return float(dot / (na * nb)) if na > 0 and nb > 0 else float("nan")
+    return [unit(d) for d in da], [unit(d) for d in db]
+
+
+def _sum(vs: list[dict[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for v in vs:
+        for w, x in v.items():
+            out[w] = out.get(w, 0.0) + x
+    return out
+
+
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(x * b.get(w, 0.0) for w, x in a.items())
+
+
+def text_similarity(a: list[str], b: list[str], *, drop: str = "") -> float:
+    """TF-IDF cosine between the centroids of two groups of texts (NaN if one is empty).
+
+    IDF is computed over the distinct texts of both groups, so words every post uses (the
+    hashtag itself, function words) weigh little.
+    """
+    va, vb = _vectors(a, b, drop)
+    if not va or not vb:
+        return float("nan")
+    ca, cb = _sum(va), _sum(vb)
+    na, nb = math.sqrt(_dot(ca, ca)), math.sqrt(_dot(cb, cb))
+    return float(_dot(ca, cb) / (na * nb)) if na > 0 and nb > 0 else float("nan")
+
+
+def relative_similarity(group: list[str], usual: list[str], *, drop: str = "") -> float:
+    """How alike a group's posts are to the usual posts, relative to each other (0..1).
+
+    For each distinct post of ``group``: its TF-IDF cosine to the centroid of ``usual``
+    divided by its cosine to the centroid of the rest of ``group``; the median of these
+    ratios, capped at 1. Near 1: the group writes like the hashtag's usual posters (same
+    topic); low: its posts resemble each other and not the usual content. The median keeps
+    a minority of ordinary posts mixed into the group from changing the answer. Falls back
+    to :func:`text_similarity` for a group of one text; NaN when a side has no words.
+    """
+    vg, vu = _vectors(group, usual, drop)
+    if not vg or not vu:
+        return float("nan")
+    if len(vg) < 2:
+        return text_similarity(group, usual, drop=drop)
+    sg, su = _sum(vg), _sum(vu)
+    sg2 = _dot(sg, sg)
+    nu = math.sqrt(_dot(su, su))
+    ratios = []
+    for x in vg:
+        xg = _dot(x, sg)
+        rest = math.sqrt(max(0.0, sg2 - 2 * xg + 1.0))
+        to_group = (xg - 1.0) / rest if rest > 0 else 0.0
+        to_usual = _dot(x, su) / nu if nu > 0 else 0.0
+        ratios.append(1.0 if to_group <= 0 else min(1.0, to_usual / to_group))
+    return float(min(1.0, float(np.median(ratios))))
 
 
 @dataclass
@@ -137,6 +191,15 @@ class _Episode:
     hijack: bool = False
     similarity: float = float("nan")
     notes: list[str] = field(default_factory=list)
+    participants: dict[str, int] = field(default_factory=dict)
+    carriers: set[str] = field(default_factory=set)
+    carrier_share: float = 0.0
+    crew_tags: set[str] = field(default_factory=set)
+    crew_bursts: int = 0
+    group: frozenset[str] | None = None
+    group_label: str = ""
+    crew: frozenset[str] = frozenset()
+    seen_elsewhere: set[str] = field(default_factory=set)
 
 
 def _fmt_hour(h: int) -> str:
@@ -216,8 +279,7 @@ def _analyse(ws: Workspace, p: HashtagParams, h0: int, n_hours: int) -> pa.Table
     camp = has_rows(ws, "campaign_members")
     if episodes:
         _measure_episodes(ws, p, episodes, camp)
-        if camp:
-            _hijacks(ws, p, [e for e in episodes if e.storm and e.campaign is not None])
+        _hijacks(ws, p, episodes)
     rows = []
     for tag, d in info.items():
         eps = d["episodes"]
@@ -256,89 +318,181 @@ def _measure_episodes(ws: Workspace, p: HashtagParams, eps: list[_Episode], camp
         "h0": [e.h0 for e in eps],
         "h1": [e.h1 for e in eps],
     })
-    camp_sql = (
-        """, c AS (
-          SELECT a.episode, m.campaign_id, sum(a.c) AS cc
-          FROM acc a JOIN (SELECT DISTINCT campaign_id, account_id FROM campaign_members) m
-            USING (account_id) GROUP BY ALL
-        ),
-        cm AS (SELECT episode, arg_max(campaign_id, cc ORDER BY cc DESC, campaign_id) AS campaign,
-                      max(cc) AS cc FROM c GROUP BY episode)"""
-        if camp else
-        ", cm AS (SELECT NULL::BIGINT AS episode, NULL::VARCHAR AS campaign, 0 AS cc WHERE false)"
-    )
     with registered(ws, ep_table, "ep") as ep:
-        res = ws.sql(
-            f"""
-            WITH acc AS (
-              SELECT e.episode, t.account_id, count(*) AS c
-              FROM _sig_tags t JOIN {ep} e ON t.hashtag = e.hashtag AND t.h BETWEEN e.h0 AND e.h1
-              GROUP BY ALL
-            ),
-            r AS (SELECT *, row_number() OVER (PARTITION BY episode ORDER BY c DESC, account_id)
-                    AS rk FROM acc)
-            {camp_sql}
-            SELECT r.episode, sum(r.c) AS posts, count(*) AS accounts,
-              sum(r.c) FILTER (WHERE r.rk <= {p.top_k}) AS top,
-              any_value(cm.campaign) AS campaign, coalesce(any_value(cm.cc), 0) AS cc
-            FROM r LEFT JOIN cm USING (episode) GROUP BY r.episode
-            """
-        ).to_pylist()
-    for row in res:
-        e = eps[int(row["episode"])]
-        e.posts = int(row["posts"])
-        e.accounts = int(row["accounts"])
-        e.top_share = float(row["top"]) / e.posts if e.posts else 0.0
-        e.campaign = row["campaign"]
-        e.campaign_share = float(row["cc"]) / e.posts if e.posts else 0.0
+        ws.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _sig_epacc AS
+                SELECT e.episode, t.account_id, count(*) AS c
+                FROM _sig_tags t JOIN {ep} e ON t.hashtag = e.hashtag AND t.h BETWEEN e.h0 AND e.h1
+                GROUP BY ALL"""
+        ).fetchall()
+    try:
+        for r in ws.sql("SELECT episode, account_id, c FROM _sig_epacc").to_pylist():
+            eps[int(r["episode"])].participants[str(r["account_id"])] = int(r["c"])
+        members: dict[str, set[str]] = {}
+        if camp:
+            for r in ws.sql(
+                """WITH c AS (
+                     SELECT a.episode, m.campaign_id, sum(a.c) AS cc FROM _sig_epacc a
+                     JOIN (SELECT DISTINCT campaign_id, account_id FROM campaign_members) m
+                       USING (account_id) GROUP BY ALL)
+                   SELECT episode, arg_max(campaign_id, cc ORDER BY cc DESC, campaign_id) AS cid,
+                     max(cc) AS cc FROM c GROUP BY episode"""
+            ).to_pylist():
+                e = eps[int(r["episode"])]
+                e.campaign = str(r["cid"])
+                e.campaign_share = float(r["cc"])
+            wanted = sorted({e.campaign for e in eps if e.campaign is not None})
+            if wanted:
+                for r in ws.sql(
+                    "SELECT DISTINCT campaign_id, account_id FROM campaign_members "
+                    "WHERE list_contains(?, campaign_id)", [wanted]
+                ).to_pylist():
+                    members.setdefault(str(r["campaign_id"]), set()).add(str(r["account_id"]))
+    finally:
+        ws.con.execute("DROP TABLE IF EXISTS _sig_epacc").fetchall()
+    n_active = int(ws.scalar("SELECT count(DISTINCT account_id) FROM posts") or 0)
+    _crews(eps, n_active, p)
+    for e in eps:
+        counts = sorted(e.participants.values(), reverse=True)
+        e.posts = sum(counts)
+        e.accounts = len(counts)
+        e.top_share = sum(counts[: p.top_k]) / e.posts if e.posts else 0.0
+        e.campaign_share = e.campaign_share / e.posts if e.posts else 0.0
+        carried = sum(c for a, c in e.participants.items() if a in e.carriers)
+        e.carrier_share = carried / e.posts if e.posts else 0.0
         enough = e.accounts >= p.storm_min_accounts
         if enough and e.campaign is not None and e.campaign_share >= p.storm_campaign_share:
             e.storm = True
+            e.group = frozenset(members.get(e.campaign, ()))
+            e.group_label = f"campaign {e.campaign}"
             e.notes.append(f"{e.campaign_share:.0%} of its posts from campaign {e.campaign}")
-        elif (enough and e.top_share >= p.storm_top_share and e.posts >= 2 * p.top_k):
+        elif enough and e.carrier_share >= p.storm_campaign_share:
             e.storm = True
-            e.campaign = None
+            e.group = e.crew
+            others = sorted({f"#{t}" for t in e.crew_tags})
+            e.group_label = f"a crew of {len(e.crew)} accounts"
+            e.notes.append(
+                f"{e.carrier_share:.0%} of its posts from {len(e.carriers)} accounts that "
+                f"also carry together {e.crew_bursts} other burst(s)"
+                + (f" (of {', '.join(others[:5])})" if others else ""))
+        elif enough and e.top_share >= p.storm_top_share and e.posts >= 2 * p.top_k:
+            e.storm = True
             e.notes.append(f"{e.top_share:.0%} of its posts from its {p.top_k} busiest accounts")
 
 
-def _hijacks(ws: Workspace, p: HashtagParams, eps: list[_Episode]) -> None:
-    if not eps:
+def _crews(eps: list[_Episode], n_active: int, p: HashtagParams) -> None:
+    """Accounts that carry several bursts together (a campaign seen through its bursts).
+
+    Two bursts are linked when they share more accounts than chance allows: the
+    hypergeometric tail of their overlap, among ``n_active`` posting accounts, is below
+    ``alpha`` divided by the number of burst pairs. The carriers of a burst are its
+    accounts that also appear in a linked burst.
+    """
+    n = len(eps)
+    if n < 2 or n_active <= 0:
         return
-    by_key: dict[tuple[str, str], list[_Episode]] = {}
+    ids: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for j, e in enumerate(eps):
+        for a in e.participants:
+            rows.append(ids.setdefault(a, len(ids)))
+            cols.append(j)
+    m = sparse.csc_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), n))
+    overlap = (m.T @ m).tocoo()
+    sizes = np.asarray(m.sum(axis=0)).ravel()
+    tests = n * (n - 1) / 2
+    links: dict[int, list[int]] = {}
+    for i, j, o in zip(overlap.row, overlap.col, overlap.data, strict=True):
+        if i >= j or o < 3:
+            continue
+        ea, eb = eps[int(i)], eps[int(j)]
+        if ea.hashtag == eb.hashtag:
+            # the same people keep posting a hashtag they follow: only bursts on different
+            # days at the same hour of day (a schedule) link bursts of one hashtag
+            dh = abs(ea.h0 - eb.h0)
+            if dh < 20 or min(dh % 24, 24 - dh % 24) > 1:
+                continue
+        elif ea.h0 - _APART <= eb.h1 and eb.h0 - _APART <= ea.h1:
+            # bursts at the same time share whoever is online then
+            continue
+        pv = hypergeom.sf(int(o) - 1, n_active, int(sizes[i]), int(sizes[j]))
+        if pv < p.alpha / tests:
+            links.setdefault(int(i), []).append(int(j))
+            links.setdefault(int(j), []).append(int(i))
+    for i, linked in links.items():
+        e = eps[i]
+        seen_in: Counter[str] = Counter()
+        for j in linked:
+            f = eps[j]
+            seen_in.update(a for a in e.participants if a in f.participants)
+            if f.hashtag != e.hashtag:
+                e.crew_tags.add(f.hashtag)
+        need = max(1, math.ceil(len(linked) / 2))
+        e.carriers = {a for a, k in seen_in.items() if k >= need}
+        e.seen_elsewhere = set(seen_in)
+        e.crew_bursts = len(linked)
+    # a crew = the carriers of a connected set of linked bursts
+    seen: set[int] = set()
+    for i in sorted(links):
+        if i in seen:
+            continue
+        comp, stack = [], [i]
+        seen.add(i)
+        while stack:
+            k = stack.pop()
+            comp.append(k)
+            for j in links.get(k, []):
+                if j not in seen:
+                    seen.add(j)
+                    stack.append(j)
+        crew = frozenset().union(*(eps[k].carriers for k in comp))
+        for k in comp:
+            eps[k].crew = crew
+
+
+def _hijacks(ws: Workspace, p: HashtagParams, eps: list[_Episode]) -> None:
+    """Flag storms in organic hashtags whose content is unlike the hashtag's usual posts."""
+    by_key: dict[tuple[str, frozenset[str]], list[_Episode]] = {}
     for e in eps:
-        assert e.campaign is not None
-        by_key.setdefault((e.hashtag, e.campaign), []).append(e)
-    for (tag, cid), group in by_key.items():
-        ranges = " OR ".join(f"(t.h BETWEEN {e.h0} AND {e.h1})" for e in group)
-        rows = ws.sql(
-            f"""
-            SELECT t.account_id, p.text, ({ranges}) AS in_burst,
-              t.account_id IN (SELECT account_id FROM campaign_members WHERE campaign_id = ?)
-                AS member
-            FROM _sig_tags t JOIN posts p ON p.post_id = t.post_id
-            WHERE t.hashtag = ?
-            ORDER BY hash(t.post_id), t.post_id
-            """,
-            [cid, tag],
-        ).to_pylist()
-        organic = [r for r in rows if not r["member"] and not r["in_burst"]]
+        if e.storm and e.group:
+            by_key.setdefault((e.hashtag, e.group), []).append(e)
+    for (tag, group), group_eps in by_key.items():
+        ranges = " OR ".join(f"(t.h BETWEEN {e.h0} AND {e.h1})" for e in group_eps)
+        # accounts of these bursts seen in the crew's other bursts are neither the group
+        # nor its usual posters
+        aside = set().union(*(e.seen_elsewhere for e in group_eps)) - group
+        g = pa.table({"account_id": sorted(group)})
+        with registered(ws, g, "grp") as gname:
+            rows = ws.sql(
+                f"""
+                SELECT t.account_id, p.text, ({ranges}) AS in_burst,
+                  t.account_id IN (SELECT account_id FROM {gname}) AS member
+                FROM _sig_tags t JOIN posts p ON p.post_id = t.post_id
+                WHERE t.hashtag = ?
+                ORDER BY hash(t.post_id), t.post_id
+                """,
+                [tag],
+            ).to_pylist()
+        organic = [r for r in rows if not r["member"] and r["account_id"] not in aside]
         organic_accounts = len({r["account_id"] for r in organic})
         if len(organic) < p.organic_min_posts or organic_accounts < p.organic_min_accounts:
             continue
         carried = [r["text"] for r in rows if r["member"] and r["in_burst"]][:_MAX_DOCS]
         usual = [r["text"] for r in organic][:_MAX_DOCS]
-        sim = text_similarity(carried, usual, drop=tag)
-        for e in group:
+        sim = relative_similarity(carried, usual, drop=tag)
+        for e in group_eps:
             e.similarity = sim
             if sim == sim and sim < p.hijack_max_similarity:
                 e.hijack = True
                 e.notes.append(
-                    f"the hashtag is organic ({len(organic)} other posts by {organic_accounts} "
-                    f"accounts outside the campaign's bursts) and the campaign's posts are "
-                    f"unlike its usual content (TF-IDF cosine {sim:.2f})"
+                    f"the hashtag is organic ({len(organic)} posts by {organic_accounts} "
+                    f"other accounts) and the burst's posts are unlike its usual content "
+                    f"(relative TF-IDF similarity {sim:.2f})"
                 )
             elif sim == sim:
-                e.notes.append(f"content close to the hashtag's usual posts (cosine {sim:.2f})")
+                e.notes.append(
+                    f"content close to the hashtag's usual posts (relative similarity {sim:.2f})")
 
 
 def _evidence(d: dict[str, Any], eps: list[_Episode], h0: int, p: HashtagParams) -> str:
