@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from echoscope.cli import main
 from echoscope.report import ReportParams, build_context, render_report, write_report
-from echoscope.report._sample import build_large, build_sample
+from echoscope.report._sample import XSS_PAYLOADS, build_large, build_sample
 from echoscope.report.context import ReportContext, method_notes
 from echoscope.report.render import context_dict, json_text
 from echoscope.workspace import Workspace
@@ -25,21 +25,7 @@ from echoscope.workspace import Workspace
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2025, 1, 2, 3, 4, 5)
 
-# Hostile strings planted in every text field; the browser tests reuse them.
-XSS = [
-    "<script>window.__xss=1;alert(1)</script>",
-    "\"><img src=x onerror=\"window.__xss=2;alert(2)\">",
-    "'><svg onload=alert(3)>",
-    "javascript:alert(4)",
-    "</script><script>alert(5)</script>",
-    "</title><style>body{display:none}</style>",
-    "{{7*7}}{% raw %}",
-    "\u2028\u2029</ScRiPt >",
-    "<a href=\"http://xss.invalid/\">x</a>",
-    "<iframe src=\"http://xss.invalid/\"></iframe>",
-    "<img src=\"http://xss.invalid/pixel.gif\">",
-    "\" autofocus onfocus=\"alert(6)",
-]
+XSS = list(XSS_PAYLOADS)
 
 
 @pytest.fixture()

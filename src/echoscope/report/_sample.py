@@ -19,7 +19,26 @@ import pyarrow as pa
 from echoscope import schema
 from echoscope.workspace import Workspace
 
-__all__ = ["build_sample"]
+__all__ = ["XSS_PAYLOADS", "build_large", "build_sample"]
+
+#: Hostile strings the safety tests plant in every text field (script tags, event handlers,
+#: javascript: URLs, SVG onload, attribute/JSON/script break-outs, U+2028, remote resources).
+XSS_PAYLOADS: tuple[str, ...] = (
+    "<script>window.__xss=1;alert(1)</script>",
+    "\"><img src=x onerror=\"window.__xss=2;alert(2)\">",
+    "'><svg onload=alert(3)>",
+    "javascript:alert(4)",
+    "</script><script>alert(5)</script>",
+    "</title><style>body{display:none}</style>",
+    "{{7*7}}{% raw %}",
+    "\u2028\u2029</ScRiPt >",
+    "<a href=\"http://xss.invalid/\">x</a>",
+    "<iframe src=\"http://xss.invalid/\"></iframe>",
+    "<img src=\"http://xss.invalid/pixel.gif\">",
+    "\" autofocus onfocus=\"alert(6)",
+    "\\u003c/script\\u003e\"}]}<!--",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(7)>",
+)
 
 _WORDS = ["garden", "river", "lantern", "orchard", "meadow", "harbor", "pebble", "willow", "maple", "canyon", "juniper", "thistle", "comet", "prairie", "saffron", "walnut", "cobalt", "marble", "breeze", "ember", "tundra", "lagoon"]
 _APPS = ("Twitter Web App", "Twitter for Android", "Twitter for iPhone")

@@ -679,7 +679,7 @@ def _layout_seeded(n: int, edges: list[tuple[int, int, float]], seed: int,
             r = float(np.sqrt((xy ** 2).sum(axis=1)).max()) or 1.0
             xy *= 18.0 * np.sqrt(len(comp)) / r
         boxes.append((comp, xy))
-    cols = max(1, int(np.ceil(np.sqrt(len(boxes)))))
+    cols = max(1, int(np.ceil(np.sqrt(len(boxes) * 1.6))))  # the view is wider than tall
     x = y = row_h = 0.0
     for i, (comp, xy) in enumerate(boxes):
         radius = float(np.abs(xy).max()) + 20.0

@@ -167,7 +167,7 @@ def truncate(s: Any, n: int = 280) -> str:
     return t if len(t) <= n else t[: n - 1] + "…"
 
 
-def timeline_svg(rows: list[TimelineRow], *, width: int = 760) -> Markup:
+def timeline_svg(rows: list[TimelineRow], *, width: int = 1100) -> Markup:
     """Member activity as an inline SVG strip chart: one row per member, one tick per post.
 
     Posts of coordinated accounts line up vertically. Labels are escaped; everything else
@@ -178,11 +178,11 @@ def timeline_svg(rows: list[TimelineRow], *, width: int = 760) -> Markup:
         return Markup('<p class="muted">No timestamped posts for these members.</p>')
     t0, t1 = min(times), max(times)
     span = max((t1 - t0).total_seconds(), 1.0)
-    left, right, top, rh = 150, 10, 8, 14
+    left, right, top, rh = 150, 10, 8, 16
     plot = width - left - right
     height = top + rh * len(rows) + 28
     parts = [Markup(
-        '<svg class="timeline" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        '<svg class="timeline" viewBox="0 0 {w} {h}" width="100%" role="img" '
         'xmlns="http://www.w3.org/2000/svg"><title>Posts per member over time</title>'
     ).format(w=width, h=height)]
     for i, r in enumerate(rows):

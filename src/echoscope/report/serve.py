@@ -59,13 +59,16 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
-def ui_csp() -> str:
-    """The web UI's policy: scripts and styles only from our static whitelist."""
+def ui_csp(*, header: bool = True) -> str:
+    """The web UI's policy: scripts and styles only from our static whitelist.
+
+    ``frame-ancestors`` works only as a header, so the copy in the page's meta tag omits it.
+    """
     return "; ".join([
         "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src data:",
         "connect-src 'none'", "font-src 'none'", "media-src 'none'", "object-src 'none'",
         "frame-src 'none'", "worker-src 'none'", "base-uri 'none'", "form-action 'self'",
-        "frame-ancestors 'none'",
+        *(["frame-ancestors 'none'"] if header else []),
     ])
 
 
@@ -83,7 +86,11 @@ class UI:
         self.net_params = params or ReportParams()
         self.lock = threading.Lock()
         with self.lock:
-            self.ctx = build_context(ws, self.params)
+            ctx = build_context(ws, self.params)
+        # every campaign has its own page here, so every row links to it
+        self.ctx = dataclasses.replace(
+            ctx, campaigns=[dataclasses.replace(c, detailed=True) for c in ctx.campaigns],
+            notes=[n for n in ctx.notes if not n.startswith("Full detail")])
         self._network: NetworkView | None = None
 
     # -- helpers -------------------------------------------------------------------------
@@ -95,7 +102,7 @@ class UI:
     def _render(self, page: str, *, ctx: ReportContext | None = None, **kw: Any) -> str:
         ctx = ctx or self.ctx
         net = kw.pop("network", None)
-        assets = {"external": True, "csp": ui_csp(),
+        assets = {"external": True, "csp": ui_csp(header=False),
                   "scripts": (["cytoscape.min.js"] if net else []) + ["report.js"]}
         kw.setdefault("page_title", page.title())
         kw.setdefault("campaigns_json", None)
