@@ -345,3 +345,23 @@ def test_ks_uniformity_of_shift_free_layer_pvalues_is_super_uniform():
     # one-sided: the CDF never rises above uniform by more than the KS tolerance
     res = sstats.kstest(pv, "uniform", alternative="greater")
     assert res.pvalue > 0.01
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 200), st.integers(0, 4)),
+                max_size=40), st.integers(0, 100))
+def test_sweep_pair_codes_matches_sweep_pairs(rows, w):
+    from echoscope.detect.kernel import sort_actions, sweep_pair_codes, sweep_pairs
+
+    key = np.array([r[0] for r in rows], dtype=np.int64)
+    t = np.array([r[1] for r in rows], dtype=np.int64)
+    acct = np.array([r[2] for r in rows], dtype=np.int32)
+    o = sort_actions(key, t, acct)
+    key, t, acct = key[o], t[o], acct[o]
+    ii, jj = sweep_pairs(key, t, acct, w)
+    code, pkey, delay = sweep_pair_codes(key, t, acct, w, 5)
+    lo = np.minimum(acct[ii], acct[jj]).astype(np.int64)
+    hi = np.maximum(acct[ii], acct[jj]).astype(np.int64)
+    assert code.tolist() == (lo * 5 + hi).tolist()
+    assert pkey.tolist() == key[ii].tolist()
+    assert delay.tolist() == (t[jj] - t[ii]).tolist()

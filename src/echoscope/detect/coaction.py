@@ -65,7 +65,13 @@ from scipy import special
 from echoscope import progress, schema
 from echoscope.actions import ACTION_TYPES
 from echoscope.detect.base import DETECTORS, DetectorBase
-from echoscope.detect.kernel import count_pairs, isolated_mask, sort_actions, sweep_pairs
+from echoscope.detect.kernel import (
+    count_pairs,
+    isolated_mask,
+    sort_actions,
+    sweep_pair_codes,
+    sweep_pairs,
+)
 from echoscope.errors import ParameterError
 from echoscope.params import Params, choice, limit
 from echoscope.workspace import RunLog, Workspace
@@ -113,7 +119,7 @@ class DetectParams(Params):
         0.0, 1.0, "", "false-discovery rate; 1 keeps every edge with min_keys"))
     null: str = field(default="configuration", metadata=choice(
         "configuration", "shift", "none", help="null model for p-values"))
-    max_pairs: int = field(default=100_000_000, metadata=limit(
+    max_pairs: int = field(default=30_000_000, metadata=limit(
         1, 10_000_000_000, "pairs", "candidate pairs per layer before popular keys are capped"))
     auto_candidates: tuple[float, ...] = field(default=AUTO_CANDIDATES, metadata=limit(
         0.001, 30 * 86400.0, "seconds", "windows tried by window='auto'"))
@@ -163,7 +169,8 @@ def _distinct_per(group: I64, other: I64, n_groups: int) -> I64:
     if group.size == 0:
         return np.zeros(n_groups, dtype=np.int64)
     m = int(other.max()) + 1
-    u = np.unique(group * m + other)
+    c = np.sort(group * m + other)  # sorting beats numpy 2's hash-based unique here
+    u = c[np.r_[True, c[1:] != c[:-1]]]
     return np.bincount(u // m, minlength=n_groups).astype(np.int64)
 
 
@@ -189,7 +196,7 @@ def benjamini_hochberg(p: F64, m: int | None = None) -> F64:
 @njit(cache=True, nogil=True)
 def _aggregate(code: I64, key: I64, delay: I64, rarity: F64,
                n_out: int) -> tuple[I64, I64, I64, I64, F64, F64]:  # pragma: no cover
-    """Per pair code (input sorted by code, then key): keys, pairs, min/median delay."""
+    """Per pair code (input sorted by code): keys, pairs, min/median delay, rarity sum."""
     out_code = np.empty(n_out, dtype=np.int64)
     n_keys = np.empty(n_out, dtype=np.int64)
     n_pairs = np.empty(n_out, dtype=np.int64)
@@ -206,11 +213,13 @@ def _aggregate(code: I64, key: I64, delay: I64, rarity: F64,
         rs = 0.0
         last = -1
         while j < n and code[j] == c:
-            if key[j] != last:
-                nk += 1
-                rs += rarity[key[j]]
-                last = key[j]
             j += 1
+        ks = np.sort(key[i:j])
+        for x in range(j - i):
+            if ks[x] != last:
+                nk += 1
+                rs += rarity[ks[x]]
+                last = ks[x]
         d = np.sort(delay[i:j])
         out_code[g] = c
         n_keys[g] = nk
@@ -340,16 +349,14 @@ def _layer_edges(layer: _Layer, p: DetectParams,
             f"detect: {layer.type} @ {layer.window:g}s has {n_cand:,} candidate pairs "
             f"(budget {p.max_pairs:,}); {n_capped:,} key(s) acted on by more than {cap} "
             "accounts were left out (rarity weighting gives them little weight anyway)")
-    ii, jj = sweep_pairs(k2, t2, a2, w)
-    a_i = a2[ii].astype(np.int64)
-    a_j = a2[jj].astype(np.int64)
-    lo = np.minimum(a_i, a_j)
-    hi = np.maximum(a_i, a_j)
-    code = lo * layer.n_accounts + hi
-    pkey = k2[ii]
-    delay = np.abs(t2[jj] - t2[ii])
-    srt = np.lexsort((pkey, code))
-    code, pkey, delay = code[srt], pkey[srt], delay[srt]
+    del keep
+    code, pkey, delay = sweep_pair_codes(k2, t2, a2, w, layer.n_accounts)
+    del k2, t2, a2
+    srt = np.argsort(code, kind="stable")
+    code = code[srt]
+    pkey = pkey[srt]
+    delay = delay[srt]
+    del srt
     n_out = int(np.count_nonzero(np.diff(code))) + 1 if code.size else 0
     if n_out:
         ucode, nk, npairs, mind, medd, rsum = _aggregate(code, pkey, delay, rarity, n_out)
@@ -416,26 +423,40 @@ def _shift_shared(key: I64, acct: I32, ea: I64, eb: I64, n_acct: int) -> I64:
 
 
 def choose_window(key: I64, t: I64, acct: I32,
-                  candidates: tuple[float, ...] = AUTO_CANDIDATES) -> tuple[float, list[
-                      dict[str, float]]]:
+                  candidates: tuple[float, ...] = AUTO_CANDIDATES, *,
+                  max_pairs: int = 200_000_000, seed: int = 0,
+                  default: float = 60.0) -> tuple[float, list[dict[str, float]]]:
     """The co-action time scale of one action type, and the curve it was read from.
 
     For each candidate ``W``, ``observed(W)`` is the number of co-acting action pairs and
     ``expected(W) = S · min(1, (2W + 1µs) / T)`` what random circular shifts of every
     account's timeline would give (``S``: pairs of different accounts' actions on the same
-    key at any time; ``T``: time span). The excess ``observed - expected`` grows with ``W``
-    while synchronised activity is still being gathered and flattens after it; the chosen
-    window is the smallest candidate reaching 90 % of the largest excess. Without any
-    excess (no synchrony at all) the middle candidate is returned.
+    key at any time; ``T``: the time span). Their ratio ``r(W)`` is flat and high below
+    the time scale of synchronised activity and falls towards the background level (daily
+    rhythm, measured at the largest candidate) above it. The chosen window is the largest
+    candidate, scanning upwards from the smallest with at least 10 observed pairs, whose
+    excess ``r(W) - r_background`` is still at least half the excess at the start. When the
+    start is less than twice the background (no synchrony to speak of) ``default`` is
+    returned. Keys are sampled (seeded, uniformly) when ``S`` exceeds ``max_pairs``, which
+    scales observed and expected alike.
     """
     cands = tuple(sorted({float(c) for c in candidates}))
-    order = sort_actions(key, t, acct)
-    key, t, acct = key[order], t[order], acct[order]
     curve: list[dict[str, float]] = []
     if key.size < 2:
-        return cands[len(cands) // 2], curve
+        return default, curve
+    uniq, per_key = np.unique(key, return_counts=True)
     m = int(acct.max()) + 1
-    _, per_key = np.unique(key, return_counts=True)
+    s_all = float((per_key.astype(np.float64) ** 2).sum()) / 2.0
+    if s_all > max_pairs:
+        rng = np.random.default_rng(seed)
+        chosen = uniq[rng.random(uniq.size) < max_pairs / s_all]
+        sel = np.isin(key, chosen)
+        key, t, acct = key[sel], t[sel], acct[sel]
+        if key.size < 2:
+            return default, curve
+        _, per_key = np.unique(key, return_counts=True)
+    order = sort_actions(key, t, acct)
+    key, t, acct = key[order], t[order], acct[order]
     _, per_ak = np.unique(key * m + acct.astype(np.int64), return_counts=True)
     s_total = (float((per_key.astype(np.float64) ** 2).sum())
                - float((per_ak.astype(np.float64) ** 2).sum())) / 2.0
@@ -444,14 +465,22 @@ def choose_window(key: I64, t: I64, acct: I32,
         w = round(c * US)
         obs = float(count_pairs(key, t, acct, w))
         exp = s_total * min(1.0, (2.0 * w + 1.0) / span)
-        curve.append({"window": c, "observed": obs, "expected": exp, "excess": obs - exp})
-    best = max(x["excess"] for x in curve)
-    if best <= 0:
-        return cands[len(cands) // 2], curve
-    for x in curve:
-        if x["excess"] >= 0.9 * best:
-            return x["window"], curve
-    return cands[-1], curve  # pragma: no cover - the max itself qualifies
+        curve.append({"window": c, "observed": obs, "expected": exp,
+                      "ratio": obs / exp if exp > 0 else 0.0})
+    start = next((i for i, x in enumerate(curve) if x["observed"] >= 10), None)
+    if start is None:
+        return default, curve
+    base = curve[-1]["ratio"]
+    top = curve[start]["ratio"]
+    if top < 2.0 * base or top <= 0:
+        return default, curve
+    target = base + 0.5 * (top - base)
+    chosen_w = curve[start]["window"]
+    for x in curve[start + 1:]:
+        if x["ratio"] < target:
+            break
+        chosen_w = x["window"]
+    return chosen_w, curve
 
 
 # -- the pure core ---------------------------------------------------------------------
@@ -468,6 +497,7 @@ def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: 
     """
     p = params or DetectParams()
     stats = stats if stats is not None else {}
+    stats["max_pairs"] = p.max_pairs
     actions = schema.check("actions", actions, stage="detect")
     windows = p.resolved_windows()
     stats["windows"] = {}
@@ -489,7 +519,9 @@ def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: 
         acct = acct_all[sel].astype(np.int32)
         first = windows[0]
         if p.window == "auto":
-            first, curve = choose_window(key, t, acct, p.auto_candidates)
+            first, curve = choose_window(key, t, acct, p.auto_candidates,
+                                         max_pairs=p.max_pairs, seed=seed,
+                                         default=windows[0])
             stats.setdefault("auto_curves", {})[typ] = curve
         layer_windows = [first] + [w for w in windows[1:] if w > first]
         stats["windows"][typ] = layer_windows
