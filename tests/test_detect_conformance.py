@@ -9,6 +9,7 @@ example must give) and ``stricter`` (the same parameters with a raised threshold
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,6 +60,11 @@ class DetectorConformance:
         assert isinstance(self.detector(), Detector)
         assert set(self.detector.action_types) <= set(schema.TABLES["actions"].docs["type"]
                                                        .replace(",", " ").split())
+
+    def test_documented_in_methods(self) -> None:
+        doc = Path(__file__).resolve().parents[1] / "docs" / "methods.md"
+        assert self.detector.doc_section, "set doc_section to its docs/methods.md heading"
+        assert f"\n## {self.detector.doc_section}\n" in doc.read_text(encoding="utf-8")
 
     def test_output_schema(self) -> None:
         out = self.run()

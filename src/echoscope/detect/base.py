@@ -56,6 +56,8 @@ class DetectorBase:
     action_types: ClassVar[tuple[str, ...]] = ()
     params_class: ClassVar[type[Params]] = Params
     description: ClassVar[str] = ""
+    #: the ``##`` heading of docs/methods.md that explains it and its false positives
+    doc_section: ClassVar[str] = ""
 
     def edges(self, actions: pa.Table, params: Params | None = None,
               seed: int = 0) -> pa.Table:

@@ -689,6 +689,7 @@ class CoactionDetector(DetectorBase):
     params_class = DetectParams
     description = ("co-action on the same keys within tight (all types) and wide (rare "
                    "content) windows, rarity-weighted, kept by false-discovery rate")
+    doc_section = "Co-action networks (default mode)"
 
     def _edges(self, actions: pa.Table, params: Any, seed: int) -> pa.Table:
         return coaction_edges(actions, params, seed)
