@@ -9,7 +9,7 @@ import pytest
 
 from echoscope.bank import canonical_value, export_bank, import_bank, list_banks, read_bank_file
 from echoscope.cli import main
-from echoscope.errors import ParameterError, RecordError
+from echoscope.errors import InputError, ParameterError, RecordError
 from echoscope.normalise import normalise_text, text_hash
 from echoscope.workspace import Workspace
 
@@ -119,8 +119,8 @@ def test_export_round_trip(tmp_path: Path, suffix: str) -> None:
 
 def test_jsonl_bad_lines(tmp_path: Path) -> None:
     f = tmp_path / "b.jsonl"
-    f.write_text('{"signal_type": "md5", "value": "%s"}\n{not json\n[1, 2]\n\n'
-                 '{"signal_type": "pdq", "value": "00"}\n' % MD5)
+    good = json.dumps({"signal_type": "md5", "value": MD5})
+    f.write_text(good + '\n{not json\n[1, 2]\n\n{"signal_type": "pdq", "value": "00"}\n')
     entries, rejects = read_bank_file(f)
     assert entries.num_rows == 1
     assert [r.line for r in rejects] == [2, 3, 5]
@@ -129,10 +129,8 @@ def test_jsonl_bad_lines(tmp_path: Path) -> None:
 def test_bad_bank_name_and_missing_columns(tmp_path: Path) -> None:
     f = tmp_path / "b.csv"
     f.write_text("kind,hash\nmd5,x\n")
-    with Workspace(":memory:") as ws:
-        with pytest.raises(ParameterError, match="bank name"):
-            import_bank(ws, "", f)
-    from echoscope.errors import InputError
+    with Workspace(":memory:") as ws, pytest.raises(ParameterError, match="bank name"):
+        import_bank(ws, "", f)
 
     with pytest.raises(InputError, match="signal_type and value"):
         read_bank_file(f)
