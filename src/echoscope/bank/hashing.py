@@ -71,6 +71,7 @@ DIHEDRAL = ("orig", "rot90", "rot180", "rot270", "mirror", "flip", "transpose",
 
 NUM_PERM = 128
 MINHASH_SEED = 1
+MINHASH_SCHEME = "affine32"  # datasketch >= 2: 32-bit values, stated explicitly
 SHINGLE = 5
 _SIG_PREFIX = "mh1:"
 
@@ -307,7 +308,7 @@ def minhash_signatures(texts: Sequence[str]) -> npt.NDArray[np.uint64]:
     if not texts:
         return np.zeros((0, NUM_PERM), dtype=np.uint64)
     mhs = MinHash.bulk([text_shingles(t) for t in texts], num_perm=NUM_PERM,
-                       seed=MINHASH_SEED)
+                       seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
     return np.stack([np.asarray(m.hashvalues, dtype=np.uint64) for m in mhs])
 
 

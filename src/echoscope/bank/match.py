@@ -37,6 +37,8 @@ from echoscope.bank.banks import bank_entries, import_bank
 from echoscope.bank.hashing import (
     DIHEDRAL,
     HASH_SCHEMA,
+    MINHASH_SCHEME,
+    MINHASH_SEED,
     NUM_PERM,
     HashParams,
     hash_image,
@@ -114,7 +116,8 @@ def _empty_matches() -> pa.Table:
 
 
 def _finish(frames: list[pl.DataFrame], params: MatchParams) -> pa.Table:
-    frames = [f for f in frames if f.height]
+    cols = [c for c in schema.TABLES["bank_matches"].columns if c != "match_kind"]
+    frames = [f.select(cols) for f in frames if f.height]
     if not frames:
         return _empty_matches()
     df = pl.concat(frames, how="vertical_relaxed")
@@ -200,16 +203,22 @@ def _match_pdq(q: pl.DataFrame, e: pl.DataFrame, p: MatchParams) -> pl.DataFrame
     )
 
 
+def _minhash(sig: Any) -> Any:
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashvalues=sig, scheme=MINHASH_SCHEME)
+
+
 def _match_near(q: pl.DataFrame, e: pl.DataFrame, p: MatchParams) -> pl.DataFrame:
     if q.height == 0 or e.height == 0:
         return pl.DataFrame()
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHashLSH
 
     ev = e.get_column("value").unique().sort().to_list()
     esig = minhash_signatures(ev)
     lsh = MinHashLSH(threshold=p.text_threshold, num_perm=NUM_PERM)
     for i, sig in enumerate(esig):
-        lsh.insert(i, MinHash(num_perm=NUM_PERM, hashvalues=sig))
+        lsh.insert(i, _minhash(sig))
     qvals = [v for v in q.get_column("value").unique().sort().to_list()
              if v.startswith("mh1:") or len(v) >= p.text_min_length]
     texts = [v for v in qvals if not v.startswith("mh1:")]
@@ -223,7 +232,7 @@ def _match_near(q: pl.DataFrame, e: pl.DataFrame, p: MatchParams) -> pl.DataFram
                 sig = parse_signature(v)
             except ValueError:
                 continue
-        for i in lsh.query(MinHash(num_perm=NUM_PERM, hashvalues=sig)):
+        for i in lsh.query(_minhash(sig)):
             sim = float(np.mean(sig == esig[i]))
             if sim >= p.text_threshold:
                 rows.append((v, ev[i], sim))

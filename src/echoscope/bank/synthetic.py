@@ -8,6 +8,7 @@ often unrelated images match. Images are gradients, shapes and noise: no real co
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -87,7 +88,7 @@ def _brightness(img: Image.Image, delta: int) -> Image.Image:
 
 
 #: Named edits: each takes an image and returns the edited copy.
-EDITS = {
+EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "resize": lambda im: im.resize((max(32, im.width * 2 // 3), max(32, im.height * 2 // 3)),
                                    Image.Resampling.BILINEAR),
     "jpeg50": lambda im: _jpeg(im, 50),
@@ -106,5 +107,4 @@ EDITS = {
 
 def edit(img: Image.Image, name: str) -> Image.Image:
     """Apply a named edit from :data:`EDITS`."""
-    out: Image.Image = EDITS[name](img)
-    return out
+    return EDITS[name](img)
