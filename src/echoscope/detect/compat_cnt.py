@@ -114,7 +114,8 @@ def token_set(text: str) -> frozenset[str]:
 
 @dataclass
 class CntMessages:
-    """The toolkit's message table: one row per distinct message id (first row wins)."""
+    """The toolkit's tables: messages (one row per distinct id, the first row wins) and
+    links (one row per distinct message id and URL, from every non-repost row)."""
 
     message_id: list[str]
     user_id: list[str]
@@ -122,7 +123,10 @@ class CntMessages:
     reply_id: list[str | None]
     message: list[str]
     timestamp: F64
-    urls: list[tuple[str, ...]]
+    link_message: list[str] = field(default_factory=list)
+    link_url: list[str] = field(default_factory=list)
+    link_user: list[str] = field(default_factory=list)
+    link_time: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.message_id)
@@ -132,42 +136,66 @@ class CntMessages:
         cls,
         rows: Iterable[tuple[str, str, str | None, str | None, str, float, Sequence[str]]],
     ) -> CntMessages:
-        """From ``(message_id, user_id, repost_id, reply_id, message, seconds, urls)``."""
+        """From ``(message_id, user_id, repost_id, reply_id, message, seconds, urls)``.
+
+        As in the toolkit, a row that repeats a message id adds nothing to the messages,
+        but its URLs (with its own user and time) still join the links unless that
+        (message, URL) is already there; URLs of reposts are ignored.
+        """
         seen: set[str] = set()
-        mid: list[str] = []
-        uid: list[str] = []
-        rep: list[str | None] = []
-        rpl: list[str | None] = []
-        msg: list[str] = []
+        seen_links: set[tuple[str, str]] = set()
+        out = cls([], [], [], [], [], np.zeros(0))
         ts: list[float] = []
-        urls: list[tuple[str, ...]] = []
         for m, u, rp, rl, text, t, us in rows:
+            if not rp:
+                for x in us:
+                    if x and (m, x) not in seen_links:
+                        seen_links.add((m, x))
+                        out.link_message.append(m)
+                        out.link_url.append(x)
+                        out.link_user.append(u)
+                        out.link_time.append(float(t))
             if m in seen:
                 continue
             seen.add(m)
-            mid.append(m)
-            uid.append(u)
-            rep.append(rp or None)
-            rpl.append(rl or None)
-            msg.append(text or "")
+            out.message_id.append(m)
+            out.user_id.append(u)
+            out.repost_id.append(rp or None)
+            out.reply_id.append(rl or None)
+            out.message.append(text or "")
             ts.append(float(t))
-            # URLs of reposts are ignored; a message's URL is counted once.
-            urls.append(() if rp else tuple(dict.fromkeys(x for x in us if x)))
-        return cls(mid, uid, rep, rpl, msg, np.asarray(ts, dtype=np.float64), urls)
+        out.timestamp = np.asarray(ts, dtype=np.float64)
+        return out
 
     @classmethod
     def concat(cls, parts: Sequence[CntMessages]) -> CntMessages:
+        """Several inputs in order, as if preprocessed into one toolkit database."""
         if len(parts) == 1:
             return parts[0]
-
-        def rows() -> Iterable[tuple[str, str, str | None, str | None, str, float,
-                                     Sequence[str]]]:
-            for p in parts:
-                for i in range(len(p)):
-                    yield (p.message_id[i], p.user_id[i], p.repost_id[i], p.reply_id[i],
-                           p.message[i], float(p.timestamp[i]), p.urls[i])
-
-        return cls.from_rows(rows())
+        out = cls([], [], [], [], [], np.zeros(0))
+        seen: set[str] = set()
+        seen_links: set[tuple[str, str]] = set()
+        ts: list[float] = []
+        for p in parts:
+            for i, m in enumerate(p.message_id):
+                if m not in seen:
+                    seen.add(m)
+                    out.message_id.append(m)
+                    out.user_id.append(p.user_id[i])
+                    out.repost_id.append(p.repost_id[i])
+                    out.reply_id.append(p.reply_id[i])
+                    out.message.append(p.message[i])
+                    ts.append(float(p.timestamp[i]))
+            for m, x, u, t in zip(p.link_message, p.link_url, p.link_user, p.link_time,
+                                  strict=True):
+                if (m, x) not in seen_links:
+                    seen_links.add((m, x))
+                    out.link_message.append(m)
+                    out.link_url.append(x)
+                    out.link_user.append(u)
+                    out.link_time.append(t)
+        out.timestamp = np.asarray(ts, dtype=np.float64)
+        return out
 
 
 def messages_from_cnt_csv(path: str) -> CntMessages:
@@ -300,8 +328,8 @@ def _slack_us(t: F64, window: float) -> int:
 
 
 def _directed_pairs(key: I64, t: F64, acct: I64, msg: I64, window: float,
-                    ) -> tuple[I64, I64]:
-    """Distinct ``(message of A, account B)`` with a match of B within the window.
+                    ) -> tuple[I64, I64, I64]:
+    """``(account A, message of A, account B)`` for each match of B within the window.
 
     ``key``, ``t``, ``acct`` and ``msg`` describe actions (one message may have several,
     e.g. one per URL). The kernel sweeps an integer window widened by a few microseconds;
@@ -310,7 +338,7 @@ def _directed_pairs(key: I64, t: F64, acct: I64, msg: I64, window: float,
     """
     if key.size == 0:
         e = np.zeros(0, dtype=np.int64)
-        return e, e.copy()
+        return e, e.copy(), e.copy()
     t_us = np.round(t * 1e6).astype(np.int64)
     w_us = math.floor(window * 1e6) + _slack_us(t, window)
     perm = sort_actions(key, t_us, acct.astype(np.int32))
@@ -318,28 +346,35 @@ def _directed_pairs(key: I64, t: F64, acct: I64, msg: I64, window: float,
     pi = perm[ii]
     pj = perm[jj]
     del ii, jj
+    return _both_ways(pi, pj, t, acct, msg, window)
+
+
+def _both_ways(pi: I64, pj: I64, t: F64, acct: I64, msg: I64, window: float
+               ) -> tuple[I64, I64, I64]:
     ti = t[pi]
     tj = t[pj]
     fwd = (tj >= ti - window) & (tj <= ti + window)
     bwd = (ti >= tj - window) & (ti <= tj + window)
+    src = np.concatenate([acct[pi[fwd]], acct[pj[bwd]]])
     m = np.concatenate([msg[pi[fwd]], msg[pj[bwd]]])
     other = np.concatenate([acct[pj[fwd]], acct[pi[bwd]]])
-    return m, other
+    return src, m, other
 
 
-def _weights(m: I64, other: I64, msg_acct: I64, n_acct: int, min_weight: int
+def _weights(src: I64, m: I64, other: I64, n_acct: int, min_weight: int
              ) -> tuple[I64, I64, I64]:
-    """``(source, target, weight)`` from distinct (message, other account) incidences."""
+    """``(source, target, weight)``: distinct messages of the source per target."""
     if m.size == 0:
         e = np.zeros(0, dtype=np.int64)
         return e, e.copy(), e.copy()
-    inc = np.unique(m * np.int64(n_acct) + other)
-    src = msg_acct[inc // n_acct]
-    dst = inc % n_acct
-    pair, w = np.unique(src * np.int64(n_acct) + dst, return_counts=True)
+    n = np.int64(n_acct)
+    sender, inv = np.unique(m * n + src, return_inverse=True)
+    inc = np.unique(inv.astype(np.int64) * n + other)
+    s = sender[inc // n] % n
+    pair, w = np.unique(s * n + inc % n, return_counts=True)
     keep = w >= min_weight
     pair = pair[keep]
-    return pair // n_acct, pair % n_acct, w[keep].astype(np.int64)
+    return pair // n, pair % n, w[keep].astype(np.int64)
 
 
 def _actions(msgs: CntMessages, kind: str) -> tuple[list[Any], I64]:
@@ -361,12 +396,6 @@ def _actions(msgs: CntMessages, kind: str) -> tuple[list[Any], I64]:
             if r is None:
                 keys.append(cotweet_text(text))
                 idx.append(i)
-    elif kind == "co_link":
-        for i, (r, us) in enumerate(zip(msgs.repost_id, msgs.urls, strict=True)):
-            if r is None:
-                for u in us:
-                    keys.append(u)
-                    idx.append(i)
     elif kind == "co_post":
         keys = [""] * len(msgs)
         idx = list(range(len(msgs)))
@@ -380,16 +409,26 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
 
     Rows are sorted by source then target (the toolkit's order is arbitrary).
     """
-    acct_codes, accounts = _encode(msgs.user_id)
+    codes, accounts = _encode([*msgs.user_id, *msgs.link_user])
+    acct_codes = codes[: len(msgs)]
     n_acct = max(len(accounts), 1)
+    window = float(params.time_window)
     if params.type == "co_similar_tweet":
-        m, other = _similar_pairs(msgs, acct_codes, params)
+        src, m, other = _similar_pairs(msgs, acct_codes, params)
+    elif params.type == "co_link":
+        # Link rows carry their own account and time (see CntMessages.from_rows).
+        index = {mid: i for i, mid in enumerate(msgs.message_id)}
+        link_msg = np.fromiter((index[x] for x in msgs.link_message), dtype=np.int64,
+                               count=len(msgs.link_message))
+        key_codes, _ = _encode(msgs.link_url)
+        src, m, other = _directed_pairs(key_codes, np.asarray(msgs.link_time, np.float64),
+                                        codes[len(msgs):], link_msg, window)
     else:
         keys, idx = _actions(msgs, params.type)
         key_codes, _ = _encode(keys)
-        m, other = _directed_pairs(key_codes, msgs.timestamp[idx], acct_codes[idx], idx,
-                                   float(params.time_window))
-    src, dst, w = _weights(m, other, acct_codes, n_acct, params.min_edge_weight)
+        src, m, other = _directed_pairs(key_codes, msgs.timestamp[idx], acct_codes[idx],
+                                        idx, window)
+    src, dst, w = _weights(src, m, other, n_acct, params.min_edge_weight)
     names = np.asarray(accounts, dtype=object)
     table = pa.table({
         "source": pa.array(names[src].tolist() if src.size else [], pa.string()),
@@ -426,7 +465,7 @@ def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:  # pragma: no cov
 
 
 def _similar_pairs(msgs: CntMessages, acct_codes: I64, params: CntParams
-                   ) -> tuple[I64, I64]:
+                   ) -> tuple[I64, I64, I64]:
     thr = float(params.similarity_threshold)
     window = float(params.time_window)
     min_size = max(1, int(params.min_document_size))
@@ -440,7 +479,7 @@ def _similar_pairs(msgs: CntMessages, acct_codes: I64, params: CntParams
                 sets.append(s)
     empty = np.zeros(0, dtype=np.int64)
     if len(docs) < 2:
-        return empty, empty.copy()
+        return empty, empty.copy(), empty.copy()
     # Global token order: rarest first (ties by text), so prefixes hold rare tokens.
     df: dict[str, int] = {}
     for s in sets:
@@ -487,10 +526,5 @@ def _similar_pairs(msgs: CntMessages, acct_codes: I64, params: CntParams
     ok = jac >= thr
     ma = doc_arr[a[ok]]
     mb = doc_arr[b[ok]]
-    ta = msgs.timestamp[ma]
-    tb = msgs.timestamp[mb]
-    fwd = (tb >= ta - window) & (tb <= ta + window)
-    bwd = (ta >= tb - window) & (ta <= tb + window)
-    m = np.concatenate([ma[fwd], mb[bwd]])
-    other = np.concatenate([acct_codes[mb[fwd]], acct_codes[ma[bwd]]])
-    return m, other
+    return _both_ways(ma, mb, msgs.timestamp, acct_codes,
+                      np.arange(len(msgs), dtype=np.int64), window)
