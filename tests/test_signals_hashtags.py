@@ -21,6 +21,10 @@ WORDS = ["rain", "sunny", "forecast", "cloud", "wind", "cold", "warm", "drizzle"
 def _world(with_hijack: bool = True) -> list[dict[str, Any]]:
     rnd = random.Random(3)
     posts: list[dict[str, Any]] = []
+    # background: 300 people posting without hashtags, so that many accounts are online
+    for _ in range(4000):
+        posts.append(dict(account_id=f"b{rnd.randrange(300)}", created_at=at(rnd.uniform(0, 120)),
+                          text="an ordinary day"))
     # an organic hashtag: 40 people, steady over five days, about the weather
     for _ in range(300):
         posts.append(dict(account_id=f"o{rnd.randrange(40)}", created_at=at(rnd.uniform(0, 120)),
@@ -112,7 +116,7 @@ def test_without_campaigns_crews_stand_in() -> None:
 
 
 def test_one_off_burst_without_campaign_is_not_a_hijack() -> None:
-    posts = [p for p in _world() if "ourtag" not in p["hashtags"]]
+    posts = [p for p in _world() if "ourtag" not in p.get("hashtags", [])]
     with build(posts) as ws:
         w = _by_tag(hashtag_signals(ws))["weather"]
     # a single burst by accounts seen nowhere else together: nothing ties them

@@ -93,9 +93,10 @@ class ReincarnationParams(Params):
                              "candidates scoring below this are not reported"))
     max_candidates: int = field(default=3, metadata=limit(1, 1000, "per suspended account"))
     infer: bool = field(default=True, metadata={"help": "infer suspensions without a list"})
-    infer_min_posts: int = field(default=5, metadata=limit(1, 10**6, "posts"))
+    infer_min_posts: int = field(default=3, metadata=limit(2, 10**6, "posts"))
     infer_min_silence_hours: float = field(default=24.0, metadata=limit(0, 10**6, "hours"))
-    infer_gap_factor: float = field(default=10.0, metadata=limit(1, 10**6, "x median gap"))
+    infer_alpha: float = field(default=0.05, metadata=limit(1e-12, 1, "",
+                               "a silence less likely than this at the account's rate"))
     infer_min_active_neighbours: int = field(default=2, metadata=limit(1, 10**6, "accounts"))
 
 

@@ -19,16 +19,16 @@ Recurrence
     Hours of day (UTC) with burst hours on at least ``recur_min_days`` different days: the
     mark of storms scheduled for a set time.
 Crews
-    Campaigns seen through their bursts, for when clustering found none: two bursts (of any
-    hashtags) are linked when they share more accounts than chance allows (hypergeometric
-    tail of the overlap among all posting accounts below ``alpha`` / number of burst pairs,
-    and at least 3 accounts). Two bursts of the same hashtag link only when they start on
-    different days within an hour of the same time of day (a schedule): followers of a
-    hashtag keep posting it, which is not coordination. Bursts of different hashtags link
-    only when at least 6 hours apart: simultaneous bursts share whoever is online. A burst's carriers are its accounts
-    that also appear in at least half of its linked bursts (an active account caught in two
-    trends by chance is not one); a crew is the carriers of a connected set of linked
-    bursts.
+    Campaigns seen through their bursts, for when clustering found none. Two bursts (of any
+    hashtags) are linked when they share at least 3 accounts and more than chance allows:
+    the hypergeometric tail of the overlap, among the accounts that posted anything during
+    either burst, is below ``alpha`` / number of burst pairs (so simultaneous bursts are not
+    linked merely by whoever was online). Two bursts of the same hashtag link only when
+    they start on different days within an hour of the same time of day (a schedule):
+    followers of a hashtag keep posting it, which is not coordination. A burst's carriers
+    are its accounts that also appear in at least half of its linked bursts (an active
+    account caught in two trends by chance is not one); a crew is the carriers of a
+    connected set of linked bursts.
 Storm
     A burst carried by at least ``storm_min_accounts`` accounts where one campaign's members
     (or, failing that, a crew) made at least ``storm_campaign_share`` of the posts, or where
@@ -71,7 +71,6 @@ __all__ = ["detect_bursts", "hashtag_signals", "relative_similarity", "text_simi
 _HOUR_US = 3_600_000_000
 _TOKEN = re.compile(r"\w{2,}")
 _MAX_DOCS = 5000
-_APART = 6  # hours between bursts of different hashtags for them to link
 
 
 def detect_bursts(counts: np.ndarray, p: HashtagParams) -> tuple[np.ndarray, float]:
@@ -182,6 +181,7 @@ class _Episode:
     hashtag: str
     h0: int
     h1: int
+    base: int = 0
     posts: int = 0
     accounts: int = 0
     top_share: float = 0.0
@@ -267,7 +267,8 @@ def _analyse(ws: Workspace, p: HashtagParams, h0: int, n_hours: int) -> pa.Table
             breaks = np.flatnonzero(np.diff(idx) > 1)
             run_starts = np.r_[idx[0], idx[breaks + 1]]
             run_ends = np.r_[idx[breaks], idx[-1]]
-            eps = [_Episode(tag, int(a), int(b)) for a, b in zip(run_starts, run_ends, strict=True)]
+            eps = [_Episode(tag, int(a), int(b), h0)
+                   for a, b in zip(run_starts, run_ends, strict=True)]
         days_by_hour: dict[int, set[int]] = {}
         for h in idx:
             days_by_hour.setdefault(int((h + h0) % 24), set()).add(int((h + h0) // 24))
@@ -350,8 +351,7 @@ def _measure_episodes(ws: Workspace, p: HashtagParams, eps: list[_Episode], camp
                     members.setdefault(str(r["campaign_id"]), set()).add(str(r["account_id"]))
     finally:
         ws.con.execute("DROP TABLE IF EXISTS _sig_epacc").fetchall()
-    n_active = int(ws.scalar("SELECT count(DISTINCT account_id) FROM posts") or 0)
-    _crews(eps, n_active, p)
+    _crews(eps, _online(ws, eps), p)
     for e in eps:
         counts = sorted(e.participants.values(), reverse=True)
         e.posts = sum(counts)
@@ -380,16 +380,36 @@ def _measure_episodes(ws: Workspace, p: HashtagParams, eps: list[_Episode], camp
             e.notes.append(f"{e.top_share:.0%} of its posts from its {p.top_k} busiest accounts")
 
 
-def _crews(eps: list[_Episode], n_active: int, p: HashtagParams) -> None:
+def _online(ws: Workspace, eps: list[_Episode]) -> dict[int, set[str]]:
+    """Accounts that posted anything, per hour index, in the hours of the bursts."""
+    hours = sorted({h for e in eps for h in range(e.h0, e.h1 + 1)})
+    out: dict[int, set[str]] = {}
+    if not hours:
+        return out
+    rows = ws.sql(
+        f"""SELECT DISTINCT (epoch_us(created_at) // {_HOUR_US})::BIGINT AS h, account_id
+            FROM posts WHERE created_at IS NOT NULL
+              AND list_contains(?, (epoch_us(created_at) // {_HOUR_US})::BIGINT)""",
+        [[h + eps[0].base for h in hours]],
+    )
+    hs = rows.column("h").to_pylist()
+    accs = rows.column("account_id").to_pylist()
+    base = eps[0].base
+    for h, a in zip(hs, accs, strict=True):
+        out.setdefault(int(h) - base, set()).add(str(a))
+    return out
+
+
+def _crews(eps: list[_Episode], online: dict[int, set[str]], p: HashtagParams) -> None:
     """Accounts that carry several bursts together (a campaign seen through its bursts).
 
     Two bursts are linked when they share more accounts than chance allows: the
-    hypergeometric tail of their overlap, among ``n_active`` posting accounts, is below
-    ``alpha`` divided by the number of burst pairs. The carriers of a burst are its
-    accounts that also appear in a linked burst.
+    hypergeometric tail of their overlap, among the accounts that posted anything during
+    either burst, is below ``alpha`` divided by the number of burst pairs. The carriers of
+    a burst are its accounts that also appear in at least half of its linked bursts.
     """
     n = len(eps)
-    if n < 2 or n_active <= 0:
+    if n < 2:
         return
     ids: dict[str, int] = {}
     rows: list[int] = []
@@ -413,10 +433,11 @@ def _crews(eps: list[_Episode], n_active: int, p: HashtagParams) -> None:
             dh = abs(ea.h0 - eb.h0)
             if dh < 20 or min(dh % 24, 24 - dh % 24) > 1:
                 continue
-        elif ea.h0 - _APART <= eb.h1 and eb.h0 - _APART <= ea.h1:
-            # bursts at the same time share whoever is online then
-            continue
-        pv = hypergeom.sf(int(o) - 1, n_active, int(sizes[i]), int(sizes[j]))
+        pop: set[str] = set()
+        for h in {*range(ea.h0, ea.h1 + 1), *range(eb.h0, eb.h1 + 1)}:
+            pop |= online.get(h, set())
+        pv = hypergeom.sf(int(o) - 1, max(len(pop), int(sizes[i]), int(sizes[j])),
+                          int(sizes[i]), int(sizes[j]))
         if pv < p.alpha / tests:
             links.setdefault(int(i), []).append(int(j))
             links.setdefault(int(j), []).append(int(i))

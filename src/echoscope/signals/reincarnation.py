@@ -3,9 +3,11 @@
 Suspended accounts come from a list (``--suspended FILE.csv`` with ``user_id,
 screen_name, suspended_at``, as platforms and the simulator provide) or, without one, are
 inferred: accounts with at least ``infer_min_posts`` posts that fall silent for at least
-``infer_min_silence_hours`` and ``infer_gap_factor`` times their median gap before the data
+``infer_min_silence_hours`` before the data
 ends, while at least ``infer_min_active_neighbours`` of their neighbours keep posting
-(``inferred = true``; the suspension time is the last post).
+(``inferred = true``; the suspension time is the last post). "Fall silent" means a silence
+that the account's own posting rate ``λ`` (posts per hour over its active span) makes
+unlikely: ``exp(−λ · silence) < infer_alpha``, and at least ``infer_min_silence_hours``.
 
 Candidates for a suspended account are accounts that appear (creation time, else first
 sight) between ``tolerance_hours`` before and ``max_gap_days`` after the suspension. Each
@@ -227,16 +229,17 @@ def infer_suspensions(ws: Workspace, params: ReincarnationParams | None = None) 
           FROM posts WHERE created_at IS NOT NULL AND account_id IS NOT NULL
         ),
         a AS (
-          SELECT account_id, count(*) AS n, max(created_at) AS last, median(gap) AS mg
+          SELECT account_id, count(*) AS n, max(created_at) AS last,
+            (count(*) - 1) / greatest((epoch_us(max(created_at)) - epoch_us(min(created_at)))
+                                      / 3600e6, 1.0) AS rate
           FROM g GROUP BY account_id HAVING count(*) >= {p.infer_min_posts}
         ),
         lastpost AS (SELECT account_id, max(created_at) AS last FROM posts GROUP BY account_id),
         e AS (SELECT max(created_at) AS t_end FROM posts),
         stopped AS (
           SELECT a.* FROM a, e
-          WHERE (epoch_us(e.t_end) - epoch_us(a.last)) / 1e6
-                >= greatest({p.infer_min_silence_hours} * 3600.0,
-                            {p.infer_gap_factor} * coalesce(a.mg, 0))
+          WHERE (epoch_us(e.t_end) - epoch_us(a.last)) / 3600e6
+                >= greatest({p.infer_min_silence_hours}, {-math.log(p.infer_alpha)} / a.rate)
         ),
         nb AS ({_NEIGHBOURS})
         SELECT s.account_id, any_value(s.last) AS last,
