@@ -365,3 +365,36 @@ def test_sweep_pair_codes_matches_sweep_pairs(rows, w):
     assert code.tolist() == (lo * 5 + hi).tolist()
     assert pkey.tolist() == key[ii].tolist()
     assert delay.tolist() == (t[jj] - t[ii]).tolist()
+
+
+def test_one_huge_key_is_pruned_exactly_without_the_cap():
+    # DESIGN.md's hard case: 20,000 accounts act on one key inside one window
+    # (2 x 10^8 candidate pairs) — exact pruning removes it before any pair is built
+    n = 20_000
+    rows = table(np.arange(n), np.zeros(n, dtype=np.int64), np.arange(n) % 50)
+    extra = actions([("a", 0, "repost", "r1"), ("b", 1, "repost", "r1"),
+                     ("a", 100, "repost", "r2"), ("b", 101, "repost", "r2")])
+    st_: dict = {}
+    e = coaction_edges(pa.concat_tables([rows, extra]),
+                       DetectParams(windows=(60.0,), null="none"), stats=st_)
+    layer = st_["layers"][0]
+    assert layer["candidate_pairs"] == 2
+    assert layer["capped_keys"] == 0
+    assert edge_set(e) == {("a", "b", "repost", 60.0)}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 200), st.integers(0, 4)),
+                max_size=40), st.integers(0, 100))
+def test_pairs_per_key_matches_the_sweep(rows, w):
+    from echoscope.detect.coaction import pairs_per_key
+    from echoscope.detect.kernel import sort_actions, sweep_pairs
+
+    key = np.array([r[0] for r in rows], dtype=np.int64)
+    t = np.array([r[1] for r in rows], dtype=np.int64)
+    acct = np.array([r[2] for r in rows], dtype=np.int32)
+    o = sort_actions(key, t, acct)
+    key, t, acct = key[o], t[o], acct[o]
+    ii, _ = sweep_pairs(key, t, acct, w)
+    expected = np.bincount(key[ii], minlength=4)
+    assert pairs_per_key(key, t, acct, w, 4).tolist() == expected.astype(float).tolist()
