@@ -641,8 +641,9 @@ _LAYOUT_LOCK = threading.Lock()
 
 def _layout(n: int, edges: list[tuple[int, int, float]], seed: int,
             order: list[int] | None = None) -> list[tuple[float, float]]:
-    """Positions: each connected component laid out with Fruchterman-Reingold (seeded start
-    positions, so deterministic), components packed on a grid, best-ranked campaign first."""
+    """Positions: each connected component laid out with Kamada-Kawai (up to 300 nodes) or
+    Fruchterman-Reingold (seeded, so deterministic), components packed on a grid,
+    best-ranked campaign first."""
     import igraph as ig
 
     # igraph's layouts draw from a process-wide RNG: seed it for this call, then restore.
@@ -673,11 +674,14 @@ def _layout_seeded(n: int, edges: list[tuple[int, int, float]], seed: int,
             xy = np.zeros((1, 2))
         else:
             start = rng.uniform(-1, 1, size=(len(comp), 2)).tolist()
-            lay = sub.layout_fruchterman_reingold(weights="weight", seed=start, niter=300)
+            if len(comp) <= 300:  # spreads dense cores evenly; deterministic from the start
+                lay = sub.layout_kamada_kawai(seed=start, maxiter=50 * len(comp))
+            else:
+                lay = sub.layout_fruchterman_reingold(weights="weight", seed=start, niter=300)
             xy = np.asarray(lay.coords, dtype=float).reshape(-1, 2)
             xy -= xy.mean(axis=0)
             r = float(np.sqrt((xy ** 2).sum(axis=1)).max()) or 1.0
-            xy *= 18.0 * np.sqrt(len(comp)) / r
+            xy *= 28.0 * np.sqrt(len(comp)) / r
         boxes.append((comp, xy))
     cols = max(1, int(np.ceil(np.sqrt(len(boxes) * 1.6))))  # the view is wider than tall
     x = y = row_h = 0.0
@@ -705,11 +709,17 @@ class _SectionSpec:
 _SECTIONS = (
     _SectionSpec(
         "automation", "account_signals", "Automation signals",
-        "Accounts whose behaviour passes a documented automation threshold.",
-        "SELECT coalesce(a.handle, s.account_id) AS account, s.signal, s.value, s.reason "
+        "Accounts whose behaviour passes a documented automation threshold, one row per "
+        "account: campaign members first, then accounts with the most flags.",
+        "SELECT coalesce(any_value(a.handle), s.account_id) AS account, "
+        "bool_or(m.account_id IS NOT NULL) AS in_campaign, count(*) AS flags, "
+        "string_agg(s.signal, ', ' ORDER BY s.signal) AS signals, "
+        "string_agg(s.reason, '; ' ORDER BY s.signal) AS reasons "
         "FROM account_signals s LEFT JOIN (SELECT account_id, any_value(handle) handle "
-        "FROM accounts GROUP BY 1) a USING (account_id) WHERE s.flagged "
-        "ORDER BY s.signal, s.value DESC NULLS LAST, account"),
+        "FROM accounts GROUP BY 1) a USING (account_id) "
+        "LEFT JOIN (SELECT DISTINCT account_id FROM campaign_members) m USING (account_id) "
+        "WHERE s.flagged GROUP BY s.account_id "
+        "ORDER BY in_campaign DESC, flags DESC, account"),
     _SectionSpec(
         "hashtags", "hashtag_signals", "Hashtag storms and hijacks",
         "Hashtags with bursts above their own baseline; storms are driven by few accounts "

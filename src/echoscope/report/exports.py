@@ -32,8 +32,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import XMLGenerator
-from xml.sax.xmlreader import AttributesImpl
 
 import pyarrow as pa
 
@@ -210,9 +208,23 @@ def _rows(t: pa.Table, batch: int = 50_000) -> Iterator[dict[str, Any]]:
 
 # -- GEXF ------------------------------------------------------------------------------
 
+_ESC_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                           "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+_ESC_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _a(s: str) -> str:
+    """An attribute value: XML-legal characters only, escaped for a double-quoted value."""
+    return xml_safe(s).translate(_ESC_ATTR)
+
+
+def _t(s: str) -> str:
+    return xml_safe(s).translate(_ESC_TEXT)
+
+
 def _open_text(path: Path) -> io.TextIOWrapper:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "w", encoding="utf-8", newline="\n")
+    return open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
 
 
 def write_gexf(
@@ -230,81 +242,43 @@ def write_gexf(
     from echoscope import __version__
 
     with _open_text(path) as f:
-        x = XMLGenerator(f, encoding="utf-8", short_empty_elements=False)
-        x.startDocument()
-        _start(x, "gexf", {
-            "xmlns": "http://gexf.net/1.3",
-            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-            "xsi:schemaLocation": "http://gexf.net/1.3 http://gexf.net/1.3/gexf.xsd",
-            "version": "1.3",
-        })
-        f.write("\n")
-        _start(x, "meta", {"lastmodifieddate": dt.date.today().isoformat()})
-        _text_el(x, "creator", f"echoscope {__version__}")
-        _text_el(x, "description", "Co-action network of accounts (echoscope export)")
-        x.endElement("meta")
-        f.write("\n")
-        _start(x, "graph", {"defaultedgetype": "undirected", "mode": "static"})
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                '<gexf xmlns="http://gexf.net/1.3" '
+                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                'xsi:schemaLocation="http://gexf.net/1.3 http://gexf.net/1.3/gexf.xsd" '
+                'version="1.3">\n')
+        f.write(f'<meta lastmodifieddate="{dt.date.today().isoformat()}">'
+                f"<creator>{_t('echoscope ' + __version__)}</creator>"
+                "<description>Co-action network of accounts (echoscope export)</description>"
+                "</meta>\n")
+        f.write('<graph defaultedgetype="undirected" mode="static">\n')
         for cls, attrs in (("node", NODE_ATTRS), ("edge", EDGE_ATTRS)):
-            _start(x, "attributes", {"class": cls, "mode": "static"})
+            f.write(f'<attributes class="{cls}" mode="static">')
             for i, (name, kind) in enumerate(attrs):
-                _start(x, "attribute", {"id": str(i), "title": name, "type": kind})
-                x.endElement("attribute")
-            x.endElement("attributes")
-            f.write("\n")
-        _start(x, "nodes", {"count": str(nodes.num_rows)})
-        f.write("\n")
+                f.write(f'<attribute id="{i}" title="{name}" type="{kind}"/>')
+            f.write("</attributes>\n")
+        f.write(f'<nodes count="{nodes.num_rows}">\n')
         for r in _rows(nodes):
             label = r["handle"] or r["id"]
-            _start(x, "node", {"id": xml_safe(str(r["id"])), "label": xml_safe(str(label))})
-            _attvalues(x, r, NODE_ATTRS)
-            x.endElement("node")
-            f.write("\n")
-        x.endElement("nodes")
-        _start(x, "edges", {"count": str(edges.num_rows)})
-        f.write("\n")
+            w = [f'<node id="{_a(str(r["id"]))}" label="{_a(str(label))}">',
+                 _attvalues(r, NODE_ATTRS), "</node>\n"]
+            f.write("".join(w))
+        f.write(f'</nodes>\n<edges count="{edges.num_rows}">\n')
         for i, r in enumerate(_rows(edges)):
-            eattrs = {
-                "id": str(i),
-                "source": xml_safe(str(r["source"])),
-                "target": xml_safe(str(r["target"])),
-                "kind": xml_safe(str(r["type"])),
-            }
-            w = _fmt(r["weight"], "double")
-            if w is not None:
-                eattrs["weight"] = w
-            _start(x, "edge", eattrs)
-            _attvalues(x, r, EDGE_ATTRS)
-            x.endElement("edge")
-            f.write("\n")
-        x.endElement("edges")
-        x.endElement("graph")
-        x.endElement("gexf")
-        x.endDocument()
-        f.write("\n")
+            wt = _fmt(r["weight"], "double")
+            w = [f'<edge id="{i}" source="{_a(str(r["source"]))}" '
+                 f'target="{_a(str(r["target"]))}" kind="{_a(str(r["type"]))}"',
+                 f' weight="{wt}">' if wt is not None else ">",
+                 _attvalues(r, EDGE_ATTRS), "</edge>\n"]
+            f.write("".join(w))
+        f.write("</edges>\n</graph>\n</gexf>\n")
     return path
 
 
-def _start(x: XMLGenerator, name: str, attrs: dict[str, str]) -> None:
-    x.startElement(name, AttributesImpl(attrs))
-
-
-def _text_el(x: XMLGenerator, name: str, text: str) -> None:
-    _start(x, name, {})
-    x.characters(xml_safe(text))
-    x.endElement(name)
-
-
-def _attvalues(x: XMLGenerator, r: dict[str, Any], attrs: Sequence[tuple[str, str]]) -> None:
+def _attvalues(r: dict[str, Any], attrs: Sequence[tuple[str, str]]) -> str:
     vals = [(i, _fmt(r.get(name), kind)) for i, (name, kind) in enumerate(attrs)]
-    vals = [(i, v) for i, v in vals if v is not None]
-    if not vals:
-        return
-    _start(x, "attvalues", {})
-    for i, v in vals:
-        _start(x, "attvalue", {"for": str(i), "value": v or ""})
-        x.endElement("attvalue")
-    x.endElement("attvalues")
+    parts = [f'<attvalue for="{i}" value="{_a(v)}"/>' for i, v in vals if v is not None]
+    return f"<attvalues>{''.join(parts)}</attvalues>" if parts else ""
 
 
 # -- GraphML ---------------------------------------------------------------------------
@@ -320,49 +294,32 @@ def write_graphml(
     path = Path(path)
     nodes, edges = network_tables(ws, min_weight=p.min_weight, max_edges=p.max_edges)
     with _open_text(path) as f:
-        x = XMLGenerator(f, encoding="utf-8", short_empty_elements=False)
-        x.startDocument()
-        _start(x, "graphml", {
-            "xmlns": "http://graphml.graphdrawing.org/xmlns",
-            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-            "xsi:schemaLocation": "http://graphml.graphdrawing.org/xmlns "
-                                  "http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd",
-        })
-        f.write("\n")
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+                'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n')
         for cls, attrs, pre in (("node", NODE_ATTRS, "n"), ("edge", EDGE_ATTRS, "e")):
             for name, kind in attrs:
-                _start(x, "key", {"id": f"{pre}_{name}", "for": cls,
-                                       "attr.name": name, "attr.type": _GRAPHML_TYPES[kind]})
-                x.endElement("key")
-                f.write("\n")
-        _start(x, "graph", {"id": "echoscope", "edgedefault": "undirected"})
-        f.write("\n")
+                f.write(f'<key id="{pre}_{name}" for="{cls}" attr.name="{name}" '
+                        f'attr.type="{_GRAPHML_TYPES[kind]}"/>\n')
+        f.write('<graph id="echoscope" edgedefault="undirected">\n')
         for r in _rows(nodes):
-            _start(x, "node", {"id": xml_safe(str(r["id"]))})
-            _data(x, r, NODE_ATTRS, "n")
-            x.endElement("node")
-            f.write("\n")
+            f.write(f'<node id="{_a(str(r["id"]))}">{_data(r, NODE_ATTRS, "n")}</node>\n')
         for i, r in enumerate(_rows(edges)):
-            _start(x, "edge", {"id": f"e{i}", "source": xml_safe(str(r["source"])),
-                                    "target": xml_safe(str(r["target"]))})
-            _data(x, r, EDGE_ATTRS, "e")
-            x.endElement("edge")
-            f.write("\n")
-        x.endElement("graph")
-        x.endElement("graphml")
-        x.endDocument()
-        f.write("\n")
+            f.write(f'<edge id="e{i}" source="{_a(str(r["source"]))}" '
+                    f'target="{_a(str(r["target"]))}">{_data(r, EDGE_ATTRS, "e")}</edge>\n')
+        f.write("</graph>\n</graphml>\n")
     return path
 
 
-def _data(x: XMLGenerator, r: dict[str, Any], attrs: Sequence[tuple[str, str]], pre: str) -> None:
+def _data(r: dict[str, Any], attrs: Sequence[tuple[str, str]], pre: str) -> str:
+    out = []
     for name, kind in attrs:
         v = _fmt(r.get(name), kind)
-        if v is None:
-            continue
-        _start(x, "data", {"key": f"{pre}_{name}"})
-        x.characters(v)
-        x.endElement("data")
+        if v is not None:
+            out.append(f'<data key="{pre}_{name}">{_t(v)}</data>')
+    return "".join(out)
 
 
 # -- tables ----------------------------------------------------------------------------

@@ -105,15 +105,20 @@
     var box = document.getElementById("es-cy");
     if (!data || !box || typeof window.cytoscape !== "function" || !data.nodes.length) { return; }
     var elements = [];
+    var maxS = 0;
+    data.nodes.forEach(function (n) { maxS = Math.max(maxS, n.strength || 0); });
     data.nodes.forEach(function (n) {
+      var rel = maxS > 0 ? Math.sqrt(Math.max(0, n.strength || 0) / maxS) : 0;
       elements.push({ group: "nodes", data: { id: "n" + n.id, raw: n, label: n.label,
         color: n.rank ? PALETTE[(n.rank - 1) % PALETTE.length] : "#94a3b8",
-        size: 8 + Math.min(22, Math.sqrt(Math.max(0, n.strength || 0)) * 3) },
+        size: 7 + 11 * rel },
         position: { x: n.x, y: n.y } });
     });
+    var maxW = 0;
+    data.edges.forEach(function (e) { maxW = Math.max(maxW, e.weight || 0); });
     data.edges.forEach(function (e, i) {
       elements.push({ group: "edges", data: { id: "e" + i, source: "n" + e.source, target: "n" + e.target,
-        raw: e, color: edgeColor(e.type), w: 0.6 + Math.min(4, e.weight || 0) } });
+        raw: e, color: edgeColor(e.type), w: 0.6 + 2.4 * (maxW > 0 ? Math.max(0, e.weight || 0) / maxW : 0) } });
     });
     var cy = window.cytoscape({
       container: box, elements: elements, layout: { name: "preset" },
@@ -125,12 +130,16 @@
           "text-valign": "bottom", "text-margin-y": 2 } },
         { selector: "node.hl", style: { label: "data(label)", "border-width": 3, "border-color": "#111827", "z-index": 10 } },
         { selector: "node:selected", style: { label: "data(label)", "border-width": 3, "border-color": "#f59e0b" } },
-        { selector: "edge", style: { width: "data(w)", "line-color": "data(color)", opacity: 0.45, "curve-style": "haystack" } },
+        { selector: "edge", style: { width: "data(w)", "line-color": "data(color)", opacity: 0.5, "curve-style": "haystack" } },
         { selector: "edge:selected", style: { opacity: 1, width: 4 } },
         { selector: ".faded", style: { opacity: 0.08 } }
       ]
     });
-    cy.fit(undefined, 20);
+    function fitAll() {
+      cy.fit(undefined, 24);
+      if (cy.zoom() > 2) { cy.zoom(2); cy.center(); }  // small graphs: do not blow nodes up
+    }
+    fitAll();
 
     var info = document.getElementById("es-net-info");
     function show(title, pairs) {
@@ -170,7 +179,7 @@
       });
     }
     var fit = document.getElementById("es-net-fit");
-    if (fit) { fit.addEventListener("click", function () { cy.elements().removeClass("faded"); cy.fit(undefined, 20); }); }
+    if (fit) { fit.addEventListener("click", function () { cy.elements().removeClass("faded"); fitAll(); }); }
 
     var legend = document.getElementById("es-net-legend");
     if (legend) {
