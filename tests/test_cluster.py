@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from echoscope import schema
 from echoscope.cluster import (
     ClusterParams,
+    campaign_test,
     cluster_pairs,
     combine_pairs,
     find_campaigns,
     significant_edges,
+    tie_edges,
 )
 from echoscope.errors import ParameterError
 from echoscope.score import CampaignFeatures, campaign_score, tie_significance
@@ -83,9 +85,10 @@ def test_combine_pairs_max_over_windows_sum_over_types() -> None:
     pairs = combine_pairs(t).to_pylist()
     assert pairs == [
         {"account_a": "a", "account_b": "b", "weight": 6.5, "types": ["text", "url"],
-         "n_types": 2, "min_q": 0.02, "max_keys": 3},
+         "n_types": 2, "min_p": 0.01, "min_q": 0.02, "max_keys": 3},
         {"account_a": "a", "account_b": "c", "weight": 4.0, "types": ["hashtag"],
-         "n_types": 1, "min_q": pytest.approx(NAN, nan_ok=True), "max_keys": 4},
+         "n_types": 1, "min_p": pytest.approx(NAN, nan_ok=True),
+         "min_q": pytest.approx(NAN, nan_ok=True), "max_keys": 4},
     ]
 
 
@@ -189,7 +192,72 @@ def test_find_campaigns_empty_workspace() -> None:
         assert res.n_campaigns == 0 and ws.count("campaigns") == 0
 
 
+def test_tie_edges_group_and_edges_methods() -> None:
+    t = edges_table([
+        edge("a", "b", p=0.08, q=0.6),     # weak: a tie for the group method only
+        edge("a", "c", p=0.3, q=0.9),      # too weak for both
+        edge("b", "c", p=1e-5, q=1e-3),    # strong: both
+        edge("c", "d", n_keys=2),          # no p-value: min_keys rule in both
+    ])
+    group = tie_edges(t, ClusterParams())
+    strict = tie_edges(t, ClusterParams(method="edges"))
+    pairs = lambda x: [(r["account_a"], r["account_b"]) for r in x.to_pylist()]  # noqa: E731
+    assert pairs(group) == [("a", "b"), ("b", "c"), ("c", "d")]
+    assert pairs(strict) == [("b", "c"), ("c", "d")]
+
+
+def _background_with_campaign(seed: int) -> tuple[pa.Table, list[str]]:
+    """A sparse random tie graph of 300 accounts plus a dense group of 12."""
+    import random
+
+    rng = random.Random(seed)
+    names = [f"o{i:03d}" for i in range(300)]
+    rows = []
+    for _ in range(330):
+        a, b = rng.sample(names, 2)
+        rows.append(edge(min(a, b), max(a, b), p=0.05, q=0.9, weight=rng.uniform(0.2, 1)))
+    camp = [f"c{i:02d}" for i in range(12)]
+    for i, a in enumerate(camp):
+        for b in camp[i + 1:]:
+            if rng.random() < 0.7:
+                rows.append(edge(a, b, p=0.03, q=0.9, weight=rng.uniform(0.2, 1)))
+    return combine_pairs(edges_table(rows)), camp
+
+
+def test_campaign_test_finds_dense_group_not_background() -> None:
+    pairs, camp = _background_with_campaign(5)
+    membership = cluster_pairs(pairs, seed=0)
+    tests, null_max = campaign_test(pairs, membership, null_graphs=19, seed=0)
+    assert len(null_max) == 19
+    cl = {r["account_id"]: r["cluster"] for r in membership.to_pylist()}
+    camp_cluster = cl[camp[0]]
+    assert all(cl[a] == camp_cluster for a in camp)
+    passing = {c for c, (_, p) in tests.items() if p <= 0.05}
+    assert passing == {camp_cluster}
+    stat, p = tests[camp_cluster]
+    assert p == pytest.approx(1 / 20) and stat > max(null_max)
+    again, null_again = campaign_test(pairs, membership, null_graphs=19, seed=0)
+    assert again == tests and null_again == null_max
+
+
+def test_campaign_test_group_of_weak_ties_becomes_campaign() -> None:
+    pairs, camp = _background_with_campaign(9)
+    rows = [edge(r["account_a"], r["account_b"], p=0.04, q=0.9, weight=r["weight"])
+            for r in pairs.to_pylist()]
+    with _workspace_with(rows, [], []) as ws:
+        res = find_campaigns(ws)
+        members = {r["account_id"] for r in ws.sql(
+            "SELECT account_id FROM campaign_members").to_pylist()}
+        assert res.n_campaigns == 1 and members == set(camp)
+        assert "campaign test" in ws.scalar("SELECT summary FROM campaigns")
+        find_campaigns(ws, ClusterParams(method="edges"))
+        assert ws.count("campaigns") == 0
+
+
 def test_cluster_params_limits() -> None:
+    with pytest.raises(ParameterError, match="null_graphs"):
+        ClusterParams(alpha=0.01, null_graphs=19)
+    ClusterParams(alpha=0.01, null_graphs=99)
     with pytest.raises(ParameterError, match="min_size"):
         ClusterParams(min_size=1)
     with pytest.raises(ParameterError, match="alpha"):

@@ -18,11 +18,14 @@ file               content
 =================  =========================================================================
 accounts.csv       one row per account seen: account_id, handle, flagged (true/false),
                    campaign_id, score (the campaign's), n_<type> for every action type
-                   (distinct accounts it shares a significant tie of that type with)
+                   (distinct accounts it shares an edge of that type with that is
+                   significant on its own or a tie inside its campaign)
 campaigns.csv      the ``campaigns`` table (signals joined by ``|``)
 evidence.csv       the ``campaign_evidence`` table (top shared keys of each campaign)
-edges.csv/.parquet the ``edges`` table plus ``significant`` (true when the edge counts as
-                   evidence for clustering: the rule of :func:`~echoscope.cluster.significant_edges`)
+edges.csv/.parquet the ``edges`` table (every edge the detector tested, with p- and
+                   q-values) plus ``significant`` (true when the edge is significant on its
+                   own: :func:`~echoscope.cluster.significant_edges`) and ``campaign_id``
+                   (set when the edge is a tie inside that campaign)
 network.gexf       the account network for Gephi (report's exporter)
 report.html        the HTML report, when the report stage is available
 run.json           parameters, input sha256, versions, counts, timings, stages
@@ -62,6 +65,7 @@ from echoscope.cluster import (
     ClusterResult,
     find_campaigns,
     significant_edges,
+    tie_edges,
 )
 from echoscope.errors import InputError, ParameterError, UserError
 from echoscope.params import Params, limit
@@ -203,7 +207,10 @@ def _run_actions_detect(ws: Workspace, params: AnalyzeParams, st: _Stages) -> No
     dp = _params_for(detect_cls, {
         "windows": params.windows or None,
         "window": "auto" if params.auto_window else None,
-        "alpha": params.alpha, "seed": params.seed,
+        # the campaign test needs the weak edges too: the detector keeps every tested edge
+        # (with its p- and q-value) and the cluster stage applies the rules
+        "alpha": 1.0 if params.cluster.method == "group" else params.alpha,
+        "seed": params.seed,
     })
     kw = {"log": st.log} if _accepts(detect_edges, "log") else {}
     detect_edges(ws, dp, **kw)
@@ -454,16 +461,38 @@ def _copy_csv(ws: Workspace, data: pa.Table, path: Path) -> None:
 
 
 def _edges_out(ws: Workspace, cp: ClusterParams) -> pa.Table:
+    """The edges table plus ``significant`` (edge-level rule) and ``campaign_id`` (the
+    edge is a tie inside that campaign)."""
     edges = ws.table("edges")
     rows = pa.array(np.arange(edges.num_rows, dtype=np.int64))
-    sig = significant_edges(edges.append_column("_row", rows), cp.alpha, cp.min_keys)
+    with_rows = edges.append_column("_row", rows)
+    sig = significant_edges(with_rows, cp.alpha, cp.min_keys)
     mask = pc.is_in(rows, value_set=sig.column("_row").combine_chunks())
-    return edges.append_column("significant", mask)
+    ties = tie_edges(with_rows, cp)
+    members = ws.sql("SELECT account_id, campaign_id FROM campaign_members")
+    ids = members.column("account_id")
+    ca = members.column("campaign_id").take(pc.index_in(ties.column("account_a"),
+                                                        value_set=ids))
+    cb = members.column("campaign_id").take(pc.index_in(ties.column("account_b"),
+                                                        value_set=ids))
+    same = pc.fill_null(pc.equal(ca, cb), False)
+    inside = ties.column("_row").filter(same)
+    cid = _campaign_of(rows, inside, ca.filter(same))
+    return edges.append_column("significant", mask).append_column("campaign_id", cid)
+
+
+def _campaign_of(rows: pa.Array, inside: Any, cids: Any) -> pa.Array:
+    """campaign id per edge row (null where the row is not a campaign tie)."""
+    out: list[str | None] = [None] * len(rows)
+    for r, c in zip(inside.to_pylist(), cids.to_pylist(), strict=True):
+        out[r] = c
+    return pa.array(out, pa.string())
 
 
 def _accounts_out(ws: Workspace, edges: pa.Table) -> pa.Table:
     view = f"_edges_{uuid.uuid4().hex[:8]}"
-    ws.con.register(view, edges.filter(edges.column("significant")))
+    evidence = pc.or_(edges.column("significant"), pc.is_valid(edges.column("campaign_id")))
+    ws.con.register(view, edges.filter(evidence))
     per_type = ",\n".join(
         f"count(DISTINCT other) FILTER (WHERE type = '{t}') AS n_{t}" for t in ACTION_TYPES)
     try:

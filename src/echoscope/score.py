@@ -5,10 +5,10 @@ A score is a number in [0, 1] combining five components, each itself in [0, 1]:
 ============  =====  ===============================================================
 component     weight  meaning
 ============  =====  ===============================================================
-significance  0.35   mean over the campaign's internal ties of ``min(1, -log10(q)/4)``
-                     (q = the smallest q-value of the tie; a tie at q = 1e-4 or below
-                     counts fully). Without p-values (no null model was run) the tie's
-                     distinct shared keys are used instead: ``1 - exp(-(n_keys - 1)/3)``.
+significance  0.35   mean over the campaign's internal ties of ``min(1, -log10(p)/4)``
+                     (p = the smallest p-value of the tie's edges; a tie at p = 1e-4 or
+                     below counts fully). Without p-values (no null model was run) the
+                     tie's distinct shared keys are used instead: ``1 - exp(-(n_keys-1)/3)``.
 density       0.20   internal ties / possible pairs (a clique is 1).
 types         0.15   distinct evidence types tying the campaign, ``min(1, n / 3)``: accounts
                      that co-post *and* co-share links *and* co-repost are more clearly a
@@ -55,10 +55,10 @@ class CampaignFeatures:
     """Mean member automation in [0, 1], or None when no signals were computed."""
 
 
-def tie_significance(q_value: float | None, n_keys: int) -> float:
-    """Strength of one tie in [0, 1]: from its q-value, or from its shared keys without one."""
-    if q_value is not None and math.isfinite(q_value):
-        q = min(max(q_value, 1e-300), 1.0)
+def tie_significance(p_value: float | None, n_keys: int) -> float:
+    """Strength of one tie in [0, 1]: from its p-value, or from its shared keys without one."""
+    if p_value is not None and math.isfinite(p_value):
+        q = min(max(p_value, 1e-300), 1.0)
         return min(1.0, -math.log10(q) / 4.0)
     return 1.0 - math.exp(-max(n_keys - 1, 0) / 3.0)
 
