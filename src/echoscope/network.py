@@ -22,7 +22,6 @@ workspace.
 from __future__ import annotations
 
 import csv
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -65,7 +64,11 @@ class NetworkParams(Params):
     type: str = field(default="co_repost", metadata=choice(*DEFAULT_TYPES))
     window: float = field(default=60.0, metadata=limit(0, 366 * 86400, "seconds"))
     min_keys: int = field(
-        default=1, metadata=limit(1, None, "keys", "minimum distinct keys per account pair"))
+        default=2, metadata=limit(1, 1_000_000, "keys", "minimum distinct keys per pair"))
+    alpha: float = field(
+        default=0.05, metadata=limit(0, 1, "", "false-discovery rate; 1 keeps every pair"))
+    null: str = field(default="configuration",
+                      metadata=choice("configuration", "shift", "none"))
 
 
 def _detect(path: str, fmt: str | None) -> str:
@@ -124,7 +127,9 @@ def network(
     min_document_size: int = 1,
     min_participation: int = 2,
     edge_weight: float = 0.5,
-    min_keys: int = 1,
+    min_keys: int = 2,
+    alpha: float = 0.05,
+    null: str = "configuration",
     workspace: Workspace | str | os.PathLike[str] | None = None,
     format: str | None = None,
     platform: str | None = None,
@@ -166,7 +171,8 @@ def network(
             return coortweet_network(shares, cparams)
     if compat is not None:
         raise ParameterError(f"--compat {compat!r} is not one of: {', '.join(COMPAT_MODES)}.")
-    nparams = NetworkParams(type=type or "co_repost", window=window, min_keys=min_keys)
+    nparams = NetworkParams(type=type or "co_repost", window=window, min_keys=min_keys,
+                            alpha=alpha, null=null)
     posts = _ws_posts(workspace) if workspace is not None else _ingested(paths, format, platform)
     return default_network(posts, nparams)
 
@@ -220,75 +226,24 @@ def _coortweet_shares(paths: list[str], workspace: Any, fmt: str | None,
 
 # -- default mode ----------------------------------------------------------------------
 
-_DEFAULT_SCHEMA = pa.schema([
-    ("account_a", pa.string()), ("account_b", pa.string()), ("type", pa.string()),
-    ("window", pa.float64()), ("n_keys", pa.int64()), ("n_pairs", pa.int64()),
-    ("min_delay", pa.float64()), ("median_delay", pa.float64()),
-])
-
 
 def default_network(posts: pa.Table, params: NetworkParams) -> pa.Table:
-    """echoscope's co-action network of one type from canonical posts.
+    """echoscope's co-action network of one type from canonical posts (``edges`` table).
 
-    Per unordered account pair (``account_a < account_b``): distinct keys co-acted on
-    within the window (``n_keys``), action pairs (``n_pairs``), and the smallest and
-    median delay in seconds; pairs with fewer than ``min_keys`` keys are dropped.
+    Actions of the one type (:func:`echoscope.actions.actions_from_posts`), then the
+    default-mode detector (:func:`echoscope.detect.coaction.coaction_edges`) with a single
+    window: per unordered account pair, distinct keys, pairs, delays, rarity weight,
+    p-value and q-value; pairs kept at ``min_keys`` keys and q-value <= ``alpha``.
     """
     from echoscope.actions import ActionParams, actions_from_posts
-    from echoscope.detect.kernel import sort_actions, sweep_pairs
+    from echoscope.detect.coaction import DetectParams, coaction_edges
 
     action_type = DEFAULT_TYPES[params.type]
     acts = actions_from_posts(posts, ActionParams(types=(action_type,)))
     acts = acts.filter(pc.equal(acts["type"], action_type))
-    if acts.num_rows == 0:
-        return _DEFAULT_SCHEMA.empty_table()
-    keys = acts["key"].dictionary_encode().combine_chunks()
-    key = np.asarray(keys.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    accts = acts["account_id"].dictionary_encode().combine_chunks()
-    acct = np.asarray(accts.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
-    names = accts.dictionary.to_pylist()
-    t = np.asarray(pc.cast(acts["time"], pa.int64()).to_numpy(zero_copy_only=False),
-                   dtype=np.int64)
-    w_us = math.floor(params.window * 1e6)
-    perm = sort_actions(key, t, acct)
-    k, ts, ac = key[perm], t[perm], acct[perm]
-    ii, jj = sweep_pairs(k, ts, ac, w_us)
-    if ii.size == 0:
-        return _DEFAULT_SCHEMA.empty_table()
-    # order each pair by account name so account_a < account_b
-    name_rank = np.argsort(np.argsort(np.asarray(names, dtype=object)))
-    ra, rb = name_rank[ac[ii]], name_rank[ac[jj]]
-    a = np.where(ra < rb, ac[ii], ac[jj]).astype(np.int64)
-    b = np.where(ra < rb, ac[jj], ac[ii]).astype(np.int64)
-    n = np.int64(len(names))
-    pair = a * n + b
-    delay = (ts[jj] - ts[ii]).astype(np.float64) / 1e6
-    kk = k[ii]
-    order = np.lexsort((delay, kk, pair))
-    pair, delay, kk = pair[order], delay[order], kk[order]
-    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-    ends = np.r_[starts[1:], pair.size]
-    n_pairs = ends - starts
-    new_key = np.r_[True, (pair[1:] != pair[:-1]) | (kk[1:] != kk[:-1])]
-    n_keys = np.add.reduceat(new_key.astype(np.int64), starts)
-    min_delay = np.minimum.reduceat(delay, starts)
-    by_delay = np.lexsort((delay, pair))
-    d_sorted = delay[by_delay]
-    med = (d_sorted[starts + (n_pairs - 1) // 2] + d_sorted[starts + n_pairs // 2]) / 2
-    keep = n_keys >= params.min_keys
-    up = pair[starts][keep]
-    nm = np.asarray(names, dtype=object)
-    out = pa.table({
-        "account_a": pa.array(nm[up // n].tolist(), pa.string()),
-        "account_b": pa.array(nm[up % n].tolist(), pa.string()),
-        "type": pa.array([action_type] * int(keep.sum()), pa.string()),
-        "window": pa.array([float(params.window)] * int(keep.sum()), pa.float64()),
-        "n_keys": pa.array(n_keys[keep], pa.int64()),
-        "n_pairs": pa.array(n_pairs[keep].astype(np.int64), pa.int64()),
-        "min_delay": pa.array(min_delay[keep], pa.float64()),
-        "median_delay": pa.array(med[keep], pa.float64()),
-    }, schema=_DEFAULT_SCHEMA)
-    return out.sort_by([("account_a", "ascending"), ("account_b", "ascending")])
+    dp = DetectParams(types=(action_type,), window=float(params.window),
+                      min_keys=params.min_keys, alpha=params.alpha, null=params.null)
+    return coaction_edges(acts, dp)
 
 
 # -- output ----------------------------------------------------------------------------

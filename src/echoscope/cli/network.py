@@ -33,8 +33,13 @@ _CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply
               help="--compat coortweet: minimum shares of an account.")
 @click.option("--edge-weight", type=float, default=0.5, show_default=True,
               help="--compat coortweet: quantile of weights above which weight_threshold = 1.")
-@click.option("--min-keys", type=int, default=1, show_default=True,
+@click.option("--min-keys", type=int, default=2, show_default=True,
               help="Default mode: minimum distinct keys per account pair.")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="Default mode: false-discovery rate of kept edges (1 keeps all).")
+@click.option("--null", "null", type=click.Choice(["configuration", "shift", "none"]),
+              default="configuration", show_default=True,
+              help="Default mode: null model for p-values (see docs/methods.md).")
 @click.option("--format", "fmt", default=None, metavar="FORMAT",
               help="Input format instead of detecting it (see `echoscope ingest --help`).")
 @click.option("--platform", default=None, help="Platform name for inputs that lack one.")
@@ -44,7 +49,7 @@ _CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply
 def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
             net_type: str | None, window: float | None, min_edge_weight: int,
             similarity_threshold: float, min_document_size: int, min_participation: int,
-            edge_weight: float, min_keys: int, fmt: str | None, platform: str | None,
+            edge_weight: float, min_keys: int, alpha: float, null: str, fmt: str | None, platform: str | None,
             output: str) -> None:
     """Compute one co-action network from INPUT files (or a workspace) as an edge list CSV.
 
@@ -52,8 +57,9 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
     (columns source,target,weight,edge_type; directed). With --compat coortweet they equal
     CooRTweet 2.1.3's detect_groups + generate_coordinated_network (columns from,to,weight,
     avg_time_delta,n_content_id,n_content_id_y,edge_symmetry_score,weight_threshold).
-    Without --compat: echoscope's network of one action type (account_a,account_b,type,
-    window,n_keys,n_pairs,min_delay,median_delay).
+    Without --compat: echoscope's network of one action type with its statistics
+    (account_a,account_b,type,window,n_keys,n_pairs,min_delay,median_delay,weight,
+    p_value,q_value; see docs/methods.md).
 
     \b
     Examples:
@@ -71,7 +77,7 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
                     similarity_threshold=similarity_threshold,
                     min_document_size=min_document_size,
                     min_participation=min_participation, edge_weight=edge_weight,
-                    min_keys=min_keys, workspace=workspace, format=fmt, platform=platform)
+                    min_keys=min_keys, alpha=alpha, null=null, workspace=workspace, format=fmt, platform=platform)
     n = write_edges_csv(table, output, quote_all=compat == "cnt")
     if output != "-":
         info(f"{n:,} edges written to {output}")

@@ -1,0 +1,202 @@
+"""`echoscope network`: the three modes from the command line, inputs, errors, loaders."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from echoscope.cli import main
+from echoscope.ingest import detect_format, ingest_files
+from echoscope.network import network, write_edges_csv
+from echoscope.workspace import Workspace
+
+CNT_ROWS = [
+    ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp",
+     "urls"],
+    ["1", "A", "a", "", "", "Good morning, river town", "100", "http://x.example/a"],
+    ["2", "B", "b", "", "", "good  morning, RIVER town @c", "130", "http://x.example/a"],
+    ["3", "A", "a", "", "", "Good morning, river town", "200", "http://y.example/b"],
+    ["4", "B", "b", "", "", "good morning, river town", "210", "http://y.example/b"],
+    ["5", "C", "c", "1", "", "RT Good morning", "101", ""],
+    ["6", "D", "d", "1", "", "RT Good morning", "150", ""],
+    ["7", "C", "c", "3", "", "RT Good morning", "205", ""],
+    ["8", "D", "d", "3", "", "RT Good morning", "230.5", ""],
+]
+
+
+@pytest.fixture
+def cnt_csv(tmp_path: Path) -> Path:
+    p = tmp_path / "cnt.csv"
+    with open(p, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(CNT_ROWS)
+    return p
+
+
+def _rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_compat_cnt_cli(cnt_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                        ) -> None:
+    out = tmp_path / "edges.csv"
+    assert main(["network", str(cnt_csv), "--compat", "cnt", "--type", "co_tweet",
+                 "--time-window", "60", "--min-edge-weight", "2", "-o", str(out), "-q"]) == 0
+    text = out.read_text()
+    assert text.splitlines()[0] == '"source","target","weight","edge_type"'
+    assert _rows(text) == [
+        {"source": "A", "target": "B", "weight": "2", "edge_type": "co_tweet"},
+        {"source": "B", "target": "A", "weight": "2", "edge_type": "co_tweet"},
+    ]
+    # stdout by default; the reposts of "3" are 25.5 s apart, those of "1" 49 s
+    assert main(["network", str(cnt_csv), "--compat", "cnt", "--type", "co_retweet",
+                 "--time-window", "30", "--min-edge-weight", "1", "-q"]) == 0
+    assert _rows(capsys.readouterr().out) == [
+        {"source": "C", "target": "D", "weight": "1", "edge_type": "co_retweet"},
+        {"source": "D", "target": "C", "weight": "1", "edge_type": "co_retweet"},
+    ]
+    assert main(["network", str(cnt_csv), "--compat", "cnt", "--type", "co_retweet",
+                 "--time-window", "30", "--min-edge-weight", "2", "-q"]) == 0
+    assert _rows(capsys.readouterr().out) == []
+
+
+def test_compat_cnt_windows(cnt_csv: Path) -> None:
+    def w(window: float) -> list[tuple[str, str, int]]:
+        t = network([cnt_csv], compat="cnt", type="co_retweet", window=window,
+                    min_edge_weight=1)
+        return list(zip(t["source"].to_pylist(), t["target"].to_pylist(),
+                        t["weight"].to_pylist(), strict=True))
+
+    assert w(25) == []                                  # 205 -> 230.5 is 25.5 s
+    assert w(25.5) == [("C", "D", 1), ("D", "C", 1)]    # inclusive
+    assert w(49) == [("C", "D", 2), ("D", "C", 2)]
+
+
+def test_compat_cnt_from_workspace_equals_file(cnt_csv: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "case.echoscope.duckdb"
+    ingest_files([cnt_csv], ws)
+    for kind in ("co_tweet", "co_retweet", "co_link", "co_post"):
+        a = network([cnt_csv], compat="cnt", type=kind, window=60, min_edge_weight=1)
+        b = network(compat="cnt", type=kind, window=60, min_edge_weight=1, workspace=ws)
+        assert a.equals(b), kind
+
+
+def test_compat_coortweet_cli(datasets: Path, tmp_path: Path) -> None:
+    src = datasets / "coortweet_russian_coord_tweets" / "russian_coord_tweets.csv"
+    ref = datasets / "coortweet_reference_outputs" / "russian_tw10_mp5_edges_all.csv"
+    out = tmp_path / "e.csv"
+    assert main(["network", str(src), "--compat", "coortweet", "--time-window", "10",
+                 "--min-participation", "5", "--edge-weight", "0.5", "-o", str(out),
+                 "-q"]) == 0
+    got = _rows(out.read_text())
+    want = _rows(ref.read_text())
+    assert list(got[0]) == list(want[0])  # same columns in the same order
+    norm = [{**r, "from": min(r["from"], r["to"]), "to": max(r["from"], r["to"])}
+            for r in want]
+    key = lambda r: (r["from"], r["to"])  # noqa: E731
+    assert sorted(got, key=key) == sorted(norm, key=key)  # R writes 7, not 7.0
+
+
+def test_default_mode(cnt_csv: Path) -> None:
+    t = network([cnt_csv], type="co_repost", window=60, min_keys=2, alpha=1.0)
+    assert t.num_rows == 1
+    r = t.to_pylist()[0]
+    assert (r["account_a"], r["account_b"], r["n_keys"], r["type"]) == ("C", "D", 2, "repost")
+    assert r["min_delay"] == 25.5
+    assert network([cnt_csv], type="co_repost", window=20, min_keys=2, alpha=1.0).num_rows == 0
+
+
+def test_default_mode_cli(cnt_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["network", str(cnt_csv), "--type", "co_url", "--window", "60",
+                 "--alpha", "1", "-q"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert [(r["account_a"], r["account_b"], r["n_keys"]) for r in rows] == [("A", "B", "2")]
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--compat", "cnt"], "time window is required"),
+    (["--compat", "cnt", "--time-window", "60", "--type", "co_nothing"], "co_nothing"),
+    (["--compat", "cnt", "--time-window", "60", "--min-edge-weight", "0"], "min_edge_weight"),
+    (["--compat", "coortweet", "--time-window", "60", "--edge-weight", "2"], "edge_weight"),
+    (["--type", "co_nothing", "--window", "60"], "co_nothing"),
+])
+def test_errors_exit_2(cnt_csv: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                       msg: str) -> None:
+    assert main(["network", str(cnt_csv), *argv, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
+
+
+def test_no_input_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["network", "--compat", "cnt", "--time-window", "1", "-q"]) == 2
+    assert "input files or a workspace" in capsys.readouterr().err
+    assert main(["network", str(tmp_path / "nope.csv"), "--compat", "cnt",
+                 "--time-window", "1", "-q"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_bad_row_is_an_error_naming_the_line(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text(",".join(CNT_ROWS[0]) + "\n1,A,a,,,hi,100,\n2,B,b,,,hi,soon,\n",
+                 encoding="utf-8")
+    assert main(["network", str(p), "--compat", "cnt", "--time-window", "1", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "soon" in err
+
+
+# -- loaders ----------------------------------------------------------------------------
+
+
+def test_sniffing_tells_the_csvs_apart(cnt_csv: Path, datasets: Path) -> None:
+    assert detect_format(cnt_csv.read_bytes()[:4096], "x.csv") == "cnt-csv"
+    coor = datasets / "coortweet_russian_coord_tweets" / "russian_coord_tweets.csv"
+    assert detect_format(coor.read_bytes()[:4096], "x.csv") == "coortweet-csv"
+
+
+def test_cnt_loader_posts(cnt_csv: Path, tmp_path: Path) -> None:
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        s = ingest_files([cnt_csv], ws)
+        assert s.new_posts == 8 and s.rejects == 0
+        rows = ws.sql("SELECT post_id, kind, parent_post_id, urls, epoch_us(created_at) AS t "
+                      "FROM posts ORDER BY post_id").to_pylist()
+    assert rows[0]["kind"] == "post" and rows[0]["urls"] == ["http://x.example/a"]
+    assert rows[4]["kind"] == "repost" and rows[4]["parent_post_id"] == "1"
+    assert rows[7]["t"] == 230_500_000
+
+
+def test_cnt_loader_list_urls_and_no_header(tmp_path: Path) -> None:
+    p = tmp_path / "nohead.csv"
+    p.write_text("1,A,a,,9,hello,1.5,\"['http://a.example/', 'http://b.example/']\"\n"
+                 "2,B,b,,,hi,2,\n", encoding="utf-8")
+    with Workspace(":memory:") as ws:
+        ingest_files([p], ws, format="cnt-csv")
+        rows = ws.sql("SELECT post_id, kind, urls FROM posts ORDER BY post_id").to_pylist()
+    assert rows == [
+        {"post_id": "1", "kind": "reply", "urls": ["http://a.example", "http://b.example"]},
+        {"post_id": "2", "kind": "post", "urls": []},
+    ]
+
+
+def test_coortweet_loader_keeps_first_of_repeated_content(tmp_path: Path) -> None:
+    p = tmp_path / "shares.csv"
+    p.write_text("object_id,account_id,content_id,timestamp_share\n"
+                 "o1,A,c1,10\no1,B,c2,12\no2,B,c2,13\n", encoding="utf-8")
+    with Workspace(":memory:") as ws:
+        s = ingest_files([p], ws)
+        assert s.files[0].format == "coortweet-csv"
+        rows = ws.sql("SELECT post_id, kind, parent_post_id FROM posts ORDER BY post_id"
+                      ).to_pylist()
+    assert rows == [{"post_id": "c1", "kind": "repost", "parent_post_id": "o1"},
+                    {"post_id": "c2", "kind": "repost", "parent_post_id": "o1"}]
+
+
+def test_write_edges_csv_numbers(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    t = pa.table({"a": ["x"], "w": [7.0], "m": [2.5]})
+    p = tmp_path / "o.csv"
+    assert write_edges_csv(t, p) == 1
+    assert p.read_text() == "a,w,m\nx,7,2.5\n"
