@@ -148,3 +148,32 @@ def test_build_actions_workspace():
         assert run["command"] == "actions"
         assert run["counts"]["posts_without_time"] == 1
         assert run["counts"]["actions_by_type"] == {"hashtag": 1}
+
+
+def test_near_duplicate_clusters_recover_planted_families():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    vocab = [f"{w}{i}" for i, w in enumerate(["river", "stone", "cloud", "market", "garden",
+                                              "lamp", "window", "bridge"] * 40)]
+    bases = [" ".join(rng.choice(vocab, 16)) for _ in range(20)]
+    texts, family = [], []
+    for f, b in enumerate(bases):
+        for _ in range(10):
+            words = b.split()
+            words[int(rng.integers(0, 16))] = str(rng.choice(vocab))  # one word changed
+            texts.append(" ".join(words))
+            family.append(f)
+    lab = cluster_near_duplicates(texts, seed=7)
+    sh = [{t[i:i + 5] for i in range(len(t) - 4)} for t in texts]
+    close = 0
+    for i in range(len(texts)):
+        for j in range(i + 1, len(texts)):
+            if family[i] != family[j]:
+                assert lab[i] != lab[j]  # unrelated texts never merge
+            elif len(sh[i] & sh[j]) / len(sh[i] | sh[j]) >= 0.85:
+                close += 1
+                assert lab[i] == lab[j]  # close variants always do
+    assert close > 30
+    # deterministic per seed
+    assert cluster_near_duplicates(texts, seed=7).tolist() == lab.tolist()
