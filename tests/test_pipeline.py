@@ -137,6 +137,16 @@ def write_planted(
                 t = _tweet(tid, uid, when, text, tags)
                 originals.append(t)
                 tweets.append(t)
+    # organic copypasta: popular phrases posted independently by several organic
+    # accounts at unrelated times over the two days (real data has shared content at every
+    # popularity; such accounts must not be flagged)
+    org_list = sorted(org)
+    for k in range(n_org // 2):
+        phrase = f"Shared saying {k}: " + " ".join(rng.choice(WORDS) for _ in range(8))
+        for uid in rng.sample(org_list, min(len(org_list), rng.randint(3, 10))):
+            tid += 1
+            when = T0 + dt.timedelta(seconds=rng.uniform(0, 2 * 86400))
+            tweets.append(_tweet(tid, uid, when, phrase, []))
     rng.shuffle(tweets)
     with path.open("w", encoding="utf-8") as f:
         for t in tweets:

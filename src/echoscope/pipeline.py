@@ -46,6 +46,7 @@ import datetime as dt
 import importlib
 import inspect
 import json
+import math
 import os
 import time
 import uuid
@@ -101,7 +102,18 @@ class AnalyzeParams(Params):
             raise ParameterError("window 'auto' cannot be combined with windows in seconds.")
 
     def resolved_cluster(self) -> ClusterParams:
-        return self.cluster.replace(alpha=self.alpha, seed=self.seed)
+        """The cluster parameters with this alpha and seed; for the campaign test, enough
+        rewired graphs to reach alpha (at least ``ceil(1/alpha) - 1``)."""
+        c = self.cluster
+        graphs = c.null_graphs
+        if c.method == "group":
+            if self.alpha < 1e-4:
+                raise ParameterError(
+                    f"alpha = {self.alpha} is below 0.0001, which the campaign test "
+                    "(at most 10,000 rewired graphs) cannot reach; use a larger alpha or "
+                    "the edge-level method.")
+            graphs = max(graphs, math.ceil(1.0 / self.alpha - 1e-9) - 1)
+        return c.replace(alpha=self.alpha, seed=self.seed, null_graphs=graphs)
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
