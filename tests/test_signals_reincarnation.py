@@ -171,7 +171,7 @@ def test_ranks_true_successors_and_follows_the_chain() -> None:
     assert first["rank"] == 1 and first["score"] > 0.9
     assert first["handle_similarity"] == pytest.approx(0.95)
     assert first["same_display_name"] and first["same_avatar"]
-    assert first["promoted_by"] == 1 and first["content_overlap"] > 0.5
+    assert first["promoted_by"] == 1 and first["content_overlap"] > 0.4
     assert first["neighbour_overlap"] > 0
     assert first["gap_hours"] == pytest.approx(2.0)
     assert not first["inferred"]
@@ -226,3 +226,16 @@ def test_empty_inputs() -> None:
         assert reincarnations(ws, suspended=SUSP).num_rows == 0
         assert infer_suspensions(ws) == []
     assert T0.year == 2024
+
+
+def test_shared_default_avatar_identifies_nobody() -> None:
+    posts, accounts = _world()
+    default = "https://img.example/default_profile_normal.png"
+    for a in accounts:
+        a["profile_image_url"] = default  # everyone has the default picture
+        if a["account_id"] != "old1":
+            a["display_name"] = None
+    with build(posts, accounts) as ws:
+        rows = reincarnations(ws, ReincarnationParams(min_score=0.0, max_candidates=20),
+                              suspended=SUSP[:1]).to_pylist()
+    assert rows and not any(r["same_avatar"] for r in rows)

@@ -18,12 +18,15 @@ identity
     trailing digits — appended or incremented; 0.9 when they differ only in doubled
     letters, underscores or dots; otherwise the normalised optimal-string-alignment
     similarity, where a swap of two adjacent letters costs one edit); ``same_display_name``;
-    ``same_avatar`` (the same profile image URL, size suffix ignored; never fetched).
+    ``same_avatar`` (the same profile image URL, size suffix ignored; never fetched). A
+    display name or avatar shared by more than 10 accounts (a default picture, "News")
+    identifies nobody and is ignored.
     ``identity = 1 − (1 − h)(1 − display_weight·display)(1 − avatar_weight·avatar)`` where
     ``h`` is the handle similarity when at least ``handle_min``, else 0.
 behaviour
-    ``content_overlap`` (rarity-weighted Jaccard of hashtags, URLs, reposted posts and
-    texts, each key weighted by ``log((1 + N)/(1 + accounts using it))``);
+    ``content_overlap`` (rarity-weighted Jaccard of hashtags, URLs, domains, reposted posts,
+    reposted/replied accounts, mentions and texts, each key weighted by
+    ``log((1 + N)/(1 + accounts using it))``);
     ``neighbour_overlap`` (Jaccard of neighbours: co-action edges plus repost, reply and
     mention partners); ``promoted_by`` (old neighbours that mention, repost or reply to the
     new account within ``promotion_hours`` of its appearance). Each is scaled to 0..1 by
@@ -45,6 +48,7 @@ import datetime as dt
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +74,7 @@ __all__ = [
 
 _DIGITS = re.compile(r"^(.*?)[_.]?(\d*)$")
 _DOUBLE = re.compile(r"(.)\1+")
+_MAX_SHARED = 10  # accounts sharing a display name or avatar before it stops identifying
 _AVATAR_SIZE = re.compile(r"_(normal|bigger|mini|reasonably_small|\d+x\d+)(?=\.\w+$|$)")
 
 
@@ -290,6 +295,11 @@ def _accounts(ws: Workspace) -> dict[str, np.ndarray]:
         """
     )
     out: dict[str, np.ndarray] = {}
+    names = [_norm_name(x) for x in t.column("display_name").to_pylist()]
+    avatars = [_avatar_key(x) for x in t.column("avatar").to_pylist()]
+    nc, ac = Counter(n for n in names if n), Counter(a for a in avatars if a)
+    out["name_count"] = np.array([nc.get(n, 0) for n in names], dtype=np.int64)
+    out["avatar_count"] = np.array([ac.get(a, 0) if a else 0 for a in avatars], dtype=np.int64)
     for c in t.column_names:
         col = t.column(c)
         if c == "appear":
@@ -386,6 +396,11 @@ def _identity_candidates(
             sims[k] = max(handle_similarity(o, hs[k]) for o in old_handles)
     old_name = _norm_name(acc["display_name"][oi]) if oi is not None else ""
     old_av = _avatar_key(acc["avatar"][oi]) if oi is not None else None
+    # a name or picture many accounts share (a default avatar, "News") identifies nobody
+    if old_name and acc["name_count"][oi] > _MAX_SHARED:
+        old_name = ""
+    if old_av is not None and acc["avatar_count"][oi] > _MAX_SHARED:
+        old_av = None
     out: list[_Cand] = []
     for j in range(len(hs)):
         new = str(ids[j])
@@ -471,6 +486,11 @@ WITH k AS (
     WHERE kind = 'repost' AND parent_post_id IS NOT NULL
   UNION SELECT account_id, 't:' || md5(regexp_replace(lower(trim(text)), '\\s+', ' ', 'g'))
     FROM posts WHERE kind <> 'repost' AND length(text) >= 20
+  UNION SELECT account_id, 'd:' || regexp_extract(unnest(urls), '^[a-z0-9+.-]+://([^/?#]+)', 1)
+    FROM posts
+  UNION SELECT account_id, 'a:' || parent_account_id FROM posts
+    WHERE parent_account_id IS NOT NULL AND parent_account_id <> account_id
+  UNION SELECT account_id, 'm:' || unnest(mentions) FROM posts
 ),
 n AS (SELECT count(DISTINCT account_id)::DOUBLE AS n FROM posts),
 df AS (SELECT key, count(*) AS df FROM k GROUP BY key),
