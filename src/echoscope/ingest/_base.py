@@ -54,6 +54,8 @@ class Sink:
         self.n_rejects = 0
         self.n_skipped = 0
         self.skip_reasons: dict[str, int] = {}
+        #: account snapshot tables written by a loader's SQL fast path (see _v1_fast)
+        self.fast_accounts: list[str] = []
         self.reject_reasons: dict[str, int] = {}
 
     @property
@@ -119,10 +121,17 @@ class Sink:
         cur = self.accounts.get(key)
         if cur is None:
             self.accounts[key] = [profile, seen_at, seen_at, seen_at]
+        elif cur[0] == profile:
+            # the common case (the same snapshot again): only the times move
+            if seen_at is not None:
+                if cur[1] is None or seen_at >= cur[1]:
+                    cur[1] = seen_at
+                cur[2] = seen_at if cur[2] is None else min(cur[2], seen_at)
+                cur[3] = seen_at if cur[3] is None else max(cur[3], seen_at)
         else:
             if seen_at is not None:
                 if cur[1] is None or seen_at >= cur[1]:
-                    cur[0] = _merge_profile(profile, cur[0])
+                    cur[0] = profile if None not in profile else _merge_profile(profile, cur[0])
                     cur[1] = seen_at
                 else:
                     cur[0] = _merge_profile(cur[0], profile)

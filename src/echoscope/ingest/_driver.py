@@ -24,6 +24,8 @@ from echoscope.workspace import Workspace, file_sha256
 __all__ = ["FileResult", "IngestSummary", "detect_format", "ingest_files"]
 
 BATCH_ROWS = 50_000
+#: use a loader's SQL fast path when it has one (tests switch it off to compare)
+FAST_PATH = os.environ.get("ECHOSCOPE_NO_FAST_PATH", "") == ""
 _BROKEN: tuple[type[BaseException], ...] = (UnicodeDecodeError, *STREAM_ERRORS)
 
 
@@ -154,7 +156,7 @@ def ingest_files(
             "ingest",
             params={"format": format, "strict": strict, "column_map": dict(column_map or {}),
                     "platform": platform, "users_file": users_file},
-            inputs=[str(p) for p in paths],
+            inputs=[],  # filled below with the hashes ingest computes anyway
         ) as run:
             for p in paths:
                 ps = str(p)
@@ -165,6 +167,7 @@ def ingest_files(
                     else:
                         res = _ingest_one(ws, ps, ps, format, options, run.run_id)
                 summary.files.append(res)
+                run.inputs.append({"path": ps, "sha256": res.sha256, "format": res.format})
             run.count("records", summary.records)
             run.count("new_posts", summary.new_posts)
             run.count("rejects", summary.rejects)
@@ -216,7 +219,10 @@ def _ingest_one(
 
             sink.post = post  # type: ignore[method-assign]
             try:
-                loader.load(stream, sink, options)
+                fast = getattr(loader, "load_fast", None)
+                if not (FAST_PATH and fast is not None
+                        and fast(con, path, stage, sink, options)):
+                    loader.load(stream, sink, options)
             except _BROKEN as e:
                 # A broken stream (truncated gzip, unreadable bytes) after some records:
                 # keep what was read, record the break as a reject.
@@ -313,20 +319,56 @@ def posts_table(rows: list[tuple[Any, ...]], source_file: str) -> pa.Table:
     return pa.table(data).select(_POST_SCHEMA.names)
 
 
+_PROF = ["handle", "display_name", "created_at", "followers", "following", "posts_count",
+         "description", "profile_image_url"]
+
+
+def _fast_snapshots(tables: list[str]) -> tuple[str, str]:
+    """SQL of per-account rows and handle rows from fast-path snapshot tables."""
+    snaps = " UNION ALL ".join(f'SELECT * FROM "{t}"' for t in tables)
+    fields = ", ".join(f"arg_max({c}, k) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in _PROF)
+    acc = f"""
+        SELECT 'twitter' AS platform, account_id, {fields},
+               min(seen) AS first_seen, max(seen) AS last_seen, max(seen) AS _seen
+        FROM (SELECT *, struct_pack(h := seen IS NOT NULL,
+                                    s := coalesce(seen, TIMESTAMP '1970-01-01'),
+                                    l := line) AS k FROM ({snaps}))
+        GROUP BY account_id"""
+    handles = f"""
+        SELECT 'twitter' AS platform, account_id, handle, display_name,
+               min(seen) AS first_seen, max(seen) AS last_seen
+        FROM ({snaps}) WHERE handle IS NOT NULL OR display_name IS NOT NULL
+        GROUP BY ALL"""
+    return acc, handles
+
+
 def _merge_accounts(ws: Workspace, sink: Sink) -> None:
-    if not sink.accounts:
+    if not sink.accounts and not sink.fast_accounts:
         return
     rows = []
     for (plat, aid), (prof, seen, first, last) in sink.accounts.items():
         rows.append((plat, aid, *prof, first, last, seen))
-    cols = list(zip(*rows, strict=True))
-    names = ["platform", "account_id", "handle", "display_name", "created_at", "followers",
-             "following", "posts_count", "description", "profile_image_url", "first_seen",
-             "last_seen", "_seen"]
+    names = ["platform", "account_id", *_PROF, "first_seen", "last_seen", "_seen"]
     types = [pa.string(), pa.string(), pa.string(), pa.string(), schema.TS, pa.int64(),
              pa.int64(), pa.int64(), pa.string(), pa.string(), schema.TS, schema.TS, schema.TS]
-    new = pa.table({n: pa.array(c, t) for n, c, t in zip(names, cols, types, strict=True)})
-    ws.con.register("_new_accounts", new)
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    new = pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, cols, types, strict=True)})
+    ws.con.register("_new_accounts_py", new)
+    try:
+        if sink.fast_accounts:
+            fast_acc = _fast_snapshots(sink.fast_accounts)[0]
+            fields = ", ".join(f"arg_max({c}, _seen) FILTER (WHERE {c} IS NOT NULL) AS {c}"
+                               for c in _PROF)
+            ws.con.execute(f"""
+                CREATE TEMP TABLE _new_accounts AS
+                SELECT platform, account_id, {fields}, min(first_seen) AS first_seen,
+                       max(last_seen) AS last_seen, max(_seen) AS _seen
+                FROM (SELECT * FROM _new_accounts_py UNION ALL {fast_acc})
+                GROUP BY platform, account_id""")
+        else:
+            ws.con.execute("CREATE TEMP TABLE _new_accounts AS SELECT * FROM _new_accounts_py")
+    finally:
+        ws.con.unregister("_new_accounts_py")
     try:
         prof_cols = ["handle", "display_name", "created_at", "followers", "following",
                      "posts_count", "description", "profile_image_url"]
@@ -355,15 +397,20 @@ def _merge_accounts(ws: Workspace, sink: Sink) -> None:
         ws.con.execute("INSERT INTO accounts SELECT * FROM _merged_accounts")
         ws.con.execute("DROP TABLE _merged_accounts")
     finally:
-        ws.con.unregister("_new_accounts")
+        ws.con.execute("DROP TABLE IF EXISTS _new_accounts")
     # handle history
     hrows = [(p, a, h, d, f, la) for (p, a, h, d), (f, la) in sink.handles.items()]
-    if hrows:
-        hc = list(zip(*hrows, strict=True))
+    if hrows or sink.fast_accounts:
         hn = ["platform", "account_id", "handle", "display_name", "first_seen", "last_seen"]
+        hc: list[Any] = list(zip(*hrows, strict=True)) if hrows else [[] for _ in hn]
         ht = [pa.string()] * 4 + [schema.TS, schema.TS]
-        hnew = pa.table({n: pa.array(c, t) for n, c, t in zip(hn, hc, ht, strict=True)})
-        ws.con.register("_new_handles", hnew)
+        hnew = pa.table({n: pa.array(list(c), t) for n, c, t in zip(hn, hc, ht, strict=True)})
+        ws.con.register("_new_handles_py", hnew)
+        extra = (" UNION ALL " + _fast_snapshots(sink.fast_accounts)[1]
+                 if sink.fast_accounts else "")
+        ws.con.execute("CREATE TEMP TABLE _new_handles AS SELECT * FROM _new_handles_py"
+                       + extra)
+        ws.con.unregister("_new_handles_py")
         try:
             ws.con.execute(
                 """
@@ -383,4 +430,6 @@ def _merge_accounts(ws: Workspace, sink: Sink) -> None:
             ws.con.execute("INSERT INTO account_handles SELECT * FROM _merged_handles")
             ws.con.execute("DROP TABLE _merged_handles")
         finally:
-            ws.con.unregister("_new_handles")
+            ws.con.execute("DROP TABLE IF EXISTS _new_handles")
+    for t in sink.fast_accounts:
+        ws.con.execute(f'DROP TABLE IF EXISTS "{t}"')

@@ -6,6 +6,7 @@ import calendar
 import datetime as dt
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO, Any
 
 import orjson
@@ -15,6 +16,7 @@ __all__ = [
     "entities_from_text",
     "iso_to_us",
     "iter_json_lines",
+    "parse_json_line",
     "twitter_time_to_us",
     "unix_to_us",
 ]
@@ -23,6 +25,7 @@ _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
+@lru_cache(maxsize=1 << 16)
 def twitter_time_to_us(s: str) -> int:
     """``'Fri Jun 13 09:12:44 +0000 2014'`` -> microseconds since the epoch (UTC)."""
     # fixed layout: 'Www Mmm dd hh:mm:ss +zzzz yyyy'
@@ -64,6 +67,7 @@ def unix_to_us(v: float | int | str) -> int:
 _ANCHOR = re.compile(r"<a\b[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
 
 
+@lru_cache(maxsize=4096)
 def app_from_source(source: str | None) -> str | None:
     """Twitter's ``source`` HTML anchor -> the app name (``'web'`` stays ``'web'``)."""
     if not source:
@@ -76,6 +80,23 @@ def app_from_source(source: str | None) -> str | None:
     return name or None
 
 
+def parse_json_line(raw: bytes, *, first: bool = False) -> tuple[Any, str | None]:
+    """``(obj, None)`` for a valid JSON line, else ``(None, reason)`` in one line.
+
+    ``first`` strips a UTF-8 BOM (tolerated at the start of a file).
+    """
+    line = raw[3:] if first and raw.startswith(b"\xef\xbb\xbf") else raw
+    try:
+        return orjson.loads(line), None
+    except orjson.JSONDecodeError as e:
+        msg = str(e)
+        if "utf-8" in msg.lower() or "surrogate" in msg.lower():
+            return None, f"invalid UTF-8: {msg}"
+        if not raw.endswith(b"\n") or "unexpected end" in msg.lower():
+            return None, f"invalid JSON (truncated?): {msg}"
+        return None, f"invalid JSON: {msg}"
+
+
 def iter_json_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes, Any, str | None]]:
     """Yield ``(line_number, raw, obj, error)`` for each non-blank line.
 
@@ -83,22 +104,11 @@ def iter_json_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes, Any, str | 
     line is not valid JSON or not UTF-8. A UTF-8 BOM at the start of the file is ignored.
     """
     for n, raw in enumerate(stream, start=1):
-        line = raw
-        if n == 1 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]
-        if not line.strip():
+        if not raw.strip() or (n == 1 and not raw[3:].strip() and raw.startswith(
+                b"\xef\xbb\xbf")):
             continue
-        try:
-            yield n, raw, orjson.loads(line), None
-        except orjson.JSONDecodeError as e:
-            msg = str(e)
-            if "utf-8" in msg.lower() or "surrogate" in msg.lower():
-                reason = f"invalid UTF-8: {msg}"
-            elif not raw.endswith(b"\n") or "unexpected end" in msg.lower():
-                reason = f"invalid JSON (truncated?): {msg}"
-            else:
-                reason = f"invalid JSON: {msg}"
-            yield n, raw, None, reason
+        obj, err = parse_json_line(raw, first=n == 1)
+        yield n, raw, obj, err
 
 
 _TEXT_URL = re.compile(r"https?://[^\s<>\"'\u2026]+", re.IGNORECASE)

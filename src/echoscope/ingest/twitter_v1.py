@@ -251,6 +251,62 @@ class TwitterV1(Loader):
                 _dispatch(obj, sink, n, raw)
 
 
+    def load_fast(self, con: Any, path: str, stage: str, sink: Sink,
+                  options: LoadOptions) -> bool:
+        """The SQL fast path (see ``_v1_fast``) for JSON-lines files; False to decline."""
+        from echoscope.ingest._io import STREAM_ERRORS, open_input
+        from echoscope.ingest._v1_fast import fast_load_v1
+
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        compression = ("gzip" if magic[:2] == b"\x1f\x8b" else
+                       "zstd" if magic == b"\x28\xb5\x2f\xfd" else "none")
+        try:
+            stream = open_input(path)
+            try:
+                head = stream.peek(1 << 12)[: 1 << 12] if hasattr(stream, "peek") else b""
+                start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+                if not start.startswith(b"{") or not _looks_like_jsonl(start):
+                    return False
+                n_lines, last = 0, b"\n"
+                while chunk := stream.read(1 << 20):
+                    n_lines += chunk.count(b"\n")
+                    last = chunk[-1:]
+                if last != b"\n":
+                    n_lines += 1
+            finally:
+                stream.close()
+        except STREAM_ERRORS:
+            return False  # a broken stream: the line-by-line path keeps what it can read
+        rest = fast_load_v1(con, path, compression, stage, sink, n_lines)
+        if rest is None:
+            return False
+        if rest:
+            from echoscope.ingest._util import parse_json_line
+
+            todo = iter(rest)
+            want = next(todo, None)
+            stream = open_input(path)
+            try:
+                for n, raw in enumerate(stream, start=1):
+                    if want is None:
+                        break
+                    if n != want:
+                        continue
+                    want = next(todo, None)
+                    if not raw.strip() or (n == 1 and raw.startswith(b"\xef\xbb\xbf")
+                                           and not raw[3:].strip()):
+                        continue  # blank line: not a record
+                    obj, err = parse_json_line(raw, first=n == 1)
+                    if err is not None:
+                        sink.reject(n, raw, err)
+                    else:
+                        _dispatch(obj, sink, n, raw)
+            finally:
+                stream.close()
+        return True
+
+
 def _looks_like_jsonl(head: bytes) -> bool:
     """True if the first line is a complete JSON value (one record per line)."""
     first = head.split(b"\n", 1)[0].strip().lstrip(b"\xef\xbb\xbf")
