@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import networkx as nx
@@ -124,3 +126,24 @@ def test_cli_export(ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture
     code = main(["export", "-w", str(tmp_path / "missing.duckdb"), "--format", "csv",
                  "-o", str(tmp_path / "z")])
     assert code == 2
+
+
+@pytest.fixture(scope="module")
+def tiny_ws() -> Iterator[Workspace]:
+    with Workspace(":memory:") as w:
+        build_sample(w, n_campaigns=1, campaign_size=3, n_organic=0)
+        yield w
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40))
+def test_gexf_roundtrips_any_handle(tiny_ws: Workspace, s: str) -> None:
+    tiny_ws.con.execute("UPDATE accounts SET handle = ?, display_name = ?", [s, s]).fetchall()
+    with tempfile.TemporaryDirectory() as d:
+        g1 = nx.read_gexf(write_gexf(tiny_ws, Path(d) / "a.gexf"))
+        g2 = nx.read_graphml(export(tiny_ws, "graphml", Path(d) / "a.graphml")[0])
+    want = xml_safe(s)
+    assert g1.nodes["1000000"]["handle"] == want  # attribute values keep \r, \n, \t
+    # GraphML keeps values as element text, where XML normalises line ends
+    got = g2.nodes["1000000"]["handle"]
+    assert got == want.replace("\r\n", "\n").replace("\r", "\n")
