@@ -249,8 +249,14 @@ def test_rerun_on_same_workspace_replaces_outputs(
     planted: tuple[Path, set[str], set[str]], tmp_path: Path
 ) -> None:
     first = analyze([planted[0]], tmp_path / "o", params=AnalyzeParams(seed=2))
+    a = _read_csv(first.out_dir / "accounts.csv")
     second = analyze([planted[0]], tmp_path / "o", params=AnalyzeParams(seed=2))
     assert first.counts == second.counts
+    # the second run finds account_signals of the first before clustering: same ids
+    b = _read_csv(second.out_dir / "accounts.csv")
+    assert [(r["account_id"], r["campaign_id"], r["score"]) for r in a] == [
+        (r["account_id"], r["campaign_id"], r["score"]) for r in b
+    ]
     with Workspace(second.workspace) as ws:
         assert [r["command"] for r in ws.runs()].count("analyze") == 2
     stages = detect(second.workspace, AnalyzeParams(seed=2))
