@@ -362,6 +362,9 @@ def method_notes() -> list[MethodNote]:
     text = path.read_text(encoding="utf-8", errors="replace")
     parts = re.split(r"(?m)^##\s+", text)
     notes = []
+    intro = re.sub(r"(?m)^#\s+.*$", "", parts[0]).strip()
+    if intro and len(parts) > 1:
+        notes.append(MethodNote("", intro))
     for part in parts[1:]:
         head, _, body = part.partition("\n")
         notes.append(MethodNote(head.strip(), body.strip()))

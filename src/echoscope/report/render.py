@@ -209,6 +209,20 @@ def timeline_svg(rows: list[TimelineRow], *, width: int = 1100) -> Markup:
     return Markup("").join(parts)
 
 
+@cache
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    # Our own docs, but rendered defensively: raw HTML is escaped, and images and links
+    # are disabled (shown as text), so the methods text can load or open nothing.
+    return MarkdownIt("commonmark", {"html": False}).disable(["image", "link", "autolink"])
+
+
+def markdown(text: str) -> Markup:
+    """Markdown (docs/methods.md) as HTML: no raw HTML, no images, no links."""
+    return Markup(_markdown().render(text))
+
+
 def score_bar(score: Any) -> Markup:
     v = float(score) if isinstance(score, int | float) and math.isfinite(score) else 0.0
     w = max(0.0, min(1.0, v)) * 60
@@ -228,7 +242,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(time=fmt_time, num=fmt_num, duration=fmt_duration, cell=fmt_cell,
-                       truncate_text=truncate, pathseg=lambda v: quote(str(v), safe=""))
+                       truncate_text=truncate, pathseg=lambda v: quote(str(v), safe=""),
+                       markdown=markdown)
     env.globals.update(timeline_svg=timeline_svg, score_bar=score_bar, json_script=json_script)
     return env
 
