@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from echoscope.cli import main
 from echoscope.report import ReportParams, build_context, render_report, write_report
+from echoscope.report._query import method_notes
 from echoscope.report._sample import XSS_PAYLOADS, build_large, build_sample
-from echoscope.report.context import ReportContext, method_notes
+from echoscope.report.context import ReportContext
 from echoscope.report.render import context_dict, json_text
 from echoscope.workspace import Workspace
 

@@ -26,14 +26,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from echoscope import progress
 from echoscope.errors import ParameterError
-from echoscope.report.context import (
-    NetworkView,
-    ReportContext,
-    ReportParams,
-    build_context,
-    campaign_view,
-    network_view,
-)
+from echoscope.report._campaigns import campaign_view
+from echoscope.report._network import network_view
+from echoscope.report.context import NetworkView, ReportContext, ReportParams, build_context
 from echoscope.report.render import (
     STATIC_FILES,
     campaign_json,
