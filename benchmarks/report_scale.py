@@ -63,7 +63,7 @@ def main() -> None:
             t = time.perf_counter()
             status, _, body = ui.route("/campaign/c00001")
             rows.append(("web UI campaign page", f"{time.perf_counter() - t:.2f} s, "
-                                                 f"HTTP {status}, {_mb(len(body))}"))
+                                                 f"HTTP {status}, {len(body) / 1e3:.0f} kB"))
             t = time.perf_counter()
             status, _, body = ui.route("/posts?q=number%2042")
             rows.append(("web UI post search", f"{time.perf_counter() - t:.2f} s, "
