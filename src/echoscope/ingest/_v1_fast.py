@@ -103,7 +103,7 @@ def fast_load_v1(con: duckdb.DuckDBPyConnection, path: str, compression: str, st
     src = (f"read_csv({_sql_str(path)}, columns = {{'column0': 'VARCHAR'}}, header = false, "
            "delim = '\\x01', quote = '', escape = '', auto_detect = false, "
            "strict_mode = false, max_line_size = 1073741824, new_line = '\\n', "
-           f"compression = {_sql_str(compression)})")
+           f"compression = {_sql_str(compression)}) WITH ORDINALITY AS src(raw, line)")
     # checked on a scratch connection: a failed query would abort the ingest transaction
     scratch = duckdb.connect()
     try:
@@ -199,7 +199,7 @@ def _run(con: duckdb.DuckDBPyConnection, src: str, tag: str, u: str, stage: str,
               SELECT line, t, t.retweeted_status AS rt, t.quoted_status AS q
               FROM (
                 SELECT line, try(json_transform(raw, {_spec(_TWEET)})) AS t
-                FROM (SELECT row_number() OVER () AS line, column0 AS raw FROM {src})
+                FROM (SELECT line, raw FROM {src})
                 WHERE raw IS NOT NULL AND NOT (line = 1 AND starts_with(raw, chr(65279)))
               )
               WHERE t IS NOT NULL
