@@ -136,7 +136,10 @@ def _is_tracking(name: str) -> bool:
     return n in _TRACKING_EXACT or n.startswith(_TRACKING_PREFIX)
 
 
-@lru_cache(maxsize=200_000)
+# shorteners replaced by the record's expanded URL (hosts of _SHORTENER_HOSTS)
+_SHORT_PREFIX = re.compile(r"^\s*(?:(?:https?:)?//)?(?:www\.)?t\.co(?:[/:?#]|$)", re.IGNORECASE)
+
+
 def canonical_url(url: str | None, expanded: str | None = None) -> str | None:
     """Canonical form of a URL, or None if it is not a usable http(s) URL.
 
@@ -149,10 +152,15 @@ def canonical_url(url: str | None, expanded: str | None = None) -> str | None:
     if not url and not expanded:
         return None
     u = (url or "").strip()
-    if expanded and (not u or _host_of(u) in _SHORTENER_HOSTS):
+    if expanded and (not u or _SHORT_PREFIX.match(u)):
         u = expanded.strip()
     if not u:
         return None
+    return _canonical(u)
+
+
+@lru_cache(maxsize=200_000)
+def _canonical(u: str) -> str | None:
     if "://" not in u[:12]:
         if u.startswith("//"):
             u = "http:" + u
