@@ -209,3 +209,23 @@ def test_cli_hash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["hash", str(tmp_path / "missing.png"), "-q"]) == 2
     assert "no such file" in capsys.readouterr().err
     assert main(["hash", "-q"]) == 2
+
+
+@pytest.mark.parametrize(("seed", "size", "tolerance"),
+                         [(1, (128, 192), 0), (2, (256, 128), 0), (3, (150, 110), 4)])
+def test_dihedral_variants_are_exact(seed: int, size: tuple[int, int], tolerance: int) -> None:
+    """Each dihedral variant of a transformed copy equals the original's hash (exactly when
+    the box filter to 64 x 64 is symmetric, i.e. sides are multiples of 64)."""
+    from PIL import Image as PILImage
+
+    from echoscope.bank import pdq_distance
+
+    img = synthetic_image(seed, size)
+    orig = {h.variant: h.value for h in hash_array(np.asarray(img))}["orig"]
+    T = PILImage.Transpose
+    for transform, variant in [(T.FLIP_LEFT_RIGHT, "mirror"), (T.FLIP_TOP_BOTTOM, "flip"),
+                               (T.ROTATE_90, "rot270"), (T.ROTATE_180, "rot180"),
+                               (T.ROTATE_270, "rot90"), (T.TRANSPOSE, "transpose"),
+                               (T.TRANSVERSE, "antitranspose")]:
+        hs = {h.variant: h.value for h in hash_array(np.asarray(img.transpose(transform)))}
+        assert pdq_distance(hs[variant], orig) <= tolerance, variant
