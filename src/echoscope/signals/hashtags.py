@@ -22,12 +22,15 @@ Crews
     Campaigns seen through their bursts, for when clustering found none. Two bursts (of any
     hashtags) are linked when they share at least 3 accounts and more than chance allows:
     the hypergeometric tail of the overlap, among the accounts that posted anything during
-    either burst, is below ``alpha`` / number of burst pairs (so simultaneous bursts are not
-    linked merely by whoever was online). Two bursts of the same hashtag link only when
+    either burst, is below ``alpha`` / number of burst pairs (so bursts are not linked merely
+    by whoever was online); bursts of different hashtags must also not overlap in time
+    (nor be in adjacent hours), because people who follow trends join simultaneous trends
+    together. Two bursts of the same hashtag link only when
     they start on different days within an hour of the same time of day (a schedule):
     followers of a hashtag keep posting it, which is not coordination. A burst's carriers
-    are its accounts that also appear in at least half of its linked bursts (an active
-    account caught in two trends by chance is not one); a crew is the carriers of a
+    are its accounts that also appear in at least half of its linked hashtags (or, for its
+    own hashtag, linked days) — an active account caught in two trends by chance is not
+    one; a crew is the carriers of a
     connected set of linked bursts.
 Storm
     A burst carried by at least ``storm_min_accounts`` accounts where one campaign's members
@@ -71,6 +74,7 @@ __all__ = ["detect_bursts", "hashtag_signals", "relative_similarity", "text_simi
 _HOUR_US = 3_600_000_000
 _TOKEN = re.compile(r"\w{2,}")
 _MAX_DOCS = 5000
+_APART = 1  # bursts of different hashtags within this many hours of each other never link
 
 
 def detect_bursts(counts: np.ndarray, p: HashtagParams) -> tuple[np.ndarray, float]:
@@ -433,6 +437,9 @@ def _crews(eps: list[_Episode], online: dict[int, set[str]], p: HashtagParams) -
             dh = abs(ea.h0 - eb.h0)
             if dh < 20 or min(dh % 24, 24 - dh % 24) > 1:
                 continue
+        elif ea.h0 - _APART <= eb.h1 and eb.h0 - _APART <= ea.h1:
+            # simultaneous trends share their followers: only bursts apart in time link
+            continue
         pop: set[str] = set()
         for h in {*range(ea.h0, ea.h1 + 1), *range(eb.h0, eb.h1 + 1)}:
             pop |= online.get(h, set())
@@ -443,13 +450,19 @@ def _crews(eps: list[_Episode], online: dict[int, set[str]], p: HashtagParams) -
             links.setdefault(int(j), []).append(int(i))
     for i, linked in links.items():
         e = eps[i]
-        seen_in: Counter[str] = Counter()
+        # linked units: other hashtags (several bursts of one count once), or other days of
+        # the same hashtag
+        units: dict[str, set[str]] = {}
         for j in linked:
             f = eps[j]
-            seen_in.update(a for a in e.participants if a in f.participants)
+            unit = f"#{f.hashtag}" if f.hashtag != e.hashtag else f"@{j}"
+            units.setdefault(unit, set()).update(a for a in e.participants if a in f.participants)
             if f.hashtag != e.hashtag:
                 e.crew_tags.add(f.hashtag)
-        need = max(1, math.ceil(len(linked) / 2))
+        seen_in: Counter[str] = Counter()
+        for accs in units.values():
+            seen_in.update(accs)
+        need = max(1, math.ceil(len(units) / 2))
         e.carriers = {a for a, k in seen_in.items() if k >= need}
         e.seen_elsewhere = set(seen_in)
         e.crew_bursts = len(linked)
