@@ -226,3 +226,17 @@ def test_large_report_stays_small(tmp_path: Path) -> None:
     rows = json.loads(re.search(r'id="es-campaigns">(.*?)</script>', html, flags=re.S)[1])
     assert len(rows) == 1000
     assert html.count('class="card campaign"') == 200
+
+
+def test_network_shows_whole_campaigns_first(sample_ws: Workspace) -> None:
+    ctx = build_context(sample_ws, ReportParams(network_max_edges=50))
+    net = ctx.network
+    assert len(net.edges) == 50
+    by_campaign: dict[str, int] = {}
+    camp = {n["id"]: n["campaign"] for n in net.nodes}
+    for e in net.edges:
+        assert camp[e["source"]] == camp[e["target"]]
+        by_campaign[camp[e["source"]]] = by_campaign.get(camp[e["source"]], 0) + 1
+    # c0001 (5 members, 10 pairs x 3 types) is complete; c0002 gets the remaining 20
+    assert by_campaign == {"c0001": 30, "c0002": 20}
+    assert "2 best-ranked campaigns" in net.note

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
+
+import pyarrow as pa
 
 from echoscope.report._query import _f, _rows, _s
 from echoscope.report.context import CampaignRow, NetworkView, ReportParams
@@ -11,28 +14,55 @@ from echoscope.workspace import Workspace
 
 __all__ = ["network_view"]
 
-# -- network -----------------------------------------------------------------------------
+#: Edges drawn per campaign at most, so the view shows whole campaigns, best first.
+PER_CAMPAIGN_EDGES = 250
+
 
 def network_view(ws: Workspace, campaigns: list[CampaignRow], p: ReportParams) -> NetworkView:
-    """The strongest edges among members of the listed campaigns, laid out server-side
-    (igraph Fruchterman-Reingold, seeded) so the browser only draws."""
+    """Campaigns in rank order, each with its strongest internal edges (at most
+    :data:`PER_CAMPAIGN_EDGES`), until ``network_max_edges`` is reached; then the strongest
+    edges between the shown accounts of different campaigns with what budget is left.
+    Positions are computed here (seeded), so the browser only draws."""
     total_edges = ws.count("edges")
     if p.network_max_edges == 0 or not campaigns or total_edges == 0:
         return NetworkView([], [], total_edges, 0, "")
-    cids = [c.campaign_id for c in campaigns]
-    erows = _rows(ws, """
-        WITH mem AS (
-          SELECT account_id, arg_max(campaign_id, score) cid FROM campaign_members
-          JOIN campaigns USING (campaign_id)
-          WHERE campaign_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1),
-        e AS (SELECT account_a, account_b, type, max(weight) w, max(n_keys) k FROM edges
-              WHERE account_a IN (SELECT account_id FROM mem)
-                AND account_b IN (SELECT account_id FROM mem)
-              GROUP BY 1, 2, 3)
-        SELECT e.*, (SELECT count(*) FROM e) total FROM e
-        ORDER BY w DESC NULLS LAST, account_a, account_b, type LIMIT ?
-        """, [cids, p.network_max_edges])
-    within = int(erows[0]["total"]) if erows else 0
+    ranks = pa.table({"cid": pa.array([c.campaign_id for c in campaigns], pa.string()),
+                      "rank": pa.array([c.rank for c in campaigns], pa.int64())})
+    view = f"_es_ranks_{uuid.uuid4().hex[:8]}"
+    ws.con.register(view, ranks)
+    try:
+        erows = _rows(ws, f"""
+            WITH mem AS (
+              SELECT m.account_id, arg_min(m.campaign_id, r.rank) cid, min(r.rank) rank
+              FROM campaign_members m JOIN {view} r ON r.cid = m.campaign_id GROUP BY 1),
+            e AS (SELECT e.account_a, e.account_b, e.type, max(e.weight) w, max(e.n_keys) k,
+                         any_value(ma.cid) ca, any_value(mb.cid) cb,
+                         least(any_value(ma.rank), any_value(mb.rank)) rank
+                  FROM edges e JOIN mem ma ON ma.account_id = e.account_a
+                  JOIN mem mb ON mb.account_id = e.account_b
+                  GROUP BY 1, 2, 3),
+            inside AS (
+              SELECT *, row_number() OVER (PARTITION BY ca ORDER BY w DESC NULLS LAST,
+                                           account_a, account_b, type) rn
+              FROM e WHERE ca = cb),
+            picked AS (
+              SELECT * FROM (
+                SELECT *, row_number() OVER (ORDER BY rank, rn) c FROM inside
+                WHERE rn <= {PER_CAMPAIGN_EDGES})
+              WHERE c <= ?),
+            shown AS (SELECT account_a AS id FROM picked UNION SELECT account_b FROM picked),
+            cross_e AS (
+              SELECT * FROM e WHERE ca <> cb
+                AND account_a IN (SELECT id FROM shown) AND account_b IN (SELECT id FROM shown)
+              ORDER BY w DESC NULLS LAST, account_a, account_b, type
+              LIMIT greatest(0, ? - (SELECT count(*) FROM picked)))
+            SELECT account_a, account_b, type, w, k, (SELECT count(*) FROM e) total
+            FROM (SELECT * FROM picked UNION ALL SELECT *, 0, 0 FROM cross_e)
+            ORDER BY rank, w DESC NULLS LAST, account_a, account_b, type
+            """, [p.network_max_edges, p.network_max_edges])
+    finally:
+        ws.con.unregister(view)
+    among = int(erows[0]["total"]) if erows else 0
     ids = sorted({r["account_a"] for r in erows} | {r["account_b"] for r in erows})
     if not ids:
         return NetworkView([], [], total_edges, 0, "")
@@ -61,9 +91,11 @@ def network_view(ws: Workspace, campaigns: list[CampaignRow], p: ReportParams) -
     edges = [{"source": r["account_a"], "target": r["account_b"], "type": _s(r["type"]),
               "weight": round(_f(r["w"]), 4), "n_keys": int(r["k"] or 0)} for r in erows]
     note = ""
-    if within > len(edges):
-        note = (f"Showing the {len(edges):,} strongest of {within:,} edges among members of "
-                f"the listed campaigns; export the full network with "
+    if among > len(edges):
+        shown = len({n["campaign"] for n in nodes})
+        note = (f"Showing {len(edges):,} of the {among:,} edges among members of the listed "
+                f"campaigns: the {shown:,} best-ranked campaigns, each with its strongest "
+                f"ties (at most {PER_CAMPAIGN_EDGES}). Export the full network with "
                 f"`echoscope export --format gexf`.")
     return NetworkView(nodes, edges, total_edges, len(nodes), note)
 
