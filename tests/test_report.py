@@ -240,3 +240,64 @@ def test_network_shows_whole_campaigns_first(sample_ws: Workspace) -> None:
     # c0001 (5 members, 10 pairs x 3 types) is complete; c0002 gets the remaining 20
     assert by_campaign == {"c0001": 30, "c0002": 20}
     assert "2 best-ranked campaigns" in net.note
+
+
+def _schema_rows(name: str, rows: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    from echoscope import schema
+
+    sch = schema.TABLES[name].schema
+    full = [{f.name: r.get(f.name) for f in sch} for r in rows]
+    return pa.Table.from_pylist(full, schema=sch)
+
+
+def test_signal_sections(sample_ws: Workspace) -> None:
+    ws = sample_ws
+    t = dt.datetime(2024, 3, 2, 10)
+    ws.append("account_signals", _schema_rows("account_signals", [
+        {"account_id": "1000000", "signal": "interpost_cv", "value": 0.01, "flagged": True,
+         "reason": "posts every 60 s"},
+        {"account_id": "1000000", "signal": "hour_entropy", "value": 0.2, "flagged": True,
+         "reason": "posts at one hour"},
+        {"account_id": "90000001", "signal": "hour_entropy", "value": 3.0, "flagged": False,
+         "reason": ""}]))
+    ws.append("hashtag_signals", _schema_rows("hashtag_signals", [
+        {"hashtag": "garden0", "posts": 18, "accounts": 6, "bursts": 1, "burst_hours": 1,
+         "peak_hour": t, "peak_posts": 18, "baseline": 0.1, "top_share": 1.0,
+         "campaign_share": 1.0, "recurring_hours": "", "content_similarity": 0.1,
+         "storm": True, "hijack": False, "evidence": "storm of 18 posts"}]))
+    ws.append("reincarnations", _schema_rows("reincarnations", [
+        {"old_account_id": "1", "old_handle": "old_name", "new_account_id": "2",
+         "new_handle": "old_name2", "score": 0.9, "rank": 1, "handle_similarity": 0.95,
+         "same_display_name": True, "same_avatar": False, "content_overlap": 0.3,
+         "neighbour_overlap": 0.2, "promoted_by": 2, "gap_hours": 5.0, "inferred": False,
+         "chain": "old_name -> old_name2"}]))
+    if "bank_matches" in ws.sql("SELECT table_name FROM information_schema.tables"
+                                ).column(0).to_pylist():
+        ws.append("bank_matches", _schema_rows("bank_matches", [
+            {"query_type": "post", "query_id": "00000001", "post_id": "00000001",
+             "account_id": "1000000", "signal_type": "md5", "bank": "demo-bank",
+             "label": "known-item", "distance": 0, "similarity": 1.0, "match_kind": "auto"}]))
+    ctx = build_context(ws)
+    sections = {s.key: s for s in ctx.sections}
+    assert set(sections) >= {"automation", "hashtags", "reincarnations"}
+    auto = sections["automation"]
+    assert auto.total == 1 and auto.rows[0][:3] == ["user_1000000", True, 2]
+    assert sections["hashtags"].rows[0][0] == "garden0"
+    assert sections["reincarnations"].rows[0][:2] == ["old_name", "old_name2"]
+    if "bank" in sections:
+        assert sections["bank"].rows[0][:2] == ["demo-bank", "known-item"]
+    html = render_report(ctx)
+    for key in sections:
+        assert f'id="{key}"' in html and f'href="#{key}"' in html
+
+
+def test_ui_campaign_beyond_the_list(sample_ws: Workspace) -> None:
+    from echoscope.report.serve import UI
+
+    ui = UI(sample_ws, ReportParams(max_campaigns=1))
+    assert len(ui.ctx.campaigns) == 1
+    status, _, body = ui.route("/campaign/c0004")
+    assert status == 200 and b"#4" in body
+    assert ui.route("/campaign/c9999")[0] == 404

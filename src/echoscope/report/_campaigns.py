@@ -23,7 +23,7 @@ from echoscope.report.context import (
 )
 from echoscope.workspace import Workspace
 
-__all__ = ["campaign_rows", "campaign_view", "campaign_views"]
+__all__ = ["campaign_row", "campaign_rows", "campaign_view", "campaign_views"]
 
 # -- campaigns ---------------------------------------------------------------------------
 
@@ -37,6 +37,23 @@ def campaign_rows(ws: Workspace, p: ReportParams) -> tuple[list[CampaignRow], in
         first_time=r["first_time"], last_time=r["last_time"], summary=_s(r["summary"]),
         detailed=i < p.detail_campaigns) for i, r in enumerate(rows)]
     return out, total
+
+
+def campaign_row(ws: Workspace, campaign_id: str) -> CampaignRow | None:
+    """One campaign's row with its rank among all campaigns, or None."""
+    rows = _rows(ws, """
+        SELECT * FROM (
+          SELECT *, row_number() OVER (ORDER BY score DESC NULLS LAST, size DESC,
+                                       campaign_id) AS rank FROM campaigns)
+        WHERE campaign_id = ?""", [campaign_id])
+    if not rows:
+        return None
+    r = rows[0]
+    return CampaignRow(
+        rank=int(r["rank"]), campaign_id=_s(r["campaign_id"]), size=int(r["size"] or 0),
+        score=_f(r["score"]), signals=[_s(s) for s in (r["signals"] or [])],
+        first_time=r["first_time"], last_time=r["last_time"], summary=_s(r["summary"]),
+        detailed=True)
 
 
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from echoscope import progress
 from echoscope.errors import ParameterError
-from echoscope.report._campaigns import campaign_view
+from echoscope.report._campaigns import campaign_row, campaign_view
 from echoscope.report._network import network_view
 from echoscope.report.context import NetworkView, ReportContext, ReportParams, build_context
 from echoscope.report.render import (
@@ -113,11 +113,10 @@ class UI:
                                                        "es-campaigns"))
 
     def campaign(self, cid: str) -> str:
-        row = next((c for c in self.ctx.campaigns if c.campaign_id == cid), None)
-        if row is None:
-            raise _NotFound(f"No campaign {cid!r} in this workspace.")
-        row = dataclasses.replace(row, detailed=True)
-        with self.lock:
+        with self.lock:  # any campaign, also beyond the listed max_campaigns
+            row = campaign_row(self.ws, cid)
+            if row is None:
+                raise _NotFound(f"No campaign {cid!r} in this workspace.")
             view = campaign_view(self.ws, row, self.net_params)
             net = network_view(self.ws, [row], self.net_params)
         ctx = dataclasses.replace(self.ctx, network=net)
