@@ -189,7 +189,7 @@ class TwitterV1Writer(Writer):
         """The user object, serialised once per account (an orjson Fragment)."""
         u = self.users.get(a)
         if u is None:
-            if len(self.users) > 200_000:
+            if len(self.users) > 100_000:
                 self.users.clear()
             w = self.w
             uid = int(w.account_ids[a])
@@ -207,7 +207,7 @@ class TwitterV1Writer(Writer):
                 "profile_image_url_https": av, "default_profile": True,
                 "default_profile_image": False,
             }
-            u = orjson.Fragment(orjson.dumps(d))
+            u = orjson.Fragment(orjson.dumps(d).decode())
             self.users[a] = u
         return u
 
@@ -255,9 +255,9 @@ class TwitterV1Writer(Writer):
         """An original as nested in retweets and quotes, serialised once."""
         f = self.nested.get(p.id)
         if f is None:
-            if len(self.nested) > 100_000:
+            if len(self.nested) > 20_000:
                 self.nested.clear()
-            f = orjson.Fragment(orjson.dumps(self.tweet(p, nested=True)))
+            f = orjson.Fragment(orjson.dumps(self.tweet(p, nested=True)).decode())
             self.nested[p.id] = f
         return f
 
