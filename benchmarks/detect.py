@@ -35,6 +35,10 @@ RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Detect"
 
 
+def _cpu() -> float:
+    return time.process_time()
+
+
 def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
@@ -111,13 +115,14 @@ def run_one(kind: str, n: int) -> dict[str, float]:
         from echoscope.detect import DetectParams, coaction_edges
 
         acts = synthetic_actions(n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         stats: dict[str, object] = {}
         edges = coaction_edges(acts, DetectParams(types=("repost",)), stats=stats)
         secs = time.perf_counter() - t0
         layers = stats["layers"]
         assert isinstance(layers, list)
-        return {"seconds": secs, "peak_gb": _peak_gb(), "edges": edges.num_rows,
+        return {"seconds": secs, "cpu": _cpu() - c0, "peak_gb": _peak_gb(),
+                "edges": edges.num_rows,
                 "tested": float(stats["edges_tested"]),  # type: ignore[arg-type]
                 "candidate_pairs": float(sum(x["candidate_pairs"] for x in layers))}
     if kind == "sweep":
@@ -125,21 +130,22 @@ def run_one(kind: str, n: int) -> dict[str, float]:
         from echoscope.detect.kernel import sort_actions, sweep_pairs
 
         acts = synthetic_actions(n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         key, _ = _encode(acts["key"])
         acct, _ = _encode(acts["account_id"])
         t = _times_us(acts["time"])
         o = sort_actions(key, t, acct.astype(np.int32))
         ii, _jj = sweep_pairs(key[o], t[o], acct[o].astype(np.int32), 60_000_000)
-        return {"seconds": time.perf_counter() - t0, "peak_gb": _peak_gb(),
-                "pairs": float(ii.size)}
+        return {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0,
+                "peak_gb": _peak_gb(), "pairs": float(ii.size)}
     if kind == "actions":
         from echoscope.actions import actions_from_posts
 
         posts = synthetic_posts(n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         out = actions_from_posts(posts)
-        return {"seconds": time.perf_counter() - t0, "peak_gb": _peak_gb(),
+        return {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0,
+                "peak_gb": _peak_gb(),
                 "actions": float(out.num_rows)}
     raise SystemExit(f"unknown kind {kind}")
 
@@ -167,8 +173,11 @@ def main() -> None:
              f"`benchmarks/detect.py` on {platform.machine()}, {os.cpu_count()} cores "
              f"(shared), {time.strftime('%Y-%m-%d')}. Synthetic inputs; time excludes data "
              "generation and numba compilation; peak RSS of the whole process (includes "
-             "the generated input).", "",
-             "| stage | input | seconds | peak RSS GB | result |", "|---|---|---|---|---|"]
+             "the generated input). Wall time depends on how busy the shared machine was; "
+             "CPU seconds (this process, all threads) are the steadier figure.", "",
+             f"Load average at start: {os.getloadavg()[0]:.1f}.", "",
+             "| stage | input | wall s | CPU s | peak RSS GB | result |",
+             "|---|---|---|---|---|---|"]
     for n in args.sizes:
         for kind in ("sweep", "detect"):
             r = measure(kind, int(n))
@@ -178,12 +187,13 @@ def main() -> None:
             label = ("numba sort + sweep, W = 60 s" if kind == "sweep" else
                      "coaction_edges (60 s + 3600 s rare, null, BH)")
             lines.append(f"| {label} | {int(n):,} actions | {r['seconds']:.1f} | "
-                         f"{r['peak_gb']:.2f} | {what} |")
+                         f"{r['cpu']:.1f} | {r['peak_gb']:.2f} | {what} |")
             print(lines[-1], flush=True)
     for n in args.posts:
         r = measure("actions", int(n))
         lines.append(f"| actions_from_posts (all types incl. near_text) | {int(n):,} posts | "
-                     f"{r['seconds']:.1f} | {r['peak_gb']:.2f} | {int(r['actions']):,} actions |")
+                     f"{r['seconds']:.1f} | {r['cpu']:.1f} | {r['peak_gb']:.2f} | "
+                     f"{int(r['actions']):,} actions |")
         print(lines[-1], flush=True)
     section = "\n".join(lines) + "\n"
     print(section)
