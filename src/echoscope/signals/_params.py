@@ -65,9 +65,9 @@ class HashtagParams(Params):
                                    "share of a burst's posts from its top-k accounts"))
     storm_min_accounts: int = field(default=3, metadata=limit(1, 10**6, "accounts"))
     recur_min_days: int = field(default=3, metadata=limit(2, 366, "days"))
-    organic_min_posts: int = field(default=20, metadata=limit(1, 10**9, "posts",
+    organic_min_posts: int = field(default=10, metadata=limit(1, 10**9, "posts",
                                    "posts from outside the burst's group that make a tag organic"))
-    organic_min_accounts: int = field(default=10, metadata=limit(1, 10**9, "accounts"))
+    organic_min_accounts: int = field(default=5, metadata=limit(1, 10**9, "accounts"))
     hijack_max_similarity: float = field(default=0.6, metadata=limit(0, 1, "",
                                          "relative TF-IDF similarity of burst vs usual content"))
 
