@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from echoscope.detect.compat_cnt import (
     CntMessages,
     CntParams,
     cnt_network,
+    cotweet_keys,
     cotweet_text,
     messages_from_cnt_csv,
     messages_from_twitter_json,
@@ -242,6 +244,13 @@ def test_text_normalisation_matches_toolkit(text: str) -> None:
     assert token_set(text) == frozenset(sim.tokenize(text).split())
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXT | st.text(alphabet=" \t\n\r\x0b\x0cab@C.", max_size=12), max_size=8))
+def test_vectorised_cotweet_keys_match_toolkit(texts: list[str]) -> None:
+    got = cotweet_keys(pa.array(texts, pa.string())).to_pylist()
+    assert got == [sim.message_preprocessor(t) for t in texts]
+
+
 # -- every type against the real package ---------------------------------------------
 
 
@@ -333,27 +342,32 @@ def test_twitter_json_times_from_ids_match_toolkit(tmp_path: Path) -> None:
 
 
 def oracle(rows: list[Row], kind: str, window: float, k: int) -> Edges:
-    """The definition, written out: for every message of A, does B have a match?"""
-    seen: set[str] = set()
-    msgs = []
-    for r in rows:
-        if r[0] not in seen:
+    """The definition, written out: for every message of A, does B have a match?
+
+    Messages are the first row per id; links come from every non-repost row (first
+    row per message id and URL), each with its own row's user and time.
+    """
+    seen: set[object] = set()
+    items: list[tuple[str, str, str, float]] = []   # (message id, user, key, time)
+    if kind == "co_link":
+        for r in rows:
+            for u in r[7].split(" "):
+                if u and not r[3] and (r[0], u) not in seen:
+                    seen.add((r[0], u))
+                    items.append((r[0], r[1], u, r[6]))
+    else:
+        for r in rows:
+            if r[0] in seen:
+                continue
             seen.add(r[0])
-            msgs.append(r)
-
-    def keys(r: Row) -> set[str]:
-        if kind == "co_retweet":
-            return {r[3]} if r[3] else set()
-        if r[3]:
-            return set()
-        if kind == "co_tweet":
-            return {cotweet_text(r[5])}
-        return {u for u in r[7].split() if u}
-
+            if kind == "co_retweet" and r[3]:
+                items.append((r[0], r[1], r[3], r[6]))
+            elif kind == "co_tweet" and not r[3]:
+                items.append((r[0], r[1], cotweet_text(r[5]), r[6]))
     hits: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for a in msgs:
-        for b in msgs:
-            if a[1] != b[1] and keys(a) & keys(b) and abs(b[6] - a[6]) <= window:
+    for a in items:
+        for b in items:
+            if a[1] != b[1] and a[2] == b[2] and abs(b[3] - a[3]) <= window:
                 hits[(a[1], b[1])].add(a[0])
     return sorted((s, t, len(m)) for (s, t), m in hits.items() if len(m) >= k)
 

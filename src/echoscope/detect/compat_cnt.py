@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import regex  # type: ignore[import-untyped]
 from numba import njit
 
@@ -100,6 +101,32 @@ def cotweet_text(text: str) -> str:
     return " ".join(_MENTION.sub("", text.lower()).split())
 
 
+# Texts of these characters only normalise the same with Arrow's string kernels (ASCII
+# lower case; whitespace is exactly space, tab, CR, LF); the rest go through Python.
+_PLAIN = r"^[\x20-\x7e\t\n\r]*$"
+
+
+def cotweet_keys(texts: pa.Array) -> pa.Array:
+    """:func:`cotweet_text` of every text (vectorised for plain ASCII texts)."""
+    plain = np.asarray(pc.match_substring_regex(texts, _PLAIN).to_numpy(zero_copy_only=False),
+                       dtype=bool)
+    out = pc.ascii_lower(texts)
+    # only texts with a mention or irregular spacing need the regex kernels
+    work = plain & np.asarray(pc.match_substring_regex(
+        out, r"@|[\t\n\r]|  |^ | $").to_numpy(zero_copy_only=False), dtype=bool)
+    if work.any():
+        sub = out.filter(pa.array(work))
+        sub = pc.replace_substring_regex(sub, r"@[^ \t\n\r]*", "")
+        sub = pc.utf8_trim(pc.replace_substring_regex(sub, r"[ \t\n\r]+", " "), " ")
+        out = pc.replace_with_mask(out, pa.array(work), sub)
+    if not plain.all():
+        slow = ~plain
+        raw = texts.filter(pa.array(slow)).to_pylist()
+        out = pc.replace_with_mask(out, pa.array(slow),
+                                   pa.array([cotweet_text(x) for x in raw], pa.string()))
+    return out
+
+
 def token_set(text: str) -> frozenset[str]:
     """The toolkit's co_similar_tweet token set of a message."""
     out: set[str] = set()
@@ -111,101 +138,179 @@ def token_set(text: str) -> frozenset[str]:
 
 # -- messages ------------------------------------------------------------------------
 
+RAW_SCHEMA = pa.schema([
+    ("message_id", pa.string()), ("user_id", pa.string()), ("repost_id", pa.string()),
+    ("reply_id", pa.string()), ("message", pa.string()), ("timestamp", pa.float64()),
+    ("urls", pa.list_(pa.string())),
+])
+
+RawRow = tuple[str, str, "str | None", "str | None", str, float, Sequence[str]]
+
+
+@dataclass
+class _Tables:
+    """The toolkit's tables, integer-encoded: messages (first row per id) and links."""
+
+    accounts: list[str]
+    user: I64              # account code per message
+    repost: pa.Array       # per message, null = not a repost
+    reply: pa.Array
+    message: pa.Array
+    t: F64
+    link_msg: I64          # message index per link row
+    link_url: I64          # URL code per link row
+    link_user: I64         # account code of the row the link came from
+    link_t: F64
+
 
 @dataclass
 class CntMessages:
-    """The toolkit's tables: messages (one row per distinct id, the first row wins) and
-    links (one row per distinct message id and URL, from every non-repost row)."""
+    """Input rows in the toolkit's order (repeated ids included), ready for networks.
 
-    message_id: list[str]
-    user_id: list[str]
-    repost_id: list[str | None]
-    reply_id: list[str | None]
-    message: list[str]
-    timestamp: F64
-    link_message: list[str] = field(default_factory=list)
-    link_url: list[str] = field(default_factory=list)
-    link_user: list[str] = field(default_factory=list)
-    link_time: list[float] = field(default_factory=list)
+    Like the toolkit's ``preprocess``: a row that repeats a message id adds nothing to
+    the messages (the first row wins) but its URLs, with its own user and time, still
+    join the links unless that (message, URL) is already there; URLs of reposts (rows
+    with a repost id) are ignored; an empty id is "none".
+    """
 
-    def __len__(self) -> int:
-        return len(self.message_id)
+    rows: pa.Table
+    _tables: _Tables | None = field(default=None, repr=False)
 
     @classmethod
-    def from_rows(
-        cls,
-        rows: Iterable[tuple[str, str, str | None, str | None, str, float, Sequence[str]]],
-    ) -> CntMessages:
-        """From ``(message_id, user_id, repost_id, reply_id, message, seconds, urls)``.
-
-        As in the toolkit, a row that repeats a message id adds nothing to the messages,
-        but its URLs (with its own user and time) still join the links unless that
-        (message, URL) is already there; URLs of reposts are ignored.
-        """
-        seen: set[str] = set()
-        seen_links: set[tuple[str, str]] = set()
-        out = cls([], [], [], [], [], np.zeros(0))
-        ts: list[float] = []
-        for m, u, rp, rl, text, t, us in rows:
-            if not rp:
-                for x in us:
-                    if x and (m, x) not in seen_links:
-                        seen_links.add((m, x))
-                        out.link_message.append(m)
-                        out.link_url.append(x)
-                        out.link_user.append(u)
-                        out.link_time.append(float(t))
-            if m in seen:
-                continue
-            seen.add(m)
-            out.message_id.append(m)
-            out.user_id.append(u)
-            out.repost_id.append(rp or None)
-            out.reply_id.append(rl or None)
-            out.message.append(text or "")
-            ts.append(float(t))
-        out.timestamp = np.asarray(ts, dtype=np.float64)
-        return out
+    def from_rows(cls, rows: Iterable[RawRow]) -> CntMessages:
+        """From ``(message_id, user_id, repost_id, reply_id, message, seconds, urls)``."""
+        cols: list[list[Any]] = [[], [], [], [], [], [], []]
+        for r in rows:
+            for c, v in zip(cols, r, strict=True):
+                c.append(v)
+        cols[5] = [float(x) for x in cols[5]]
+        cols[6] = [list(u) for u in cols[6]]
+        return cls(pa.table(cols, schema=RAW_SCHEMA))
 
     @classmethod
     def concat(cls, parts: Sequence[CntMessages]) -> CntMessages:
         """Several inputs in order, as if preprocessed into one toolkit database."""
         if len(parts) == 1:
             return parts[0]
-        out = cls([], [], [], [], [], np.zeros(0))
-        seen: set[str] = set()
-        seen_links: set[tuple[str, str]] = set()
-        ts: list[float] = []
-        for p in parts:
-            for i, m in enumerate(p.message_id):
-                if m not in seen:
-                    seen.add(m)
-                    out.message_id.append(m)
-                    out.user_id.append(p.user_id[i])
-                    out.repost_id.append(p.repost_id[i])
-                    out.reply_id.append(p.reply_id[i])
-                    out.message.append(p.message[i])
-                    ts.append(float(p.timestamp[i]))
-            for m, x, u, t in zip(p.link_message, p.link_url, p.link_user, p.link_time,
-                                  strict=True):
-                if (m, x) not in seen_links:
-                    seen_links.add((m, x))
-                    out.link_message.append(m)
-                    out.link_url.append(x)
-                    out.link_user.append(u)
-                    out.link_time.append(t)
-        out.timestamp = np.asarray(ts, dtype=np.float64)
-        return out
+        return cls(pa.concat_tables([p.rows for p in parts]))
+
+    def __len__(self) -> int:
+        return int(self.tables.t.size)
+
+    @property
+    def tables(self) -> _Tables:
+        if self._tables is None:
+            self._tables = _build(self.rows)
+        return self._tables
+
+
+def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[I64, pa.Array]:
+    """Integer codes (in order of first appearance) and the distinct values."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    enc = arr.dictionary_encode()
+    return np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64), \
+        enc.dictionary
+
+
+def _none_if_empty(arr: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def _build(rows: pa.Table) -> _Tables:
+    n = rows.num_rows
+    mid, _ = _codes(rows["message_id"])
+    user, accounts = _codes(rows["user_id"])
+    t = np.asarray(rows["timestamp"].to_numpy(), dtype=np.float64)
+    repost = _none_if_empty(rows["repost_id"].combine_chunks())
+    reply = _none_if_empty(rows["reply_id"].combine_chunks())
+    # first row per message id (codes are in order of first appearance)
+    if n:
+        _, first = np.unique(mid, return_index=True)
+    else:
+        first = np.zeros(0, dtype=np.int64)
+    take = pa.array(first, pa.int64())
+    # links: every non-repost row's URLs, first (message, URL) wins
+    urls = rows["urls"].combine_chunks()
+    flat = pc.list_flatten(urls)
+    parent = np.asarray(pc.list_parent_indices(urls).to_numpy(zero_copy_only=False),
+                        dtype=np.int64)
+    is_rep = np.asarray(pc.is_valid(repost).to_numpy(zero_copy_only=False), dtype=bool)
+    ok = ~is_rep[parent] & np.asarray(
+        pc.not_equal(flat, "").to_numpy(zero_copy_only=False), dtype=bool)
+    parent = parent[ok]
+    url_codes, url_dict = _codes(flat.filter(pa.array(ok)))
+    if parent.size:
+        combo = mid[parent] * np.int64(max(len(url_dict), 1)) + url_codes
+        _, lfirst = np.unique(combo, return_index=True)
+        lfirst.sort()
+    else:
+        lfirst = np.zeros(0, dtype=np.int64)
+    lrow = parent[lfirst]
+    return _Tables(
+        accounts=accounts.to_pylist(), user=user[first], repost=repost.take(take),
+        reply=reply.take(take), message=rows["message"].combine_chunks().take(take),
+        t=t[first], link_msg=mid[lrow], link_url=url_codes[lfirst], link_user=user[lrow],
+        link_t=t[lrow])
 
 
 def messages_from_cnt_csv(path: str) -> CntMessages:
-    """Messages of a toolkit CSV file, read as the toolkit's ``preprocess`` reads them."""
+    """Messages of a toolkit CSV file, read as the toolkit's ``preprocess`` reads them.
+
+    Read with Arrow's CSV reader; a file it cannot read exactly (a bad row, list-text
+    URLs) goes through the line-by-line reader, which names the line of any error.
+    """
+    fast = _read_cnt_csv_arrow(path)
+    if fast is not None:
+        return CntMessages(fast)
     from echoscope.ingest.cnt_csv import read_cnt_rows
 
     return CntMessages.from_rows(
         (r.message_id, r.user_id, r.repost_id, r.reply_id, r.message, r.timestamp, r.urls)
         for r in read_cnt_rows(path)
     )
+
+
+def _read_cnt_csv_arrow(path: str) -> pa.Table | None:
+    import pyarrow.csv as pacsv
+
+    from echoscope.ingest._io import open_input
+    from echoscope.ingest.cnt_csv import COLUMNS, is_header_line
+
+    stream = open_input(path)
+    try:
+        head = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
+        first = head.split(b"\n", 1)[0]
+        skip = 1 if is_header_line(first) else 0
+        try:
+            t = pacsv.read_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=list(COLUMNS), skip_rows=skip,
+                                               encoding="utf8"),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(COLUMNS, pa.string()),
+                    strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
+            return None
+    finally:
+        stream.close()
+    try:
+        ts = pc.cast(t["timestamp"], pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    tsn = ts.to_numpy()
+    if t.num_rows and (not np.all(np.isfinite(tsn)) or np.max(np.abs(tsn)) > 9e12):
+        return None
+    if pc.any(pc.equal(t["message_id"], "")).as_py() or \
+            pc.any(pc.equal(t["user_id"], "")).as_py():
+        return None
+    if pc.any(pc.match_substring(t["urls"], "[")).as_py():
+        return None  # list text: parsed line by line
+    urls = pc.split_pattern(t["urls"], " ")
+    return pa.table([t["message_id"], t["user_id"], t["repost_id"], t["reply_id"],
+                     t["message"], ts, urls], schema=RAW_SCHEMA)
 
 
 def snowflake_seconds(tweet_id: str) -> float:
@@ -312,13 +417,6 @@ def _seconds(v: Any) -> float:
 # -- the network ---------------------------------------------------------------------
 
 
-def _encode(values: Sequence[Any]) -> tuple[I64, list[Any]]:
-    """Integer codes of ``values`` and the distinct values (by first appearance)."""
-    arr = pa.array(values, type=pa.string()).dictionary_encode()
-    return (np.asarray(arr.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
-            arr.dictionary.to_pylist())
-
-
 def _slack_us(t: F64, window: float) -> int:
     """Microseconds added to the integer window so float comparisons are never cut."""
     if t.size == 0:
@@ -377,31 +475,8 @@ def _weights(src: I64, m: I64, other: I64, n_acct: int, min_weight: int
     return pair // n, pair % n, w[keep].astype(np.int64)
 
 
-def _actions(msgs: CntMessages, kind: str) -> tuple[list[Any], I64]:
-    """Keys and message indices of the actions of one network type."""
-    keys: list[Any] = []
-    idx: list[int] = []
-    if kind == "co_retweet":
-        for i, r in enumerate(msgs.repost_id):
-            if r is not None:
-                keys.append(r)
-                idx.append(i)
-    elif kind == "co_reply":
-        for i, (r, p) in enumerate(zip(msgs.repost_id, msgs.reply_id, strict=True)):
-            if r is None and p is not None:
-                keys.append(p)
-                idx.append(i)
-    elif kind == "co_tweet":
-        for i, (r, text) in enumerate(zip(msgs.repost_id, msgs.message, strict=True)):
-            if r is None:
-                keys.append(cotweet_text(text))
-                idx.append(i)
-    elif kind == "co_post":
-        keys = [""] * len(msgs)
-        idx = list(range(len(msgs)))
-    else:  # pragma: no cover - CntParams validates the type
-        raise ValueError(kind)
-    return keys, np.asarray(idx, dtype=np.int64)
+def _key_codes(values: pa.Array) -> I64:
+    return _codes(values)[0]
 
 
 def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
@@ -409,32 +484,39 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
 
     Rows are sorted by source then target (the toolkit's order is arbitrary).
     """
-    codes, accounts = _encode([*msgs.user_id, *msgs.link_user])
-    acct_codes = codes[: len(msgs)]
-    n_acct = max(len(accounts), 1)
+    tb = msgs.tables
+    n_acct = max(len(tb.accounts), 1)
     window = float(params.time_window)
-    if params.type == "co_similar_tweet":
-        src, m, other = _similar_pairs(msgs, acct_codes, params)
-    elif params.type == "co_link":
-        # Link rows carry their own account and time (see CntMessages.from_rows).
-        index = {mid: i for i, mid in enumerate(msgs.message_id)}
-        link_msg = np.fromiter((index[x] for x in msgs.link_message), dtype=np.int64,
-                               count=len(msgs.link_message))
-        key_codes, _ = _encode(msgs.link_url)
-        src, m, other = _directed_pairs(key_codes, np.asarray(msgs.link_time, np.float64),
-                                        codes[len(msgs):], link_msg, window)
+    kind = params.type
+    original = np.asarray(pc.is_null(tb.repost).to_numpy(zero_copy_only=False), dtype=bool)
+    if kind == "co_similar_tweet":
+        src, m, other = _similar_pairs(tb, original, params)
+    elif kind == "co_link":
+        src, m, other = _directed_pairs(tb.link_url, tb.link_t, tb.link_user, tb.link_msg,
+                                        window)
     else:
-        keys, idx = _actions(msgs, params.type)
-        key_codes, _ = _encode(keys)
-        src, m, other = _directed_pairs(key_codes, msgs.timestamp[idx], acct_codes[idx],
-                                        idx, window)
-    src, dst, w = _weights(src, m, other, n_acct, params.min_edge_weight)
-    names = np.asarray(accounts, dtype=object)
+        if kind == "co_retweet":
+            sel = ~original
+            keys = _key_codes(tb.repost.filter(pa.array(sel)))
+        elif kind == "co_reply":
+            sel = original & np.asarray(pc.is_valid(tb.reply).to_numpy(zero_copy_only=False),
+                                        dtype=bool)
+            keys = _key_codes(tb.reply.filter(pa.array(sel)))
+        elif kind == "co_tweet":
+            sel = original
+            keys = _key_codes(cotweet_keys(tb.message.filter(pa.array(sel))))
+        else:  # co_post: any two messages, reposts included
+            sel = np.ones(tb.t.size, dtype=bool)
+            keys = np.zeros(tb.t.size, dtype=np.int64)
+        idx = np.flatnonzero(sel).astype(np.int64)
+        src, m, other = _directed_pairs(keys, tb.t[idx], tb.user[idx], idx, window)
+    s_, dst, w = _weights(src, m, other, n_acct, params.min_edge_weight)
+    names = np.asarray(tb.accounts, dtype=object)
     table = pa.table({
-        "source": pa.array(names[src].tolist() if src.size else [], pa.string()),
+        "source": pa.array(names[s_].tolist() if s_.size else [], pa.string()),
         "target": pa.array(names[dst].tolist() if dst.size else [], pa.string()),
         "weight": pa.array(w, pa.int64()),
-        "edge_type": pa.array([params.type] * int(w.size), pa.string()),
+        "edge_type": pa.array([kind] * int(w.size), pa.string()),
     }, schema=EDGE_SCHEMA)
     return table.sort_by([("source", "ascending"), ("target", "ascending")])
 
@@ -464,19 +546,19 @@ def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:  # pragma: no cov
     return out
 
 
-def _similar_pairs(msgs: CntMessages, acct_codes: I64, params: CntParams
+def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntParams
                    ) -> tuple[I64, I64, I64]:
     thr = float(params.similarity_threshold)
     window = float(params.time_window)
     min_size = max(1, int(params.min_document_size))
     docs: list[int] = []
     sets: list[frozenset[str]] = []
-    for i, (r, text) in enumerate(zip(msgs.repost_id, msgs.message, strict=True)):
-        if r is None:
-            s = token_set(text)
-            if len(s) >= min_size:
-                docs.append(i)
-                sets.append(s)
+    texts = tb.message.to_pylist()
+    for i in np.flatnonzero(original).tolist():
+        s = token_set(texts[i])
+        if len(s) >= min_size:
+            docs.append(i)
+            sets.append(s)
     empty = np.zeros(0, dtype=np.int64)
     if len(docs) < 2:
         return empty, empty.copy(), empty.copy()
@@ -502,8 +584,8 @@ def _similar_pairs(msgs: CntMessages, acct_codes: I64, params: CntParams
     starts = np.repeat(indptr[:-1], prefix)
     offs = np.arange(p_doc.size, dtype=np.int64) - np.repeat(np.cumsum(prefix) - prefix, prefix)
     p_tok = tokens[starts + offs]
-    p_t = msgs.timestamp[doc_arr[p_doc]]
-    p_acct = acct_codes[doc_arr[p_doc]]
+    p_t = tb.t[doc_arr[p_doc]]
+    p_acct = tb.user[doc_arr[p_doc]]
     t_us = np.round(p_t * 1e6).astype(np.int64)
     w_us = math.floor(window * 1e6) + _slack_us(p_t, window)
     perm = sort_actions(p_tok, t_us, p_acct.astype(np.int32))
@@ -526,5 +608,4 @@ def _similar_pairs(msgs: CntMessages, acct_codes: I64, params: CntParams
     ok = jac >= thr
     ma = doc_arr[a[ok]]
     mb = doc_arr[b[ok]]
-    return _both_ways(ma, mb, msgs.timestamp, acct_codes,
-                      np.arange(len(msgs), dtype=np.int64), window)
+    return _both_ways(ma, mb, tb.t, tb.user, np.arange(tb.t.size, dtype=np.int64), window)

@@ -28,7 +28,7 @@ from typing import IO
 from echoscope.ingest._base import Loader, LoadOptions, Sink
 from echoscope.normalise import canonical_url, normalise_handle, normalise_hashtag
 
-__all__ = ["COLUMNS", "CntCsv", "CntRow", "parse_urls", "read_cnt_rows"]
+__all__ = ["COLUMNS", "CntCsv", "CntRow", "is_header_line", "parse_urls", "read_cnt_rows"]
 
 csv.field_size_limit(min(sys.maxsize, 1 << 30))
 
@@ -56,7 +56,8 @@ class CntRow:
 
 
 def parse_urls(cell: str) -> list[str]:
-    """The URL list of a ``urls`` cell: space-separated or Python/JSON list text.
+    """The URL list of a ``urls`` cell: separated by spaces (as the toolkit splits it) or
+    Python/JSON list text.
 
     Empty parts are dropped (the toolkit keeps ``''`` as a URL, which links every
     post without a link; echoscope does not).
@@ -71,7 +72,17 @@ def parse_urls(cell: str) -> list[str]:
             value = None
         if isinstance(value, list | tuple):
             return [str(v) for v in value if v is not None and str(v) != ""]
-    return [p for p in s.split() if p]
+    return [p for p in cell.split(" ") if p]
+
+
+def is_header_line(line: bytes) -> bool:
+    """Whether the first line of a toolkit CSV is a header row."""
+    text = line.rstrip(b"\r\n").decode("utf-8", "replace").lstrip("\ufeff")
+    try:
+        row = next(csv.reader([text]))
+    except (csv.Error, StopIteration):
+        return False
+    return _is_header(row)
 
 
 def _is_header(row: list[str]) -> bool:

@@ -1,0 +1,284 @@
+"""echoscope --compat cnt vs coordination-network-toolkit 1.5.2 on the same input.
+
+Generates a synthetic toolkit CSV (neutral invented text; organic posting, reposts of
+popular posts, replies, shared links, and a few coordinated groups), then runs, each side
+in its own child process so time and peak memory are its own:
+
+* the toolkit: ``preprocess`` + ``co_retweet``, ``co_tweet``, ``co_link``, ``co_reply``
+  (its Python API; ``n_threads`` = CPUs), and ``co_similar_tweet`` on a smaller input;
+* echoscope: read the CSV + the same networks (``echoscope.detect.compat_cnt``).
+
+Edge lists are compared (they must be identical) and the figures printed; with
+``--append`` they are appended to benchmarks/RESULTS.md under
+"## vs coordination-network-toolkit".
+
+    .venv/bin/python benchmarks/vs_cnt.py --size 100000
+    .venv/bin/python benchmarks/vs_cnt.py --size 1000000 --similar-size 20000 --append
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+EXACT = ("co_retweet", "co_tweet", "co_link", "co_reply")
+ROOT = Path(__file__).resolve().parents[1]
+
+WORDS = ("river lamp orange garden market silver window cloud bridge paper coffee yellow "
+         "train forest music stone morning evening street harbour meeting festival "
+         "bakery library museum weather concert tickets open closed new old great small "
+         "today tomorrow weekend city park road school team match score update photo").split()
+
+
+def generate(path: Path, n: int, seed: int = 1) -> None:
+    """A toolkit CSV of ``n`` messages (every non-repost carries at least one URL, so the
+    toolkit's empty-URL bug does not show)."""
+    rng = random.Random(seed)
+    n_users = max(20, n // 20)
+    span = max(3600, int(n * 0.6))          # ~1.7 messages per second
+    pool_urls = [f"https://site{i % 997}.example/{i}" for i in range(max(50, n // 40))]
+    templates = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14)))
+                 for _ in range(max(50, n // 50))]
+    originals: list[tuple[str, float]] = []
+    groups = [[f"g{g}_{i}" for i in range(12)] for g in range(max(2, n // 50_000))]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["message_id", "user_id", "username", "repost_id", "reply_id", "message",
+                    "timestamp", "urls"])
+        i = 0
+        while i < n:
+            t = rng.random() * span
+            if groups and rng.random() < 0.01 and originals:
+                # a coordinated group reposts / copies the same thing within seconds
+                grp = rng.choice(groups)
+                target, _ = originals[-1 - rng.randrange(min(50, len(originals)))]
+                text = rng.choice(templates)
+                for acct in grp:
+                    if i >= n:
+                        break
+                    dt = rng.random() * 20
+                    if rng.random() < 0.5:
+                        w.writerow([f"m{i}", acct, acct, target, "", "RT " + text,
+                                    f"{t + dt:.3f}", ""])
+                    else:
+                        w.writerow([f"m{i}", acct, acct, "", "", text, f"{t + dt:.3f}",
+                                    rng.choice(pool_urls[:20])])
+                    i += 1
+                continue
+            user = f"u{int(n_users * rng.random() ** 1.5)}"
+            r = rng.random()
+            if r < 0.4 and originals:
+                # repost, popularity ~ recent and Zipf-like
+                k = int(len(originals) * (1 - rng.random() ** 0.2))
+                target = originals[min(k, len(originals) - 1)][0]
+                w.writerow([f"m{i}", user, user, target, "", "RT", f"{t:.3f}", ""])
+            else:
+                reply = ""
+                if r < 0.55 and originals:
+                    reply = originals[rng.randrange(len(originals))][0]
+                text = rng.choice(templates) if rng.random() < 0.3 else " ".join(
+                    rng.choice(WORDS) for _ in range(rng.randint(3, 16)))
+                if rng.random() < 0.2:
+                    text = "@" + rng.choice(WORDS) + " " + text.capitalize()
+                urls = " ".join(rng.choice(pool_urls) for _ in range(rng.randint(1, 2)))
+                w.writerow([f"m{i}", user, user, "", reply, text,
+                            str(int(t)) if rng.random() < 0.7 else f"{t:.2f}", urls])
+                if rng.random() < 0.3:
+                    originals.append((f"m{i}", t))
+            i += 1
+
+
+def _rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024  # Linux: KiB
+
+
+def child_toolkit(csv_path: str, out_dir: str, types: list[str], window: int, k: int,
+                  threads: int) -> dict[str, Any]:
+    from coordination_network_toolkit import compute_networks as cn
+    from coordination_network_toolkit import graph, preprocess
+    from coordination_network_toolkit import similarity as sim
+
+    db = os.path.join(out_dir, "cnt.db")
+    times: dict[str, float] = {}
+    sink = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(sink):
+        preprocess.preprocess_csv_files(db, [csv_path])
+    times["preprocess"] = time.perf_counter() - t0
+    fns = {
+        "co_retweet": lambda: cn.compute_co_retweet_parallel(db, window, n_threads=threads,
+                                                             min_edge_weight=k),
+        "co_tweet": lambda: cn.compute_co_tweet_network(db, window, n_threads=threads,
+                                                        min_edge_weight=k),
+        "co_link": lambda: cn.compute_co_link_network(db, window, n_threads=threads,
+                                                      min_edge_weight=k),
+        "co_reply": lambda: cn.compute_co_reply_network(db, window, n_threads=threads,
+                                                        min_edge_weight=k),
+        "co_similar_tweet": lambda: cn.compute_co_similar_tweet(
+            db, window, n_threads=threads, min_edge_weight=k, similarity_threshold=0.8,
+            similarity_function=sim.get_similarity_fn_from_min_size(1)),
+    }
+    counts = {}
+    for typ in types:
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(sink):
+            fns[typ]()
+        edges = sorted(f"{a}\t{b}\t{w}" for a, b, w, _ in graph.get_edge_rows(db, typ))
+        times[typ] = time.perf_counter() - t0
+        Path(out_dir, f"toolkit_{typ}.tsv").write_text("\n".join(edges))
+        counts[typ] = len(edges)
+    return {"times": times, "edges": counts, "peak_rss_mb": _rss_mb()}
+
+
+def child_echoscope(csv_path: str, out_dir: str, types: list[str], window: int, k: int
+                    ) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    from echoscope.detect.compat_cnt import CntParams, cnt_network, messages_from_cnt_csv
+
+    times = {"import": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    msgs = messages_from_cnt_csv(csv_path)
+    times["preprocess"] = time.perf_counter() - t0
+    counts = {}
+    for typ in types:
+        t0 = time.perf_counter()
+        t = cnt_network(msgs, CntParams(type=typ, time_window=window, min_edge_weight=k))
+        edges = sorted(f"{a}\t{b}\t{w}" for a, b, w in zip(
+            t["source"].to_pylist(), t["target"].to_pylist(), t["weight"].to_pylist(),
+            strict=True))
+        times[typ] = time.perf_counter() - t0
+        Path(out_dir, f"echoscope_{typ}.tsv").write_text("\n".join(edges))
+        counts[typ] = len(edges)
+    return {"times": times, "edges": counts, "peak_rss_mb": _rss_mb()}
+
+
+def run_child(side: str, csv_path: Path, out_dir: Path, types: list[str], args: Any
+              ) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", side, "--csv", str(csv_path),
+           "--out", str(out_dir), "--types", ",".join(types), "--window", str(args.window),
+           "--min-edge-weight", str(args.min_edge_weight), "--threads", str(args.threads)]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{side} child failed:\n{p.stderr[-3000:]}")
+    res: dict[str, Any] = json.loads(p.stdout.strip().splitlines()[-1])
+    res["wall"] = wall
+    return res
+
+
+def compare(out_dir: Path, types: list[str]) -> dict[str, bool]:
+    return {t: (out_dir / f"toolkit_{t}.tsv").read_text() ==
+            (out_dir / f"echoscope_{t}.tsv").read_text() for t in types}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", type=int, default=100_000)
+    ap.add_argument("--similar-size", type=int, default=20_000)
+    ap.add_argument("--window", type=int, default=60)
+    ap.add_argument("--min-edge-weight", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--append", action="store_true", help="append to benchmarks/RESULTS.md")
+    ap.add_argument("--child", choices=["toolkit", "echoscope"])
+    ap.add_argument("--csv")
+    ap.add_argument("--out")
+    ap.add_argument("--types", default=",".join(EXACT))
+    args = ap.parse_args()
+    if args.child:
+        types = args.types.split(",")
+        if args.child == "toolkit":
+            res = child_toolkit(args.csv, args.out, types, args.window, args.min_edge_weight,
+                                args.threads)
+        else:
+            res = child_echoscope(args.csv, args.out, types, args.window,
+                                  args.min_edge_weight)
+        print(json.dumps(res))
+        return
+
+    lines = []
+
+    def say(s: str) -> None:
+        print(s, flush=True)
+        lines.append(s)
+
+    with tempfile.TemporaryDirectory(prefix="vs_cnt_") as tmp:
+        d = Path(tmp)
+        big = d / "big.csv"
+        t0 = time.perf_counter()
+        generate(big, args.size)
+        gen_s = time.perf_counter() - t0
+        small = d / "small.csv"
+        generate(small, args.similar_size, seed=2)
+        say(f"### {args.size:,} messages (exact types), {args.similar_size:,} "
+            f"(co_similar_tweet); window {args.window} s, min edge weight "
+            f"{args.min_edge_weight}; {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"toolkit n_threads={args.threads}")
+        say(f"(input generated in {gen_s:.1f} s: {big.stat().st_size / 1e6:.1f} MB)")
+        say("")
+        say("| part | toolkit s | echoscope s | speed-up | edges | identical |")
+        say("|---|---:|---:|---:|---:|---|")
+        rows = []
+        for label, path, types in (("exact", big, list(EXACT)),
+                                   ("similar", small, ["co_similar_tweet"])):
+            out = d / label
+            out.mkdir()
+            tk = run_child("toolkit", path, out, types, args)
+            es = run_child("echoscope", path, out, types, args)
+            same = compare(out, types)
+            parts = ["preprocess", *types]
+            for part in parts:
+                a, b = tk["times"][part], es["times"][part]
+                edges = tk["edges"].get(part, "")
+                say(f"| {part}{' (small input)' if label == 'similar' else ''} | {a:.2f} | "
+                    f"{b:.2f} | {a / max(b, 1e-9):.0f}x | {edges} | "
+                    f"{same.get(part, '') if part != 'preprocess' else ''} |")
+            ta = sum(tk["times"][p] for p in parts)
+            tb = sum(es["times"][p] for p in parts)
+            rows.append((label, ta, tb, tk, es, all(same.values())))
+            say(f"| **{label} end to end** (child wall incl. start-up) | {tk['wall']:.2f} | "
+                f"{es['wall']:.2f} | {tk['wall'] / es['wall']:.0f}x | | "
+                f"{all(same.values())} |")
+        say("")
+        for label, _ta, _tb, tk, es, _ok in rows:
+            say(f"- {label}: peak RSS toolkit {tk['peak_rss_mb']:.0f} MB (incl. its worker "
+                f"processes), echoscope {es['peak_rss_mb']:.0f} MB")
+        ok = all(r[5] for r in rows)
+        say(f"- edge lists identical for every type: {ok}")
+        say("")
+    if args.append:
+        res = ROOT / "benchmarks" / "RESULTS.md"
+        text = res.read_text(encoding="utf-8") if res.exists() else "# Benchmark results\n"
+        head = "## vs coordination-network-toolkit"
+        if head not in text:
+            text = text.rstrip("\n") + f"\n\n{head}\n\nMeasured by `benchmarks/vs_cnt.py`.\n"
+        # insert at the end of our section (before the next "## " heading, if any)
+        start = text.index(head) + len(head)
+        nxt = text.find("\n## ", start)
+        block = "\n" + "\n".join(lines).rstrip("\n") + "\n"
+        if nxt < 0:
+            text = text.rstrip("\n") + "\n" + block
+        else:
+            text = text[:nxt].rstrip("\n") + "\n" + block + text[nxt:]
+        res.write_text(text, encoding="utf-8")
+    if not all(r[5] for r in rows):
+        raise SystemExit("edge lists differ")
+
+
+if __name__ == "__main__":
+    main()
