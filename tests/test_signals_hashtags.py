@@ -192,3 +192,19 @@ def test_relative_similarity() -> None:
     assert relative_similarity(other + same[:8], usual) < 0.2
     assert math.isnan(relative_similarity([], usual))
     assert relative_similarity(["rain wind"], ["rain wind"]) == pytest.approx(1.0)
+
+
+@settings(max_examples=1, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_row_order_does_not_matter(seed: int) -> None:
+    posts = _world()
+    shuffled = posts[:]
+    random.Random(seed).shuffle(shuffled)
+    with build(posts) as a, build(shuffled) as b:
+        ta, tb = hashtag_signals(a), hashtag_signals(b)
+    drop = ["evidence", "content_similarity"]
+    assert ta.drop_columns(drop).to_pylist() == tb.drop_columns(drop).to_pylist()
+    sa = ta.column("content_similarity").to_pylist()
+    sb = tb.column("content_similarity").to_pylist()
+    assert [x is None for x in sa] == [x is None for x in sb]
+    assert [x for x in sa if x is not None] == pytest.approx([x for x in sb if x is not None])
