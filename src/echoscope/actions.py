@@ -243,18 +243,15 @@ def _text_actions(sub: pa.Table, p: ActionParams, types: set[str],
         pieces.append(_piece(sub_ok["account_id"], sub_ok["created_at"], "text",
                              pa.array(hashes[idx_ok].tolist(), pa.string()), sub_ok["post_id"]))
     if "near_text" in types and sub_ok.num_rows:
-        # cluster distinct normalised texts (exact copies collapse first)
+        # cluster distinct normalised texts (exact copies collapse first), in sorted order:
+        # LSH joins each bucket member to the bucket's first text, so the clusters would
+        # otherwise depend on input row order (the Spark engine uses the same order)
         good = np.flatnonzero(ok)
-        distinct: dict[str, int] = {}
+        texts: list[str] = sorted({norm[u] for u in good})
+        distinct = {t: j for j, t in enumerate(texts)}
         text_of = np.empty(len(uniq), dtype=np.int64)
-        texts: list[str] = []
         for u in good:
-            t = norm[u]
-            j = distinct.get(t)
-            if j is None:
-                j = distinct[t] = len(texts)
-                texts.append(t)
-            text_of[u] = j
+            text_of[u] = distinct[norm[u]]
         from echoscope.detect.minhash import cluster_near_duplicates
 
         labels = cluster_near_duplicates(texts, threshold=p.near_threshold, k=p.shingle,
