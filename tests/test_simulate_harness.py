@@ -17,6 +17,7 @@ def harness() -> ModuleType:
     spec = importlib.util.spec_from_file_location("harness", ROOT / "benchmarks" / "harness.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["harness"] = mod  # dataclasses look their module up here
     spec.loader.exec_module(mod)
     return mod
 
