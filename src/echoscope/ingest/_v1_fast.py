@@ -41,10 +41,11 @@ _ENTS = {
 _USER = {"id_str": _V, "id": _V, "screen_name": _V, "name": _V, "created_at": _V,
          "followers_count": "BIGINT", "friends_count": "BIGINT", "statuses_count": "BIGINT",
          "description": _V, "profile_image_url_https": _V, "profile_image_url": _V}
+_XENTS = {"media": _MEDIA}
 _CONTENT = {
     "id_str": _V, "id": _V, "created_at": _V, "text": _V, "full_text": _V,
-    "extended_tweet": {"full_text": _V, "entities": "JSON", "extended_entities": "JSON"},
-    "entities": "JSON", "extended_entities": "JSON", "user": _USER,
+    "extended_tweet": {"full_text": _V, "entities": _ENTS, "extended_entities": _XENTS},
+    "entities": _ENTS, "extended_entities": _XENTS, "user": _USER,
 }
 _TWEET = {
     **_CONTENT, "lang": _V, "source": _V,
@@ -66,11 +67,6 @@ def _ts(expr: str) -> str:
 
 def _id(p: str, key: str) -> str:
     return f"coalesce(nullif({p}.{key}_str, ''), {p}.{key})"
-
-
-def _truthy_json(expr: str) -> str:
-    return (f"({expr} IS NOT NULL AND {expr} NOT IN "
-            "('{}', '[]', 'null', '\"\"', '0', 'false'))")
 
 
 def _sql_str(s: str) -> str:
@@ -102,10 +98,12 @@ def fast_load_v1(con: duckdb.DuckDBPyConnection, path: str, compression: str, st
     u = f"_v1_u_{tag}"
     src = (f"read_csv({_sql_str(path)}, columns = {{'column0': 'VARCHAR'}}, header = false, "
            "delim = '\\x01', quote = '', escape = '', auto_detect = false, "
-           "strict_mode = false, max_line_size = 1073741824, new_line = '\\n', "
+           "strict_mode = false, max_line_size = 16777216, buffer_size = 33554432, "
+           "new_line = '\\n', "
            f"compression = {_sql_str(compression)}) WITH ORDINALITY AS src(raw, line)")
     # checked on a scratch connection: a failed query would abort the ingest transaction
-    scratch = duckdb.connect()
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    scratch = duckdb.connect(config={"memory_limit": str(limit).replace(" ", "")})
     try:
         n = scratch.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
     except duckdb.Error:
@@ -139,7 +137,10 @@ def _run(con: duckdb.DuckDBPyConnection, src: str, tag: str, u: str, stage: str,
                 f"{x}.full_text IS NULL)")
 
     ext_ents = pick("extended_tweet.entities")
-    use_ext = _truthy_json(ext_ents)
+    # Python uses extended_tweet.entities when it is a non-empty object
+    use_ext = (f"({ext_ents} IS NOT NULL AND ({ext_ents}.hashtags IS NOT NULL OR "
+               f"{ext_ents}.urls IS NOT NULL OR {ext_ents}.user_mentions IS NOT NULL OR "
+               f"{ext_ents}.media IS NOT NULL))")
     ents = f"CASE WHEN {use_ext} THEN {ext_ents} ELSE {pick('entities')} END"
     xents = (f"CASE WHEN {use_ext} THEN {pick('extended_tweet.extended_entities')} "
              f"ELSE {pick('extended_entities')} END")
@@ -160,8 +161,7 @@ def _run(con: duckdb.DuckDBPyConnection, src: str, tag: str, u: str, stage: str,
                rt.user AS rt_user, q.user AS q_user, post_id, account_id,
                t.user.screen_name AS handle, created_at,
                {text} AS text, t.lang AS lang, t.source AS source, t.user AS user,
-               json_transform({ents}, {_spec(_ENTS)}) AS e,
-               json_transform({xents}, {_spec({"media": _MEDIA})}) AS x
+               {ents} AS e, {xents} AS x
         FROM (
           SELECT *,
                CASE WHEN is_rt THEN 'repost'
