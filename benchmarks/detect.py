@@ -33,6 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Detect"
+NOTES = ("\nNotes: the synthetic actions are independent accounts (no coordination), so "
+         "keeping (almost) no edge at 5 % FDR is the expected answer; candidate pairs are "
+         "those left after exact pruning. DESIGN.md measured the bare sweep of 10M "
+         "actions at 17.7 s / 2.0 GB on this machine class.\n")
 
 
 def _cpu() -> float:
@@ -195,6 +199,7 @@ def main() -> None:
                      f"{r['seconds']:.1f} | {r['cpu']:.1f} | {r['peak_gb']:.2f} | "
                      f"{int(r['actions']):,} actions |")
         print(lines[-1], flush=True)
+    lines.append(NOTES)
     section = "\n".join(lines) + "\n"
     print(section)
     if args.write:
