@@ -187,3 +187,67 @@ def test_cli_match_reports_bad_bank_rows(case: dict, tmp_path: Path,
     cap = capsys.readouterr()
     assert "line 8" in cap.err and "known-file" in cap.out
     assert main(["match", "--bank", str(bad), "--hashes", str(hashes), "--strict", "-q"]) == 2
+
+
+def _pdq_tables(seed: int, n_bank: int, n_query: int) -> tuple[pa.Table, pa.Table]:
+    import numpy as np
+
+    from echoscope.bank._signals import words_to_pdq
+    from echoscope.bank.hashing import HASH_SCHEMA
+
+    rng = np.random.default_rng(seed)
+    bank = rng.integers(0, 2**64 - 1, size=(n_bank, 4), dtype=np.uint64, endpoint=True)
+    q = bank[rng.integers(0, n_bank, n_query)].copy()
+    for i in range(n_query):
+        for b in rng.choice(256, size=int(rng.integers(0, 70)), replace=False):
+            q[i, b // 64] ^= np.uint64(1) << np.uint64(b % 64)
+    entries = pa.Table.from_pylist([
+        {"bank": "b", "signal_type": "pdq", "value": v, "label": "", "source": "",
+         "added_at": None, "item": f"e{i}", "variant": "orig", "quality": None}
+        for i, v in enumerate(words_to_pdq(bank))], schema=schema.TABLES["bank_entries"].schema)
+    hashes = pa.Table.from_pylist([
+        {"item": f"q{i}", "kind": "image", "signal_type": "pdq", "variant": "orig", "value": v,
+         "quality": 100, "error": None} for i, v in enumerate(words_to_pdq(q))],
+        schema=HASH_SCHEMA)
+    return hashes, entries
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), r1=st.integers(0, 40), extra=st.integers(0, 20))
+def test_property_radius_monotone_and_order_free(seed: int, r1: int, extra: int) -> None:
+    from echoscope.bank import match_hashes
+
+    hashes, entries = _pdq_tables(seed, 60, 30)
+
+    def pairs(h: pa.Table, e: pa.Table, r: int) -> set[tuple[str, str, int]]:
+        m = match_hashes(h, e, MatchParams(pdq_radius=r, review_radius=0)).to_pylist()
+        return {(x["query_id"], x["item"], x["distance"]) for x in m}
+
+    small = pairs(hashes, entries, r1)
+    large = pairs(hashes, entries, r1 + extra)
+    assert small <= large  # raising the radius never removes a match
+    assert all(d <= r1 for _, _, d in small)
+    shuffled = pairs(hashes.take(list(reversed(range(hashes.num_rows)))),
+                     entries.take(list(reversed(range(entries.num_rows)))), r1)
+    assert shuffled == small  # row order does not matter
+
+
+def test_text_near_threshold_monotone(tmp_path: Path) -> None:
+    from echoscope.bank import hash_texts, match_hashes, read_bank_file
+
+    bank = tmp_path / "t.csv"
+    bank.write_text(f'signal_type,value\ntext_near,"{NEAR}"\n')
+    entries, _ = read_bank_file(bank)
+    texts = [("same", NEAR_EDIT), ("half", NEAR[:45] + " and totally different words follow"),
+             ("other", "an unrelated invented remark about trains and the weather today")]
+    hashes = hash_texts(texts)
+    got = {}
+    for t in (0.3, 0.5, 0.8, 0.95):
+        m = match_hashes(hashes, entries, MatchParams(text_threshold=t)).to_pylist()
+        got[t] = {r["query_id"] for r in m if r["signal_type"] == "text_near"}
+    assert got[0.8] == {"same"} and "other" not in got[0.3]
+    assert got[0.95] <= got[0.8] <= got[0.5] <= got[0.3]

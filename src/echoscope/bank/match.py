@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,8 @@ QUERY_SCHEMA = pa.schema(
         ("quality", pa.int64()),
     ]
 )
+
+_HEX = re.compile(r"^[0-9a-f]+$")
 
 #: Bank-side PDQ variants that are compared (the query side supplies the dihedral ones).
 _BANK_SKIP_VARIANTS = frozenset(DIHEDRAL) - {"orig"}
@@ -400,6 +403,8 @@ def workspace_queries(ws: Workspace, *, media_dir: str | os.PathLike[str] | None
         hp = hash_params or HashParams()
         for m in progress.track(media, "media", total=len(media)):
             h = (m["hash"] or "").strip().lower()
+            if not _HEX.match(h):
+                h = ""
             if len(h) == 64 and "pdq" in types:
                 add(m, "pdq", h, "orig", None, m["media_id"])
             elif len(h) == 32 and "md5" in types:
