@@ -103,3 +103,14 @@ def test_map_via_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0 and "[csv]" in out
     code, out, _ = run(["info", "-w", ws, "--json"], capsys)
     assert json.loads(out)["by_platform"][0]["platform"] == "forum"
+
+
+def test_info_neutralises_terminal_escapes(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "x.csv"
+    f.write_text("post_id,account_id,created_at,platform\n"
+                 "1,u,1700000000,\"evil\x1b[31mred\"\n", encoding="utf-8")
+    ws = str(tmp_path / "ws.duckdb")
+    assert run(["ingest", str(f), "-w", ws, "-q"], capsys)[0] == 0
+    code, out, _ = run(["info", "-w", ws], capsys)
+    assert code == 0 and "\x1b" not in out and "evil?[31mred" in out
