@@ -99,20 +99,32 @@ _CHILD = textwrap.dedent(
     from pathlib import Path
     from echoscope.ingest import _driver, ingest_files
 
-    ws, big, marker = sys.argv[1:4]
-    _driver.BATCH_ROWS = 1000
-    orig = _driver._Flusher.flush
+    ws, big, marker, mode = sys.argv[1:5]
     state = {"n": 0}
+    if mode == "python":
+        _driver.BATCH_ROWS = 1000
+        orig = _driver._Flusher.flush
 
-    def flush(self):
-        orig(self)
-        state["n"] += 1
-        if state["n"] == 3:
+        def flush(self):
+            orig(self)
+            state["n"] += 1
+            if state["n"] == 3:
+                Path(marker).write_text("mid-ingest")
+            if state["n"] >= 3:
+                time.sleep(0.2)  # stay mid-ingest until the parent kills us
+
+        _driver._Flusher.flush = flush
+    else:  # the SQL fast path: stop after its big table is written, inside the transaction
+        from echoscope.ingest import _v1_fast
+
+        orig_map = _v1_fast._map_table
+
+        def map_table(*a, **k):
             Path(marker).write_text("mid-ingest")
-        if state["n"] >= 3:
-            time.sleep(0.2)  # stay mid-ingest until the parent kills us
+            time.sleep(60)
+            return orig_map(*a, **k)
 
-    _driver._Flusher.flush = flush
+        _v1_fast._map_table = map_table
     ingest_files([big], ws)
     Path(marker).write_text("finished")
     """
@@ -120,16 +132,19 @@ _CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["python", "fast"])
+def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path, mode: str) -> None:
     wsp = tmp_path / "ws.duckdb"
     first = write(tmp_path / "first.jsonl", range(1, 201))
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(tweet(9000) + b"{broken\n")
     big = tmp_path / "big.jsonl"
     with big.open("wb") as f:
-        # every 10th line is broken, so rejects are written mid-ingest too
+        # every 10th line is broken, so rejects are written mid-ingest too; a broken
+        # first line sends the file down the Python path, a good one down the SQL path
         for i in range(10_000, 40_000):
-            f.write(b"{oops\n" if i % 10 == 0 else tweet(i, user=i % 50))
+            broken = i % 10 == 0 if mode == "python" else i % 10 == 1
+            f.write(b"{oops\n" if broken else tweet(i, user=i % 50))
     with Workspace(wsp) as ws:
         ingest_files([first, bad], ws)
         before = counts(ws)
@@ -139,7 +154,7 @@ def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
-    proc = subprocess.Popen([sys.executable, str(script), str(wsp), str(big), str(marker)],
+    proc = subprocess.Popen([sys.executable, str(script), str(wsp), str(big), str(marker), mode],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not marker.exists():
