@@ -68,7 +68,7 @@ class HashtagParams(Params):
     organic_min_posts: int = field(default=10, metadata=limit(1, 10**9, "posts",
                                    "posts from outside the burst's group that make a tag organic"))
     organic_min_accounts: int = field(default=5, metadata=limit(1, 10**9, "accounts"))
-    hijack_max_similarity: float = field(default=0.6, metadata=limit(0, 1, "",
+    hijack_max_similarity: float = field(default=0.5, metadata=limit(0, 1, "",
                                          "relative TF-IDF similarity of burst vs usual content"))
 
 

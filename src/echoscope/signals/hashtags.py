@@ -159,7 +159,9 @@ def relative_similarity(group: list[str], usual: list[str], *, drop: str = "") -
     divided by its cosine to the centroid of the rest of ``group``; the median of these
     ratios, capped at 1. Near 1: the group writes like the hashtag's usual posters (same
     topic); low: its posts resemble each other and not the usual content. The median keeps
-    a minority of ordinary posts mixed into the group from changing the answer. Falls back
+    a minority of ordinary posts mixed into the group from changing the answer; usual posts
+    closer to the group's centroid than to the other usual posts (the group's message
+    posted by accounts not recognised as members) are left out of the usual centroid. Falls back
     to :func:`text_similarity` for a group of one text; NaN when a side has no words.
     """
     vg, vu = _vectors(group, usual, drop)
@@ -168,6 +170,19 @@ def relative_similarity(group: list[str], usual: list[str], *, drop: str = "") -
     if len(vg) < 2:
         return text_similarity(group, usual, drop=drop)
     sg, su = _sum(vg), _sum(vu)
+    # usual posts that resemble the group more than the other usual posts (the group's own
+    # posts by accounts not recognised as members) do not define the usual content
+    ng, su2 = math.sqrt(_dot(sg, sg)), _dot(su, su)
+    kept = []
+    for x in vu:
+        xu = _dot(x, su)
+        rest = math.sqrt(max(0.0, su2 - 2 * xu + 1.0))
+        to_usual = (xu - 1.0) / rest if rest > 0 else 0.0
+        to_group = _dot(x, sg) / ng if ng > 0 else 0.0
+        if to_usual >= to_group:
+            kept.append(x)
+    if len(kept) >= 2:
+        su = _sum(kept)
     sg2 = _dot(sg, sg)
     nu = math.sqrt(_dot(su, su))
     ratios = []
