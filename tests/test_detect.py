@@ -398,3 +398,13 @@ def test_pairs_per_key_matches_the_sweep(rows, w):
     ii, _ = sweep_pairs(key, t, acct, w)
     expected = np.bincount(key[ii], minlength=4)
     assert pairs_per_key(key, t, acct, w, 4).tolist() == expected.astype(float).tolist()
+
+
+def test_campaign_that_fills_its_popularity_stratum_is_still_found():
+    # the planted keys are the only ones with 8 accounts: the campaign alone makes up its
+    # stratum, and must not define its own null
+    acc, key, t = organic(n_acc=100, n_keys=2000, n_act=1500)
+    pa_, pk, pt = planted(n=8, keys=12)
+    e = coaction_edges(table(np.r_[acc, pa_], np.r_[key, pk], np.r_[t, pt]),
+                       DetectParams(types=("repost",), windows=(60.0,)))
+    assert e.num_rows == 28

@@ -16,13 +16,15 @@ action type and window (a *layer*) the pure core :func:`coaction_edges`:
 5. scores every account pair with at least ``min_keys`` keys against the null model and
    keeps those whose Benjamini-Hochberg q-value is at most ``alpha``.
 
-Null model (``null="configuration"``, the default). Under the null, each account spends its
-``n_a`` actions of the layer on keys drawn independently by the keys' popularity, and each
-action's time comes from its key's own time profile (so a breaking-news repost burst is
-*expected* to produce co-action). The expected number of co-acting action pairs of accounts
-a and b is then ``λ_ab = n_a n_b C`` with one constant per layer,
-``C = P / Σ_{a<b} n_a n_b``, where ``P`` is the number of co-acting action pairs observed in
-the layer (the expectation summed over all pairs equals what was observed). The p-value
+Null model (``null="configuration"``, the default). Keys are grouped into popularity
+strata (``floor(log2(accounts acting on the key))``). Under the null, each account spends
+its ``n_a(s)`` actions in stratum ``s`` on keys of that stratum independently of everyone
+else, and each action's time comes from its key's own time profile (so a breaking-news
+repost burst is *expected* to produce co-action). The expected number of co-acting action
+pairs of accounts a and b is ``λ_ab = Σ_s n_a(s) n_b(s) C_s`` with
+``C_s = P_s / Σ_{a<b} n_a(s) n_b(s)``, ``P_s`` the co-acting action pairs of the stratum —
+both sums taken without the candidate pairs (two or more shared keys), so a campaign that
+fills a stratum does not define its own null. The p-value
 is the Poisson tail ``P(X >= n_keys | λ_ab)``; counting distinct keys rather than pairs
 makes it conservative. Benjamini-Hochberg runs over *every* account pair that could have
 co-acted (all pairs of accounts active in each layer, summed over layers), not only the
@@ -360,10 +362,10 @@ def _layer_edges(layer: _Layer, p: DetectParams,
                             "actions": int(key.size), "accounts": active}
     # null-model constants from the whole layer (before pruning)
     if p.null == "configuration":
-        strata, c_const, total_pairs = _configuration_null(key, t, acct, w, n_acc_key,
-                                                           layer.n_accounts)
-        info["null_pairs"] = total_pairs
-        info["null_strata"] = int(c_const.size)
+        strata, key_stratum, s_pairs, s_denom = _configuration_null(
+            key, t, acct, w, n_acc_key, layer.n_accounts)
+        info["null_pairs"] = round(float(s_pairs.sum()))
+        info["null_strata"] = int(s_pairs.size)
 
     keep = _prune(key, t, acct, w, p.min_keys, layer.n_accounts)
     info["pruned_actions"] = int(key.size - keep.sum())
@@ -395,12 +397,26 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         ucode = nk = npairs = mind = np.zeros(0, dtype=np.int64)
         medd = rsum = np.zeros(0, dtype=np.float64)
     sel = nk >= p.min_keys
+    null: dict[str, Any] = {}
+    if p.null == "configuration":
+        # each candidate's action pairs per popularity stratum (to leave them out of the
+        # null's rate constants once they are found significant)
+        n_str = s_pairs.size
+        gid = np.zeros(code.size, dtype=np.int64)
+        if code.size:
+            np.cumsum(code[1:] != code[:-1], out=gid[1:])
+        own = np.bincount(gid * n_str + key_stratum[pkey], minlength=n_out * n_str)
+        null["own"] = own.astype(np.float64).reshape(n_out, n_str)[sel]
+    del code, pkey, delay
     ucode, nk, npairs, mind = ucode[sel], nk[sel], npairs[sel], mind[sel]
     medd, rsum = medd[sel], rsum[sel]
     ea = ucode // layer.n_accounts
     eb = ucode % layer.n_accounts
     if p.null == "configuration":
-        lam = (strata[ea] * strata[eb]) @ c_const
+        null["ab"] = strata[ea] * strata[eb]
+        null["pairs"] = s_pairs
+        null["denom"] = s_denom
+        lam = null["ab"] @ _rates(s_pairs, s_denom)
     elif p.null == "shift":
         span = float(t.max() - t.min()) + 1.0 if t.size else 1.0
         frac = min(1.0, (2.0 * w + 1.0) / span)
@@ -410,13 +426,19 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     info["edges_tested"] = int(ea.size)
     stats.setdefault("layers", []).append(info)
     cols = {"a": ea, "b": eb, "n_keys": nk, "n_pairs": npairs, "min_delay": mind / US,
-            "median_delay": medd / US, "rarity": rsum, "lam": lam}
+            "median_delay": medd / US, "rarity": rsum, "lam": lam, "null": null}
     return cols, family
 
 
+def _rates(pairs: F64, denom: F64) -> F64:
+    return np.divide(np.maximum(pairs, 0.0), denom, out=np.zeros(pairs.size),
+                     where=denom > 0)
+
+
 def _configuration_null(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
-                        n_acct: int) -> tuple[F64, F64, int]:
-    """Per-account actions per popularity stratum and the stratum constants ``C_s``.
+                        n_acct: int) -> tuple[F64, I64, F64, F64]:
+    """Per-account actions per popularity stratum, each key's stratum, and per stratum the
+    co-acting pairs ``P_s`` and ``D_s = Σ_{a<b} n_a(s) n_b(s)`` (so ``C_s = P_s / D_s``).
 
     Keys are stratified by popularity (``floor(log2(accounts acting on the key))``), so an
     account that spends most of its few actions on viral posts is compared with what
@@ -431,8 +453,7 @@ def _configuration_null(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
                          minlength=n_acct * n_str).astype(np.float64).reshape(n_acct, n_str)
     m = counts.sum(axis=0)
     denom = (m * m - (counts * counts).sum(axis=0)) / 2.0
-    c = np.divide(pairs, denom, out=np.zeros(n_str), where=denom > 0)
-    return counts, c, round(float(per_key.sum()))
+    return counts, key_stratum, pairs.astype(np.float64), denom
 
 
 def _shift_shared(key: I64, acct: I32, ea: I64, eb: I64, n_acct: int) -> I64:
@@ -590,7 +611,9 @@ def _finish(results: list[dict[str, Any]], acct_dict: pa.Array, p: DetectParams,
         weight = cat["rarity"]
         keep = np.ones(nk.size, dtype=bool)
     else:
-        pv = np.where(lam > 0, special.pdtrc(nk - 1.0, np.maximum(lam, 1e-300)), 0.0)
+        if p.null == "configuration":
+            lam = _robust_configuration(results, nk, family, stats)
+        pv = _poisson_tail(nk, lam)
         qv = benjamini_hochberg(pv, family)
         weight = cat["rarity"] * nk / (nk + lam)
         keep = qv <= p.alpha
@@ -614,6 +637,37 @@ def _finish(results: list[dict[str, Any]], acct_dict: pa.Array, p: DetectParams,
     out = out.sort_by([("type", "ascending"), ("window", "ascending"),
                        ("account_a", "ascending"), ("account_b", "ascending")])
     return schema.check("edges", out, stage="detect")
+
+
+def _poisson_tail(nk: F64, lam: F64) -> F64:
+    """P(X >= nk) for X ~ Poisson(lam)."""
+    return np.where(lam > 0, special.pdtrc(nk - 1.0, np.maximum(lam, 1e-300)), 0.0)
+
+
+def _robust_configuration(results: list[dict[str, Any]], nk: F64, family: int,
+                          stats: dict[str, Any]) -> F64:
+    """λ of every candidate, with rate constants estimated without the candidates.
+
+    ``C_s`` is estimated from the co-acting pairs of accounts that share fewer than two
+    keys in the layer: the candidate pairs (two or more distinct keys) are left out of
+    both ``P_s`` and ``D_s``. Under the null these hold a second-order share of the pairs
+    (``O(λ²)``), so the estimate barely moves; a campaign that makes up most of a
+    popularity stratum, whose members all share many keys, no longer defines its own null.
+    """
+    parts = []
+    start = 0
+    left_out = 0
+    for r in results:
+        n = r["a"].size
+        nl = r["null"]
+        out = nk[start:start + n] >= 2
+        left_out += int(out.sum())
+        pairs = nl["pairs"] - nl["own"][out].sum(axis=0)
+        denom = nl["denom"] - nl["ab"][out].sum(axis=0)
+        parts.append(nl["ab"] @ _rates(pairs, denom) if n else np.zeros(0))
+        start += n
+    stats["null_left_out_pairs"] = left_out
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 # -- empirical shift null (validation) -----------------------------------------------
