@@ -69,7 +69,7 @@ def test_clustered_bank_equals_brute_force() -> None:
     seeds = _random_words(rng, 5)
     bank = _flip_bits(rng, np.repeat(seeds, 200, axis=0), 40)
     queries = _flip_bits(rng, np.repeat(seeds, 20, axis=0), 40)
-    assert _same(radius_search(queries, bank, 31), brute_force_search(queries, bank, 31))
+    assert _same(PDQIndex.build(bank).search(queries, 31), brute_force_search(queries, bank, 31))
 
 
 @settings(max_examples=30, deadline=None)
@@ -86,7 +86,18 @@ def test_property_equals_brute_force(seed: int, n_bank: int, n_query: int, radiu
     bank = _random_words(rng, n_bank)
     base = bank[rng.integers(0, n_bank, n_query)] if n_bank else _random_words(rng, n_query)
     queries = _flip_bits(rng, base, max_bits)
-    assert _same(radius_search(queries, bank, radius), brute_force_search(queries, bank, radius))
+    want = brute_force_search(queries, bank, radius)
+    assert _same(PDQIndex.build(bank).search(queries, radius), want)
+    assert _same(radius_search(queries, bank, radius), want)
+
+
+@pytest.mark.parametrize("radius", [31, 52])
+def test_radius_search_strategies_agree(radius: int) -> None:
+    """radius_search picks the index (large bank, small radius) or brute force."""
+    rng = np.random.default_rng(5)
+    bank = _random_words(rng, 5000)
+    queries = _flip_bits(rng, bank[:300], 70)
+    assert _same(radius_search(queries, bank, radius), PDQIndex.build(bank).search(queries, radius))
 
 
 def test_bad_shape_is_refused() -> None:

@@ -32,7 +32,7 @@ import polars as pl
 import pyarrow as pa
 
 from echoscope import progress, schema
-from echoscope.bank._index import PDQIndex
+from echoscope.bank._index import radius_search
 from echoscope.bank._signals import SIGNAL_TYPES, pdq_to_words
 from echoscope.bank.banks import bank_entries, import_bank
 from echoscope.bank.hashing import (
@@ -188,7 +188,7 @@ def _match_pdq(q: pl.DataFrame, e: pl.DataFrame, p: MatchParams) -> pl.DataFrame
     ev = e.get_column("value").unique().sort().to_list()
     radius = max(p.pdq_radius, p.review_radius)
     with progress.task(f"PDQ: {len(qv):,} query hashes vs {len(ev):,} bank hashes"):
-        qi, bi, d = PDQIndex.build(pdq_to_words(ev)).search(pdq_to_words(qv), radius)
+        qi, bi, d = radius_search(pdq_to_words(qv), pdq_to_words(ev), radius)
     pairs = pl.DataFrame({
         "value": np.asarray(qv, dtype=object)[qi].tolist() if len(qi) else [],
         "bank_value": np.asarray(ev, dtype=object)[bi].tolist() if len(bi) else [],
