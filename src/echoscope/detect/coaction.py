@@ -405,8 +405,12 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         gid = np.zeros(code.size, dtype=np.int64)
         if code.size:
             np.cumsum(code[1:] != code[:-1], out=gid[1:])
-        own = np.bincount(gid * n_str + key_stratum[pkey], minlength=n_out * n_str)
-        null["own"] = own.astype(np.float64).reshape(n_out, n_str)[sel]
+        rows = sel[gid]  # only the candidates' rows
+        rank = np.cumsum(sel) - 1
+        n_sel = int(sel.sum())
+        own = np.bincount(rank[gid[rows]] * n_str + key_stratum[pkey[rows]],
+                          minlength=n_sel * n_str)
+        null["own"] = own.astype(np.float64).reshape(n_sel, n_str)
     del code, pkey, delay
     ucode, nk, npairs, mind = ucode[sel], nk[sel], npairs[sel], mind[sel]
     medd, rsum = medd[sel], rsum[sel]
