@@ -6,7 +6,8 @@ from two sources) compares equal:
 - ``pdq``: 64 lower-case hex digits (256 bits, most significant bit first, as
   ThreatExchange and the GIFCT hash-sharing database write them);
 - ``md5``: 32 lower-case hex digits of the file's bytes;
-- ``text_exact``: the 16-hex :func:`echoscope.normalise.text_hash` of the normalised text.
+- ``text_exact``: the 16-hex :func:`echoscope.normalise.text_hash` of the normalised text
+  (:func:`bank_text`: normalised, links and @mentions removed).
   A value that is text is normalised and hashed; a value of exactly 16 hex digits is taken
   as such a hash already (what ``bank export`` writes);
 - ``text_near``: the normalised text itself (MinHash signatures are computed when matching);
@@ -24,6 +25,7 @@ from echoscope.normalise import canonical_url, normalise_text, text_hash
 
 __all__ = [
     "SIGNAL_TYPES",
+    "bank_text",
     "canonical_value",
     "pdq_distance",
     "pdq_to_words",
@@ -37,6 +39,12 @@ _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 U64 = npt.NDArray[np.uint64]
+
+
+def bank_text(text: str | None) -> str:
+    """Text as banks compare it: :func:`normalise_text` without links and @mentions
+    (t.co links differ per copy), the same form the ``text`` actions use."""
+    return normalise_text(text, strip_urls=True, strip_mentions=True)
 
 
 def canonical_value(signal_type: str, value: str | None) -> str:
@@ -61,12 +69,12 @@ def canonical_value(signal_type: str, value: str | None) -> str:
     if signal_type == "text_exact":
         if _HEX16.match(v):
             return v
-        norm = normalise_text(v)
+        norm = bank_text(v)
         if not norm:
             raise ValueError("text_exact value is empty after normalisation")
         return text_hash(norm)
     if signal_type == "text_near":
-        norm = normalise_text(v)
+        norm = bank_text(v)
         if not norm:
             raise ValueError("text_near value is empty after normalisation")
         return norm

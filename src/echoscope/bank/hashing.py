@@ -36,8 +36,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from echoscope import progress
+from echoscope.bank._signals import bank_text
 from echoscope.errors import InputError
-from echoscope.normalise import normalise_text, text_hash
+from echoscope.normalise import text_hash
 from echoscope.params import Params, limit
 
 __all__ = [
@@ -363,7 +364,7 @@ def hash_texts(texts: Iterable[tuple[str, str]]) -> pa.Table:
     """``(item, text)`` pairs -> ``text_exact`` and ``text_near`` rows (HASH_SCHEMA)."""
     rows: list[dict[str, Any]] = []
     for item, text in texts:
-        norm = normalise_text(text)
+        norm = bank_text(text)
         if not norm:
             rows.append(_row(item, "text", "text_exact", "", None, "empty text"))
             continue

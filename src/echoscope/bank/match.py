@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from echoscope import progress, schema
 from echoscope.bank._index import radius_search
-from echoscope.bank._signals import SIGNAL_TYPES, pdq_to_words
+from echoscope.bank._signals import SIGNAL_TYPES, bank_text, pdq_to_words
 from echoscope.bank.banks import bank_entries, import_bank
 from echoscope.bank.hashing import (
     DIHEDRAL,
@@ -48,7 +48,7 @@ from echoscope.bank.hashing import (
     parse_signature,
 )
 from echoscope.errors import InputError, ParameterError
-from echoscope.normalise import normalise_text, text_hash
+from echoscope.normalise import text_hash
 from echoscope.params import Params, choice, limit
 from echoscope.workspace import Workspace
 
@@ -381,7 +381,7 @@ def workspace_queries(ws: Workspace, *, media_dir: str | os.PathLike[str] | None
         posts = ws.sql("SELECT post_id, account_id, text FROM posts WHERE text IS NOT NULL "
                        "AND text <> '' ORDER BY platform, post_id").to_pylist()
         for post in progress.track(posts, "texts", total=len(posts)):
-            norm = normalise_text(post["text"])
+            norm = bank_text(post["text"])
             if not norm:
                 continue
             if "text_exact" in types:
