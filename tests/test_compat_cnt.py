@@ -30,6 +30,7 @@ from echoscope.detect.compat_cnt import (
     cnt_network,
     cotweet_keys,
     cotweet_text,
+    key_codes,
     messages_from_cnt_csv,
     messages_from_twitter_json,
     token_set,
@@ -249,6 +250,28 @@ def test_text_normalisation_matches_toolkit(text: str) -> None:
 def test_vectorised_cotweet_keys_match_toolkit(texts: list[str]) -> None:
     got = cotweet_keys(pa.array(texts, pa.string())).to_pylist()
     assert got == [sim.message_preprocessor(t) for t in texts]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "", "ab", "ba", "é", "a "]), max_size=20))
+def test_key_codes_equal_iff_strings_equal(values: list[str]) -> None:
+    codes = key_codes(pa.array(values, pa.string())).tolist()
+    for i in range(len(values)):
+        for j in range(len(values)):
+            assert (codes[i] == codes[j]) == (values[i] == values[j])
+
+
+def test_key_codes_survive_hash_collisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series([7] * len(self),
+                                                                          dtype=pl.UInt64))
+    codes = key_codes(pa.array(["x", "y", "x"])).tolist()
+    assert codes[0] == codes[2] != codes[1]
+    msgs = CntMessages.from_rows([("1", "A", "9", None, "", 0.0, ()),
+                                  ("2", "B", "8", None, "", 1.0, ()),
+                                  ("3", "C", "9", None, "", 2.0, ())])
+    assert ours(msgs, "co_retweet", 60, 1) == [("A", "C", 1), ("C", "A", 1)]
 
 
 # -- every type against the real package ---------------------------------------------

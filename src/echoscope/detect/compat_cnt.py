@@ -217,41 +217,90 @@ def _none_if_empty(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
 
+def key_codes(values: pa.Array | pa.ChunkedArray) -> I64:
+    """Integer keys equal exactly when the strings are equal (nulls not allowed).
+
+    64-bit hashes (fast), checked: every two strings with the same hash are compared,
+    and on a real collision the exact dictionary codes are used instead.
+    """
+    import polars as pl
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    s = pl.from_arrow(values)
+    assert isinstance(s, pl.Series)
+    h = np.ascontiguousarray(s.hash(seed=0).to_numpy()).view(np.int64)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    k = np.flatnonzero(hs[1:] == hs[:-1])
+    if k.size:
+        a = values.take(pa.array(order[k]))
+        b = values.take(pa.array(order[k + 1]))
+        if not pc.all(pc.equal(a, b)).as_py():
+            return _codes(values)[0]
+    return h
+
+
+def _first_of_runs(keys: Sequence[I64]) -> tuple[I64, I64]:
+    """For rows keyed by ``keys`` (exact integer keys): the row index of the first row of
+    each distinct key (ascending), and for every row the position of its key's first row
+    in that list."""
+    n = keys[0].size
+    pos = np.arange(n, dtype=np.int64)
+    order = np.lexsort((pos, *reversed(keys)))
+    same = np.ones(max(n - 1, 0), dtype=bool)
+    for k in keys:
+        ks = k[order]
+        same &= ks[1:] == ks[:-1]
+    if not same.any():
+        return pos, pos
+    start = np.r_[True, ~same]
+    run = np.cumsum(start) - 1
+    first_row = order[start]                    # first row of each run
+    rank = np.empty(first_row.size, dtype=np.int64)
+    rank[np.argsort(first_row, kind="stable")] = np.arange(first_row.size, dtype=np.int64)
+    row_to_first = np.empty(n, dtype=np.int64)
+    row_to_first[order] = rank[run]
+    return np.sort(first_row), row_to_first
+
+
 def _build(rows: pa.Table) -> _Tables:
     n = rows.num_rows
-    mid, _ = _codes(rows["message_id"])
     user, accounts = _codes(rows["user_id"])
     t = np.asarray(rows["timestamp"].to_numpy(), dtype=np.float64)
     repost = _none_if_empty(rows["repost_id"].combine_chunks())
     reply = _none_if_empty(rows["reply_id"].combine_chunks())
-    # first row per message id (codes are in order of first appearance)
-    if n:
-        _, first = np.unique(mid, return_index=True)
-    else:
-        first = np.zeros(0, dtype=np.int64)
-    take = pa.array(first, pa.int64())
+    message = rows["message"].combine_chunks()
+    if n == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return _Tables([], e, repost, reply, message, np.zeros(0), e, e, e, np.zeros(0))
+    # first row per message id; mid = message index of every row
+    first, mid = _first_of_runs([key_codes(rows["message_id"])])
+    if first.size != n:
+        take = pa.array(first, pa.int64())
+        repost, reply, message = repost.take(take), reply.take(take), message.take(take)
     # links: every non-repost row's URLs, first (message, URL) wins
     urls = rows["urls"].combine_chunks()
     flat = pc.list_flatten(urls)
     parent = np.asarray(pc.list_parent_indices(urls).to_numpy(zero_copy_only=False),
                         dtype=np.int64)
-    is_rep = np.asarray(pc.is_valid(repost).to_numpy(zero_copy_only=False), dtype=bool)
-    ok = ~is_rep[parent] & np.asarray(
+    row_rep = np.asarray(pc.is_valid(_none_if_empty(rows["repost_id"].combine_chunks()))
+                         .to_numpy(zero_copy_only=False), dtype=bool)
+    ok = ~row_rep[parent] & np.asarray(
         pc.not_equal(flat, "").to_numpy(zero_copy_only=False), dtype=bool)
     parent = parent[ok]
-    url_codes, url_dict = _codes(flat.filter(pa.array(ok)))
+    url = key_codes(flat.filter(pa.array(ok)))
     if parent.size:
-        combo = mid[parent] * np.int64(max(len(url_dict), 1)) + url_codes
-        _, lfirst = np.unique(combo, return_index=True)
-        lfirst.sort()
+        lfirst, _ = _first_of_runs([mid[parent], url])
     else:
         lfirst = np.zeros(0, dtype=np.int64)
     lrow = parent[lfirst]
     return _Tables(
-        accounts=accounts.to_pylist(), user=user[first], repost=repost.take(take),
-        reply=reply.take(take), message=rows["message"].combine_chunks().take(take),
-        t=t[first], link_msg=mid[lrow], link_url=url_codes[lfirst], link_user=user[lrow],
-        link_t=t[lrow])
+        accounts=accounts.to_pylist(), user=user[first], repost=repost, reply=reply,
+        message=message, t=t[first], link_msg=mid[lrow], link_url=url[lfirst],
+        link_user=user[lrow], link_t=t[lrow])
 
 
 def messages_from_cnt_csv(path: str) -> CntMessages:
@@ -475,10 +524,6 @@ def _weights(src: I64, m: I64, other: I64, n_acct: int, min_weight: int
     return pair // n, pair % n, w[keep].astype(np.int64)
 
 
-def _key_codes(values: pa.Array) -> I64:
-    return _codes(values)[0]
-
-
 def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
     """The toolkit's edge list for ``params.type``: ``source, target, weight, edge_type``.
 
@@ -497,14 +542,14 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
     else:
         if kind == "co_retweet":
             sel = ~original
-            keys = _key_codes(tb.repost.filter(pa.array(sel)))
+            keys = key_codes(tb.repost.filter(pa.array(sel)))
         elif kind == "co_reply":
             sel = original & np.asarray(pc.is_valid(tb.reply).to_numpy(zero_copy_only=False),
                                         dtype=bool)
-            keys = _key_codes(tb.reply.filter(pa.array(sel)))
+            keys = key_codes(tb.reply.filter(pa.array(sel)))
         elif kind == "co_tweet":
             sel = original
-            keys = _key_codes(cotweet_keys(tb.message.filter(pa.array(sel))))
+            keys = key_codes(cotweet_keys(tb.message.filter(pa.array(sel))))
         else:  # co_post: any two messages, reposts included
             sel = np.ones(tb.t.size, dtype=bool)
             keys = np.zeros(tb.t.size, dtype=np.int64)
