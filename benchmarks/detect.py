@@ -130,7 +130,8 @@ def run_one(kind: str, n: int) -> dict[str, float]:
                 "tested": float(stats["edges_tested"]),  # type: ignore[arg-type]
                 "candidate_pairs": float(sum(x["candidate_pairs"] for x in layers))}
     if kind == "sweep":
-        from echoscope.detect.coaction import _encode, _times_us
+        from echoscope.detect._util import encode as _encode
+        from echoscope.detect._util import times_us as _times_us
         from echoscope.detect.kernel import sort_actions, sweep_pairs
 
         acts = synthetic_actions(n)

@@ -62,18 +62,23 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
-from scipy import special
 
 from echoscope import progress, schema
 from echoscope.actions import ACTION_TYPES
+from echoscope.detect._util import F64, I32, I64, US, distinct_per, encode, times_us
 from echoscope.detect.base import DETECTORS, DetectorBase
-from echoscope.detect.kernel import (
-    count_pairs,
-    isolated_mask,
-    sort_actions,
-    sweep_pair_codes,
-    sweep_pairs,
+from echoscope.detect.kernel import count_pairs, isolated_mask, sort_actions, sweep_pair_codes
+from echoscope.detect.null import (
+    benjamini_hochberg,
+    configuration_strata,
+    pairs_per_key,
+    poisson_tail,
+    rates,
+    robust_rates,
+    shift_null_counts,
+    shift_shared,
 )
+from echoscope.detect.windows import AUTO_CANDIDATES, choose_window
 from echoscope.errors import ParameterError
 from echoscope.params import Params, choice, limit
 from echoscope.workspace import RunLog, Workspace
@@ -90,14 +95,6 @@ __all__ = [
     "shift_null_counts",
 ]
 
-I64 = npt.NDArray[np.int64]
-I32 = npt.NDArray[np.int32]
-F64 = npt.NDArray[np.float64]
-
-US = 1_000_000
-#: candidate windows for ``window="auto"`` (seconds, log-spaced 10 s .. 24 h)
-AUTO_CANDIDATES: tuple[float, ...] = (10.0, 30.0, 60.0, 180.0, 600.0, 1800.0, 3600.0,
-                                      3 * 3600.0, 6 * 3600.0, 86400.0)
 WIDE_TYPES: tuple[str, ...] = ("text", "near_text", "url", "media", "repost", "quote")
 
 
@@ -147,53 +144,7 @@ class DetectParams(Params):
         return tuple(sorted({float(w) for w in self.windows}))
 
 
-# -- small helpers ---------------------------------------------------------------------
-
-
-def _encode(arr: pa.ChunkedArray | pa.Array) -> tuple[I64, pa.Array]:
-    """Integer codes whose order is the sorted order of the values (row-order free)."""
-    enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray)
-                               else arr)
-    dictionary = enc.dictionary
-    order = pc.array_sort_indices(dictionary).to_numpy().astype(np.int64)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size, dtype=np.int64)
-    codes = rank[enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
-    return codes, dictionary.take(pa.array(order))
-
-
-def _times_us(col: pa.ChunkedArray | pa.Array) -> I64:
-    a = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    return np.asarray(pc.cast(a, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _distinct_per(group: I64, other: I64, n_groups: int) -> I64:
-    """Number of distinct ``other`` values per ``group`` value."""
-    if group.size == 0:
-        return np.zeros(n_groups, dtype=np.int64)
-    m = int(other.max()) + 1
-    c = np.sort(group * m + other)  # sorting beats numpy 2's hash-based unique here
-    u = c[np.r_[True, c[1:] != c[:-1]]]
-    return np.bincount(u // m, minlength=n_groups).astype(np.int64)
-
-
-def benjamini_hochberg(p: F64, m: int | None = None) -> F64:
-    """Benjamini-Hochberg q-values of ``p`` within a family of ``m >= len(p)`` tests.
-
-    Tests outside ``p`` (pairs that never co-acted) have p = 1 and so never change a
-    q-value except through ``m``.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    n = p.size
-    m = n if m is None else max(int(m), n)
-    if n == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n, dtype=np.float64)
-    out[order] = np.minimum(q, 1.0)
-    return out
+# -- aggregation -----------------------------------------------------------------------
 
 
 @njit(cache=True, nogil=True)
@@ -239,29 +190,6 @@ def _aggregate(code: I64, key: I64, delay: I64, rarity: F64,
     return out_code, n_keys, n_pairs, min_d, med_d, rsum
 
 
-@njit(cache=True, nogil=True)
-def _shared_pairs(a: I64, b: I64, indptr: I64, keys: I64, counts: I64) -> I64:  # pragma: no cover
-    """For each pair (a, b): Σ over shared keys of count_a(k) * count_b(k) (CSR, sorted)."""
-    out = np.zeros(a.shape[0], dtype=np.int64)
-    for e in range(a.shape[0]):
-        i = indptr[a[e]]
-        ie = indptr[a[e] + 1]
-        j = indptr[b[e]]
-        je = indptr[b[e] + 1]
-        s = 0
-        while i < ie and j < je:
-            if keys[i] < keys[j]:
-                i += 1
-            elif keys[i] > keys[j]:
-                j += 1
-            else:
-                s += counts[i] * counts[j]
-                i += 1
-                j += 1
-        out[e] = s
-    return out
-
-
 # -- one layer -------------------------------------------------------------------------
 
 
@@ -285,7 +213,7 @@ def _prune(key: I64, t: I64, acct: I32, w: int, min_keys: int,
         changed = bool(iso.any())
         idx = idx[~iso]
         if min_keys > 1 and idx.size:
-            nk = _distinct_per(acct[idx].astype(np.int64), key[idx], n_acct)
+            nk = distinct_per(acct[idx].astype(np.int64), key[idx], n_acct)
             few = nk[acct[idx]] < min_keys
             if few.any():
                 changed = True
@@ -295,39 +223,6 @@ def _prune(key: I64, t: I64, acct: I32, w: int, min_keys: int,
     keep[:] = False
     keep[idx] = True
     return keep
-
-
-@njit(cache=True, nogil=True)
-def _later_within(group: I64, t: I64, window: int) -> I64:  # pragma: no cover
-    """For rows sorted by (group, time): how many later rows of the group are within W."""
-    n = group.shape[0]
-    out = np.zeros(n, dtype=np.int64)
-    hi = 0
-    for i in range(n):
-        if hi < i + 1:
-            hi = i + 1
-        while hi < n and group[hi] == group[i] and t[hi] - t[i] <= window:
-            hi += 1
-        out[i] = hi - i - 1
-    return out
-
-
-def pairs_per_key(key: I64, t: I64, acct: I32, w: int, n_keys: int) -> F64:
-    """Co-action pairs (different accounts, ``|Δt| <= W``) per key, in O(n log n).
-
-    All pairs within the window minus the pairs of the same account, each counted with
-    a two-pointer pass — never pair by pair, so a key of 20,000 accounts in one window is
-    cheap. Input sorted by (key, time, account).
-    """
-    if key.size == 0:
-        return np.zeros(n_keys, dtype=np.float64)
-    allp = np.asarray(_later_within(key, t, w)).astype(np.float64)
-    m = int(acct.max()) + 1
-    grp = key * m + acct.astype(np.int64)
-    o = np.lexsort((t, grp))
-    same = np.asarray(_later_within(grp[o], t[o], w)).astype(np.float64)
-    total = np.bincount(key, weights=allp, minlength=n_keys).astype(np.float64)
-    return total - np.bincount(key[o], weights=same, minlength=n_keys).astype(np.float64)
 
 
 def _cap(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
@@ -356,13 +251,13 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     active = int((n_act > 0).sum())
     family = active * (active - 1) // 2
     n_key_dict = int(key.max()) + 1 if key.size else 0
-    n_acc_key = _distinct_per(key, acct.astype(np.int64), n_key_dict)
+    n_acc_key = distinct_per(key, acct.astype(np.int64), n_key_dict)
     rarity = np.where(n_acc_key > 0, 1.0 / np.log2(1.0 + np.maximum(n_acc_key, 1)), 0.0)
     info: dict[str, Any] = {"type": layer.type, "window": layer.window,
                             "actions": int(key.size), "accounts": active}
     # null-model constants from the whole layer (before pruning)
     if p.null == "configuration":
-        strata, key_stratum, s_pairs, s_denom = _configuration_null(
+        strata, key_stratum, s_pairs, s_denom = configuration_strata(
             key, t, acct, w, n_acc_key, layer.n_accounts)
         info["null_pairs"] = round(float(s_pairs.sum()))
         info["null_strata"] = int(s_pairs.size)
@@ -420,11 +315,11 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         null["ab"] = strata[ea] * strata[eb]
         null["pairs"] = s_pairs
         null["denom"] = s_denom
-        lam = null["ab"] @ _rates(s_pairs, s_denom)
+        lam = null["ab"] @ rates(s_pairs, s_denom)
     elif p.null == "shift":
         span = float(t.max() - t.min()) + 1.0 if t.size else 1.0
         frac = min(1.0, (2.0 * w + 1.0) / span)
-        lam = _shift_shared(key, acct, ea, eb, layer.n_accounts).astype(np.float64) * frac
+        lam = shift_shared(key, acct, ea, eb, layer.n_accounts).astype(np.float64) * frac
     else:
         lam = np.full(ea.size, np.nan)
     info["edges_tested"] = int(ea.size)
@@ -432,109 +327,6 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     cols = {"a": ea, "b": eb, "n_keys": nk, "n_pairs": npairs, "min_delay": mind / US,
             "median_delay": medd / US, "rarity": rsum, "lam": lam, "null": null}
     return cols, family
-
-
-def _rates(pairs: F64, denom: F64) -> F64:
-    return np.divide(np.maximum(pairs, 0.0), denom, out=np.zeros(pairs.size),
-                     where=denom > 0)
-
-
-def _configuration_null(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
-                        n_acct: int) -> tuple[F64, I64, F64, F64]:
-    """Per-account actions per popularity stratum, each key's stratum, and per stratum the
-    co-acting pairs ``P_s`` and ``D_s = Σ_{a<b} n_a(s) n_b(s)`` (so ``C_s = P_s / D_s``).
-
-    Keys are stratified by popularity (``floor(log2(accounts acting on the key))``), so an
-    account that spends most of its few actions on viral posts is compared with what
-    viral posts give, not with the layer average. ``λ_ab = Σ_s n_a(s) n_b(s) C_s``.
-    """
-    key_stratum = np.floor(np.log2(np.maximum(n_acc_key, 1))).astype(np.int64)
-    stratum = key_stratum[key]
-    n_str = int(stratum.max()) + 1 if stratum.size else 1
-    per_key = pairs_per_key(key, t, acct, w, n_acc_key.size)
-    pairs = np.bincount(key_stratum, weights=per_key, minlength=n_str)[:n_str]
-    counts = np.bincount(acct.astype(np.int64) * n_str + stratum,
-                         minlength=n_acct * n_str).astype(np.float64).reshape(n_acct, n_str)
-    m = counts.sum(axis=0)
-    denom = (m * m - (counts * counts).sum(axis=0)) / 2.0
-    return counts, key_stratum, pairs.astype(np.float64), denom
-
-
-def _shift_shared(key: I64, acct: I32, ea: I64, eb: I64, n_acct: int) -> I64:
-    """S_ab: action pairs of a and b on shared keys at any time."""
-    if ea.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    m = int(key.max()) + 1
-    u, cnt = np.unique(acct.astype(np.int64) * m + key, return_counts=True)
-    ua = u // m
-    uk = u % m
-    indptr = np.zeros(n_acct + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ua, minlength=n_acct), out=indptr[1:])
-    return np.asarray(_shared_pairs(ea, eb, indptr, uk, cnt.astype(np.int64)))
-
-
-# -- auto window -----------------------------------------------------------------------
-
-
-def choose_window(key: I64, t: I64, acct: I32,
-                  candidates: tuple[float, ...] = AUTO_CANDIDATES, *,
-                  max_pairs: int = 200_000_000, seed: int = 0,
-                  default: float = 60.0) -> tuple[float, list[dict[str, float]]]:
-    """The co-action time scale of one action type, and the curve it was read from.
-
-    For each candidate ``W``, ``observed(W)`` is the number of co-acting action pairs and
-    ``expected(W) = S · min(1, (2W + 1µs) / T)`` what random circular shifts of every
-    account's timeline would give (``S``: pairs of different accounts' actions on the same
-    key at any time; ``T``: the time span). Their ratio ``r(W)`` is flat and high below
-    the time scale of synchronised activity and falls towards the background level (daily
-    rhythm, measured at the largest candidate) above it. The chosen window is the largest
-    candidate, scanning upwards from the smallest with at least 10 observed pairs, whose
-    excess ``r(W) - r_background`` is still at least half the excess at the start. When the
-    start is less than twice the background (no synchrony to speak of) ``default`` is
-    returned. Keys are sampled (seeded, uniformly) when ``S`` exceeds ``max_pairs``, which
-    scales observed and expected alike.
-    """
-    cands = tuple(sorted({float(c) for c in candidates}))
-    curve: list[dict[str, float]] = []
-    if key.size < 2:
-        return default, curve
-    uniq, per_key = np.unique(key, return_counts=True)
-    m = int(acct.max()) + 1
-    s_all = float((per_key.astype(np.float64) ** 2).sum()) / 2.0
-    if s_all > max_pairs:
-        rng = np.random.default_rng(seed)
-        chosen = uniq[rng.random(uniq.size) < max_pairs / s_all]
-        sel = np.isin(key, chosen)
-        key, t, acct = key[sel], t[sel], acct[sel]
-        if key.size < 2:
-            return default, curve
-        _, per_key = np.unique(key, return_counts=True)
-    order = sort_actions(key, t, acct)
-    key, t, acct = key[order], t[order], acct[order]
-    _, per_ak = np.unique(key * m + acct.astype(np.int64), return_counts=True)
-    s_total = (float((per_key.astype(np.float64) ** 2).sum())
-               - float((per_ak.astype(np.float64) ** 2).sum())) / 2.0
-    span = float(t.max() - t.min()) + 1.0
-    for c in cands:
-        w = round(c * US)
-        obs = float(count_pairs(key, t, acct, w))
-        exp = s_total * min(1.0, (2.0 * w + 1.0) / span)
-        curve.append({"window": c, "observed": obs, "expected": exp,
-                      "ratio": obs / exp if exp > 0 else 0.0})
-    start = next((i for i, x in enumerate(curve) if x["observed"] >= 10), None)
-    if start is None:
-        return default, curve
-    base = curve[-1]["ratio"]
-    top = curve[start]["ratio"]
-    if top < 2.0 * base or top <= 0:
-        return default, curve
-    target = base + 0.5 * (top - base)
-    chosen_w = curve[start]["window"]
-    for x in curve[start + 1:]:
-        if x["ratio"] < target:
-            break
-        chosen_w = x["window"]
-    return chosen_w, curve
 
 
 # -- the pure core ---------------------------------------------------------------------
@@ -555,7 +347,7 @@ def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: 
     actions = schema.check("actions", actions, stage="detect")
     windows = p.resolved_windows()
     stats["windows"] = {}
-    acct_all, acct_dict = _encode(actions["account_id"])
+    acct_all, acct_dict = encode(actions["account_id"])
     n_acct = len(acct_dict)
     types_col = actions["type"]
     results: list[dict[str, Any]] = []
@@ -568,8 +360,8 @@ def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: 
         if not sel.any():
             continue
         sub = actions.filter(mask)
-        key, _ = _encode(sub["key"])
-        t = _times_us(sub["time"])
+        key, _ = encode(sub["key"])
+        t = times_us(sub["time"])
         acct = acct_all[sel].astype(np.int32)
         first = windows[0]
         if p.window == "auto":
@@ -585,7 +377,7 @@ def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: 
             else:
                 if typ not in p.wide_types:
                     continue
-                n_acc_key = _distinct_per(key, acct.astype(np.int64), int(key.max()) + 1)
+                n_acc_key = distinct_per(key, acct.astype(np.int64), int(key.max()) + 1)
                 rare = n_acc_key[key] <= p.wide_max_accounts
                 lk, lt, la = key[rare], t[rare], acct[rare]
             cols, fam = _layer_edges(_Layer(typ, w, lk, lt, la, n_acct), p, stats)
@@ -616,8 +408,8 @@ def _finish(results: list[dict[str, Any]], acct_dict: pa.Array, p: DetectParams,
         keep = np.ones(nk.size, dtype=bool)
     else:
         if p.null == "configuration":
-            lam = _robust_configuration(results, nk, family, stats)
-        pv = _poisson_tail(nk, lam)
+            lam = robust_rates(results, nk, family, stats)
+        pv = poisson_tail(nk, lam)
         qv = benjamini_hochberg(pv, family)
         weight = cat["rarity"] * nk / (nk + lam)
         keep = qv <= p.alpha
@@ -641,84 +433,6 @@ def _finish(results: list[dict[str, Any]], acct_dict: pa.Array, p: DetectParams,
     out = out.sort_by([("type", "ascending"), ("window", "ascending"),
                        ("account_a", "ascending"), ("account_b", "ascending")])
     return schema.check("edges", out, stage="detect")
-
-
-def _poisson_tail(nk: F64, lam: F64) -> F64:
-    """P(X >= nk) for X ~ Poisson(lam)."""
-    return np.where(lam > 0, special.pdtrc(nk - 1.0, np.maximum(lam, 1e-300)), 0.0)
-
-
-def _robust_configuration(results: list[dict[str, Any]], nk: F64, family: int,
-                          stats: dict[str, Any]) -> F64:
-    """λ of every candidate, with rate constants estimated without the candidates.
-
-    ``C_s`` is estimated from the co-acting pairs of accounts that share fewer than two
-    keys in the layer: the candidate pairs (two or more distinct keys) are left out of
-    both ``P_s`` and ``D_s``. Under the null these hold a second-order share of the pairs
-    (``O(λ²)``), so the estimate barely moves; a campaign that makes up most of a
-    popularity stratum, whose members all share many keys, no longer defines its own null.
-    """
-    parts = []
-    start = 0
-    left_out = 0
-    for r in results:
-        n = r["a"].size
-        nl = r["null"]
-        out = nk[start:start + n] >= 2
-        left_out += int(out.sum())
-        pairs = nl["pairs"] - nl["own"][out].sum(axis=0)
-        denom = nl["denom"] - nl["ab"][out].sum(axis=0)
-        parts.append(nl["ab"] @ _rates(pairs, denom) if n else np.zeros(0))
-        start += n
-    stats["null_left_out_pairs"] = left_out
-    return np.concatenate(parts) if parts else np.zeros(0)
-
-
-# -- empirical shift null (validation) -----------------------------------------------
-
-
-def shift_null_counts(actions: pa.Table, action_type: str, window: float, shuffles: int,
-                      seed: int = 0) -> list[dict[tuple[str, str], int]]:
-    """Co-acting action pairs per account pair after random circular time shifts.
-
-    Each shuffle shifts every account's timeline by an independent uniform offset modulo
-    the observation span (seeded); returns one ``{(a, b): pairs}`` dict per shuffle. Used
-    to check the analytic expectation of ``null="shift"``; slow on big inputs.
-    """
-    actions = schema.check("actions", actions, stage="detect")
-    sub = actions.filter(pc.equal(actions["type"], action_type))
-    if sub.num_rows == 0:
-        return [{} for _ in range(shuffles)]
-    key, _ = _encode(sub["key"])
-    acct, adict = _encode(sub["account_id"])
-    t = _times_us(sub["time"])
-    t0 = int(t.min())
-    span = int(t.max()) - t0 + 1
-    w = round(window * US)
-    rng = np.random.default_rng(seed)
-    out: list[dict[tuple[str, str], int]] = []
-    names = adict.to_pylist()
-    for _ in range(shuffles):
-        off = rng.integers(0, span, size=int(acct.max()) + 1)
-        ts = (t - t0 + off[acct]) % span
-        # circular: also compare across the wrap by duplicating the first W of the span
-        wrap = ts < w
-        k2 = np.concatenate([key, key[wrap]])
-        t2 = np.concatenate([ts, ts[wrap] + span])
-        a2 = np.concatenate([acct, acct[wrap]]).astype(np.int32)
-        src = np.concatenate([np.arange(key.size), np.flatnonzero(wrap)])
-        dup = np.concatenate([np.zeros(key.size, bool), np.ones(int(wrap.sum()), bool)])
-        o = sort_actions(k2, t2, a2)
-        ii, jj = sweep_pairs(k2[o], t2[o], a2[o], w)
-        both = dup[o][ii] & dup[o][jj]  # a pair of copies repeats a pair of originals
-        si, sj = src[o][ii][~both], src[o][jj][~both]
-        counts: dict[tuple[str, str], int] = {}
-        for x, y in zip(si.tolist(), sj.tolist(), strict=True):
-            na, nb = names[acct[x]], names[acct[y]]
-            pair = (na, nb) if na < nb else (nb, na)
-            counts[pair] = counts.get(pair, 0) + 1
-        out.append(counts)
-    return out
 
 
 # -- workspace stage -------------------------------------------------------------------
