@@ -146,12 +146,18 @@ def throughput(n: int, seed: int) -> None:
             p = os.path.join(d, f"big{i}.jpg")
             synthetic_image(seed + i, (3000, 2000)).save(p, quality=90)
             paths.append(p)
-        for label, hp in (("draft 512 (default)", HashParams()),
-                          ("full decode, then reduced to 512", HashParams(draft=False))):
-            t0 = time.perf_counter()
-            hash_files(paths, hp)
-            dt = time.perf_counter() - t0
-            print(f"hashing 3000x2000 JPEGs, all variants, {label}: {n / dt:.1f} images/s")
+        configs = (("draft 512 (default)", HashParams()),
+                   ("full decode, then reduced to 512", HashParams(draft=False)))
+        hash_files(paths[:1])  # warm-up (imports, plugin registration)
+        best = {label: float("inf") for label, _ in configs}
+        for _ in range(2):  # alternate, keep the best of two (shared, noisy machine)
+            for label, hp in configs:
+                t0 = time.perf_counter()
+                hash_files(paths, hp)
+                best[label] = min(best[label], time.perf_counter() - t0)
+        for label, _ in configs:
+            print(f"hashing 3000x2000 JPEGs, all variants, {label}: "
+                  f"{n / best[label]:.1f} images/s")
 
 
 def main() -> None:
@@ -174,7 +180,7 @@ def main() -> None:
     if a.only in (None, "robustness"):
         robustness(a.images, a.seed)
     if a.only in (None, "throughput"):
-        throughput(5 if a.quick else 20, a.seed)
+        throughput(4 if a.quick else 10, a.seed)
 
 
 if __name__ == "__main__":
