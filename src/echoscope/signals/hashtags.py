@@ -22,15 +22,14 @@ Crews
     Campaigns seen through their bursts, for when clustering found none. Two bursts (of any
     hashtags) are linked when they share at least 3 accounts and more than chance allows:
     the hypergeometric tail of the overlap, among the accounts that posted anything during
-    either burst, is below ``alpha`` / number of burst pairs (so bursts are not linked merely
-    by whoever was online); bursts of different hashtags must also not overlap in time
-    (nor be in adjacent hours), because people who follow trends join simultaneous trends
-    together. Two bursts of the same hashtag link only when
-    they start on different days within an hour of the same time of day (a schedule):
-    followers of a hashtag keep posting it, which is not coordination. A burst's carriers
-    are its accounts that also appear in at least half of its linked hashtags (or, for its
-    own hashtag, linked days) — an active account caught in two trends by chance is not
-    one; a crew is the carriers of a
+    either burst, is below ``alpha`` / number of burst pairs (so bursts are not linked
+    merely by whoever was online). Bursts of different hashtags must not overlap in time
+    (nor be in adjacent hours): people who follow trends join simultaneous trends together.
+    Two bursts of the same hashtag link only when they start on different days within an
+    hour of the same time of day (a schedule): followers of a hashtag keep posting it,
+    which is not coordination. A burst's carriers are its accounts that also appear in at
+    least half of its linked hashtags (or, for its own hashtag, linked days) — an active
+    account caught in two trends by chance is not one; a crew is the carriers of a
     connected set of linked bursts.
 Storm
     A burst carried by at least ``storm_min_accounts`` accounts where one campaign's members
@@ -46,7 +45,9 @@ Hijack
     hashtag of the campaign's own, or one whose usual content it matches).
 
 The columns ``top_share``, ``campaign_share`` and ``content_similarity`` describe the
-hashtag's most campaign-dominated burst (the peak burst when none is).
+hashtag's most telling burst (hijack, then storm, then the most campaign-dominated, then
+the largest). ``campaign_share`` counts campaign members only; a crew's share is in the
+evidence.
 """
 
 from __future__ import annotations
