@@ -150,6 +150,10 @@ def test_params_and_unknown_bank(case: dict) -> None:
         MatchParams(pdq_radius=100)
     with Workspace(case["ws"]) as ws, pytest.raises(ParameterError, match="no bank named"):
         match_workspace(ws, ["nope"])
+    from echoscope.errors import InputError
+
+    with Workspace(case["ws"]) as ws, pytest.raises(InputError, match="no such file"):
+        match_workspace(ws, ["missing.csv"])
 
 
 def test_cli_match_hashes_and_workspace(case: dict, tmp_path: Path,

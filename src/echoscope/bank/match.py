@@ -440,6 +440,8 @@ def _resolve_banks(ws: Workspace, banks: Sequence[str]) -> list[str] | None:
         if path.is_file():
             summary = import_bank(ws, path.stem, path)
             names.append(summary.bank)
+        elif path.suffix.lower() in (".csv", ".jsonl", ".ndjson", ".json") or os.sep in b:
+            raise InputError(f"bank file {b}: no such file.", path=b)
         else:
             names.append(b)
     return names or None
