@@ -223,24 +223,29 @@ def key_codes(values: pa.Array | pa.ChunkedArray) -> I64:
     64-bit hashes (fast), checked: every two strings with the same hash are compared,
     and on a real collision the exact dictionary codes are used instead.
     """
+    return _hash_keys(values)[0]
+
+
+def _hash_keys(values: pa.Array | pa.ChunkedArray) -> tuple[I64, bool]:
+    """:func:`key_codes` and whether all values are distinct."""
     import polars as pl
 
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), True
     s = pl.from_arrow(values)
     assert isinstance(s, pl.Series)
     h = np.ascontiguousarray(s.hash(seed=0).to_numpy()).view(np.int64)
-    order = np.argsort(h, kind="stable")
+    order = np.argsort(h)
     hs = h[order]
     k = np.flatnonzero(hs[1:] == hs[:-1])
     if k.size:
         a = values.take(pa.array(order[k]))
         b = values.take(pa.array(order[k + 1]))
         if not pc.all(pc.equal(a, b)).as_py():
-            return _codes(values)[0]
-    return h
+            return _codes(values)[0], False
+    return h, k.size == 0
 
 
 def _first_of_runs(keys: Sequence[I64]) -> tuple[I64, I64]:
@@ -277,7 +282,11 @@ def _build(rows: pa.Table) -> _Tables:
         e = np.zeros(0, dtype=np.int64)
         return _Tables([], e, repost, reply, message, np.zeros(0), e, e, e, np.zeros(0))
     # first row per message id; mid = message index of every row
-    first, mid = _first_of_runs([key_codes(rows["message_id"])])
+    ids, distinct = _hash_keys(rows["message_id"])
+    if distinct:
+        first = mid = np.arange(n, dtype=np.int64)
+    else:
+        first, mid = _first_of_runs([ids])
     if first.size != n:
         take = pa.array(first, pa.int64())
         repost, reply, message = repost.take(take), reply.take(take), message.take(take)
