@@ -275,11 +275,12 @@ def _ingest_one(
             con.execute(
                 f"""
                 INSERT INTO posts ({cols})
-                SELECT {cols} FROM (
-                    SELECT *, row_number() OVER (
-                        PARTITION BY platform, post_id ORDER BY source_record) AS _rn
-                    FROM "{stage}") s
-                WHERE _rn = 1 AND NOT EXISTS (
+                SELECT {cols} FROM "{stage}" s
+                WHERE s.rowid IN (
+                    -- the first record of each post id (narrow: no wide rows sorted)
+                    SELECT arg_min(rowid, struct_pack(r := source_record, i := rowid))
+                    FROM "{stage}" GROUP BY platform, post_id)
+                AND NOT EXISTS (
                     SELECT 1 FROM posts p
                     WHERE p.platform = s.platform AND p.post_id = s.post_id)
                 """
