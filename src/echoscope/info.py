@@ -12,7 +12,8 @@ __all__ = ["workspace_info"]
 def workspace_info(ws: Workspace, *, rejects: int = 0) -> dict[str, Any]:
     """A JSON-able summary of the workspace; ``rejects=N`` adds the first N rejects."""
     def rows(q: str) -> list[dict[str, Any]]:
-        return ws.sql(q).to_pylist()
+        out: list[dict[str, Any]] = ws.sql(q).to_pylist()
+        return out
 
     out: dict[str, Any] = {
         "workspace": ws.path,

@@ -240,13 +240,13 @@ class Workspace:
         with self.transaction():
             self.con.execute(f'DELETE FROM "{name}"')
             self._insert(name, data)
-        return data.num_rows
+        return int(data.num_rows)
 
     def append(self, name: str, data: pa.Table, *, stage: str = "") -> int:
         """Append checked rows to a table (inside the caller's transaction, if any)."""
         data = schema.check(name, data, stage=stage)
         self._insert(name, data)
-        return data.num_rows
+        return int(data.num_rows)
 
     def _insert(self, name: str, data: pa.Table) -> None:
         if data.num_rows == 0:
@@ -327,7 +327,7 @@ class Workspace:
                     )
 
     def runs(self) -> list[dict[str, Any]]:
-        rows = self.sql("SELECT * FROM runs ORDER BY started_at").to_pylist()
+        rows: list[dict[str, Any]] = self.sql("SELECT * FROM runs ORDER BY started_at").to_pylist()
         for r in rows:
             for k in ("params", "inputs", "counts", "timings", "versions"):
                 r[k] = json.loads(r[k]) if r[k] else None
