@@ -1,0 +1,709 @@
+"""The Spark engine: actions and co-action edges on Apache Spark, identical to the default.
+
+Every stage runs the single-machine code per partition through Spark's Arrow-based
+``mapInArrow`` (one implementation of each kernel for both engines); Spark only moves rows
+between partitions and counts. docs/spark.md states the strategy and the limits:
+
+* **actions**: :func:`echoscope.actions.actions_from_posts` per partition for every type
+  but ``near_text`` (each post's actions depend on that post alone). ``near_text`` is a
+  global step: normalised texts and MinHash signatures per partition, LSH band buckets
+  grouped in Spark, each bucket's members compared with its smallest text (the rule of
+  :func:`echoscope.detect.minhash.cluster_near_duplicates` over sorted texts), and the
+  connected components of the (small) set of joins computed on the driver.
+* **co-action sweep**: rows are partitioned by (layer, key, time bucket). Keys with more
+  than ``split_rows`` actions in a layer are cut into time buckets of width
+  ``B >= W``; an action within ``W`` of the start of its bucket is also copied into the
+  previous bucket, and pairs of two copies are dropped there, so every pair is emitted
+  exactly once. Each partition runs :func:`echoscope.detect.kernel.sort_actions` and
+  :func:`~echoscope.detect.kernel.sweep_pairs`.
+* **aggregation**: pair rows are repartitioned by (layer, account pair) and aggregated
+  with the same numba ``_aggregate`` as :func:`echoscope.detect.coaction.coaction_edges`,
+  keys ranked in the same (sorted) order so the rarity sums are bit-identical.
+* **null model**: pairs per popularity stratum and actions per account and stratum are
+  counted in Spark; p-values, q-values and weights are computed on the driver by
+  ``coaction._finish``, the same numpy code.
+
+The single-machine ``max_pairs`` cap (a memory guard) is not applied: the engines agree
+whenever the DuckDB engine's run log shows no capped keys. Pruning is not needed either:
+it is exact in the single-machine code (it never changes an edge).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from echoscope import progress, schema
+from echoscope.actions import _POST_COLUMNS, ActionParams, actions_from_posts
+from echoscope.errors import ParameterError, UserError
+from echoscope.workspace import RunLog, Workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = [
+    "MAX_DRIVER_ACCOUNTS",
+    "SparkEngine",
+    "actions_df",
+    "edges_from_actions",
+    "read_posts",
+    "spark_session",
+    "to_arrow",
+]
+
+US = 1_000_000
+#: accounts the driver holds (account dictionary, per-stratum counts); above it: an error
+MAX_DRIVER_ACCOUNTS = 50_000_000
+#: default: keys with more actions than this in one layer are split into time buckets
+SPLIT_ROWS = 200_000
+
+_ACTIONS_DDL = "account_id string, time timestamp, type string, key string, post_id string"
+_PAIRS_DDL = ("layer int, code long, key string, delay long, rarity double, stratum int")
+_AGG_DDL = ("layer int, code long, n_keys long, n_pairs long, min_delay long, "
+            "median_delay double, rarity double, own array<long>")
+_ACTION_SORT = [("type", "ascending"), ("key", "ascending"), ("time", "ascending"),
+                ("account_id", "ascending"), ("post_id", "ascending")]
+
+
+# -- session and conversion -----------------------------------------------------------
+
+
+def spark_session(master: str | None = None, *, shuffle_partitions: int | None = None,
+                  conf: dict[str, str] | None = None) -> SparkSession:
+    """A SparkSession: the active one (e.g. under ``spark-submit``) or a new one.
+
+    A new session gets ``master`` (default ``local[*]``), the UI off and the session time
+    zone UTC. Local sessions run their Python workers with this interpreter
+    (``PYSPARK_PYTHON``), which has numpy, numba and pyarrow.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as e:  # pragma: no cover - depends on the installation
+        raise UserError("--engine spark needs PySpark and Java 17: "
+                        "pip install 'echoscope[spark]'.") from e
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        active.conf.set("spark.sql.session.timeZone", "UTC")
+        return active
+    url = master or "local[*]"
+    if url.startswith("local"):
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    b = (SparkSession.builder.master(url).appName("echoscope")
+         .config("spark.ui.enabled", "false")
+         .config("spark.ui.showConsoleProgress", "false")
+         .config("spark.sql.session.timeZone", "UTC"))
+    if shuffle_partitions:
+        b = b.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    for k, v in (conf or {}).items():
+        b = b.config(k, v)
+    try:
+        s = b.getOrCreate()
+    except Exception as e:  # Java missing, bad master URL, ...
+        raise UserError(f"could not start Spark with master {url!r}: {e}. The Spark engine "
+                        "needs Java 17 (JAVA_HOME or java on PATH).") from e
+    s.conf.set("spark.sql.session.timeZone", "UTC")
+    return s
+
+
+def _naive_ts(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Any Arrow timestamp as the canonical naive UTC microseconds."""
+    a = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return pc.cast(pc.cast(a, pa.timestamp("us", tz="UTC") if a.type.tz is None else a.type)
+                   .cast(pa.int64()), schema.TS)
+
+
+def to_arrow(df: DataFrame, table: str) -> pa.Table:
+    """Collect a Spark DataFrame as a canonical Arrow table (timestamps naive UTC)."""
+    t = df.toArrow()
+    cols = {}
+    for name in schema.TABLES[table].schema.names:
+        c = t.column(name)
+        cols[name] = _naive_ts(c) if pa.types.is_timestamp(c.type) else c
+    return schema.check(table, pa.table(cols), stage=f"spark {table}")
+
+
+def _partition_table(batches: Iterator[pa.RecordBatch]) -> pa.Table | None:
+    bs = [b for b in batches if b.num_rows]
+    return pa.Table.from_batches(bs) if bs else None
+
+
+# -- input ----------------------------------------------------------------------------
+
+
+def read_posts(spark: SparkSession, paths: str | list[str], fmt: str = "parquet") -> DataFrame:
+    """Posts from any Spark-readable path: ``parquet`` (posts schema) or ``twitter-v1``.
+
+    ``twitter-v1`` reads JSON lines as text and parses every partition with the
+    twitter_v1 loader (:func:`echoscope.ingest.twitter_v1.parse_tweet`); records it
+    cannot parse raise an error naming the file and line (ingest them into a workspace to
+    keep rejects aside).
+    """
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    if fmt == "parquet":
+        df = spark.read.parquet(*paths)
+        missing = [c for c in _POST_COLUMNS if c not in df.columns]
+        if missing:
+            raise UserError(f"{', '.join(paths)}: lacks posts column(s) {missing}; expected "
+                            "a Parquet file with the posts schema (docs/spark.md).")
+        return df
+    if fmt == "twitter-v1":
+        from pyspark.sql import functions as F
+
+        lines = spark.read.text(paths).select(F.input_file_name().alias("file"),
+                                              F.col("value").alias("line"))
+        return lines.mapInArrow(_parse_v1, _posts_ddl())
+    raise ParameterError(f"format = {fmt!r} is not 'parquet' or 'twitter-v1'.")
+
+
+def _posts_ddl() -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema.TABLES["posts"].schema)
+
+
+def _parse_v1(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    import json
+
+    from echoscope.ingest._base import Sink
+    from echoscope.ingest.twitter_v1 import _dispatch
+
+    for batch in batches:
+        files = batch.column(0).to_pylist()
+        lines = batch.column(1).to_pylist()
+        if not lines:
+            continue
+        sink = Sink(str(files[0]), "twitter-v1", strict=True)
+        for i, (f, line) in enumerate(zip(files, lines, strict=True)):
+            if not line or not line.strip():
+                continue
+            raw = line.encode("utf-8")
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                raise UserError(f"{f}: a line is not JSON ({e}); ingest the file into a "
+                                "workspace to keep bad records aside.") from e
+            _dispatch(obj, sink, i + 1, raw)
+        posts = _sink_posts(sink)
+        if posts is not None and posts.num_rows:
+            yield from posts.to_batches()
+
+
+def _sink_posts(sink: Any) -> pa.Table | None:
+    from echoscope.ingest._driver import posts_table
+
+    if sink.reject_rows:
+        rec, reason, _ = sink.reject_rows[0]
+        raise UserError(f"{sink.source_file}: record {rec} of a Spark batch could not be "
+                        f"parsed ({reason}); ingest the file into a workspace to keep bad "
+                        "records aside.")
+    if not sink.post_rows:
+        return None
+    return schema.check("posts", posts_table(sink.post_rows, sink.source_file),
+                        stage="spark ingest")
+
+
+# -- actions --------------------------------------------------------------------------
+
+
+def actions_df(posts: DataFrame, params: ActionParams | None = None) -> DataFrame:
+    """Actions of a Spark DataFrame of posts (a Spark DataFrame with the actions columns)."""
+    from pyspark.sql import functions as F
+
+    p = params or ActionParams()
+    posts = posts.select(*_POST_COLUMNS)
+    parts: list[DataFrame] = []
+    other = tuple(t for t in p.types if t != "near_text")
+    if other:
+        po = replace(p, types=other)
+
+        def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            t = _partition_table(batches)
+            if t is None:
+                return
+            t = t.set_column(t.schema.get_field_index("created_at"), "created_at",
+                             _naive_ts(t.column("created_at")))
+            yield from actions_from_posts(t, po).to_batches()
+
+        parts.append(posts.mapInArrow(per_partition, _ACTIONS_DDL))
+    if "near_text" in p.types:
+        parts.append(_near_text(posts, p))
+    if not parts:
+        return posts.sparkSession.createDataFrame([], _ACTIONS_DDL)
+    out = parts[0]
+    for x in parts[1:]:
+        out = out.unionByName(x)
+    return out.dropDuplicates().select(
+        "account_id", "time", "type", "key", F.col("post_id"))
+
+
+def _near_text(posts: DataFrame, p: ActionParams) -> DataFrame:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from echoscope.detect.minhash import _band_hash, minhash_signatures
+    from echoscope.normalise import normalise_text, text_hash
+
+    sub = posts.where(F.col("created_at").isNotNull() & F.col("account_id").isNotNull()
+                      & F.col("kind").isin(list(p.text_kinds)) & F.col("text").isNotNull())
+    min_len = p.min_text_length
+
+    def normalised(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            if not b.num_rows:
+                continue
+            enc = pc.dictionary_encode(b.column("text"))
+            norm = [normalise_text(t, strip_urls=True, strip_mentions=True)
+                    for t in enc.dictionary.to_pylist()]
+            ok = np.array([len(t) >= min_len for t in norm], dtype=bool)
+            idx = enc.indices.to_numpy(zero_copy_only=False)
+            rows = np.flatnonzero(ok[idx])
+            if not rows.size:
+                continue
+            hashes = [text_hash(t) if good else "" for t, good in zip(norm, ok, strict=True)]
+            sel = pa.array(rows)
+            yield pa.RecordBatch.from_pydict({
+                "account_id": b.column("account_id").take(sel),
+                "time": _naive_ts(b.column("created_at")).take(sel),
+                "post_id": b.column("post_id").take(sel),
+                "norm": pa.array([norm[i] for i in idx[rows]], pa.string()),
+                "th": pa.array([hashes[i] for i in idx[rows]], pa.string()),
+            })
+
+    rows = sub.select("account_id", "created_at", "post_id", "text").mapInArrow(
+        normalised, "account_id string, time timestamp, post_id string, norm string, "
+                    "th string")
+    k, num_perm, bands, seed = p.shingle, p.num_perm, p.bands, p.seed
+    n_rows = num_perm // bands
+
+    def signatures(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            if not b.num_rows:
+                continue
+            texts = b.column("norm").to_pylist()
+            sig = minhash_signatures(texts, k=k, num_perm=num_perm, seed=seed)
+            yield pa.RecordBatch.from_pydict({
+                "norm": b.column("norm"), "th": b.column("th"),
+                "sig": pa.array([r.tobytes() for r in sig], pa.binary())})
+
+    texts = rows.select("norm", "th").distinct()
+    sigs = texts.mapInArrow(signatures, "norm string, th string, sig binary")
+
+    def band_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            if not b.num_rows:
+                continue
+            sig = _sig_matrix(b.column("sig"), num_perm)
+            for band in range(bands):
+                h = np.asarray(_band_hash(sig, band * n_rows, n_rows)).view(np.int64)
+                yield pa.RecordBatch.from_pydict({
+                    "band": pa.array(np.full(b.num_rows, band, np.int32)),
+                    "bh": pa.array(h), "norm": b.column("norm")})
+
+    buckets = sigs.mapInArrow(band_rows, "band int, bh long, norm string")
+    head = F.min("norm").over(Window.partitionBy("band", "bh"))
+    cand = (buckets.withColumn("head", head).where(F.col("norm") != F.col("head"))
+            .select(F.col("head").alias("a"), F.col("norm").alias("b")).distinct())
+    sa = sigs.select(F.col("norm").alias("a"), F.col("th").alias("tha"),
+                     F.col("sig").alias("sa"))
+    sb = sigs.select(F.col("norm").alias("b"), F.col("th").alias("thb"),
+                     F.col("sig").alias("sb"))
+    threshold = float(p.near_threshold)
+
+    def verify(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            if not b.num_rows:
+                continue
+            x = _sig_matrix(b.column("sa"), num_perm)
+            y = _sig_matrix(b.column("sb"), num_perm)
+            same = (x == y).sum(axis=1)
+            keep = pa.array(same >= threshold * num_perm)
+            yield pa.RecordBatch.from_pydict({
+                "a": b.column("a").filter(keep), "tha": b.column("tha").filter(keep),
+                "b": b.column("b").filter(keep), "thb": b.column("thb").filter(keep)})
+
+    joins = (cand.join(sa, "a").join(sb, "b").select("a", "tha", "sa", "b", "thb", "sb")
+             .mapInArrow(verify, "a string, tha string, b string, thb string")).toArrow()
+    mapping = _components(joins)
+    spark = posts.sparkSession
+    if mapping.num_rows:
+        keyed = rows.join(F.broadcast(spark.createDataFrame(mapping)), "norm", "left")
+        key = F.coalesce(F.col("ckey"), F.col("th"))
+    else:
+        keyed, key = rows, F.col("th")
+    return keyed.select("account_id", "time", F.lit("near_text").alias("type"),
+                        key.alias("key"), "post_id")
+
+
+def _sig_matrix(col: pa.Array | pa.ChunkedArray, num_perm: int) -> Any:
+    a = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    buf = b"".join(a.to_pylist())
+    return np.frombuffer(buf, dtype=np.uint64).reshape(len(a), num_perm)
+
+
+def _components(joins: pa.Table) -> pa.Table:
+    """norm -> cluster key (smallest text hash) for texts joined to at least one other."""
+    if joins.num_rows == 0:
+        return pa.table({"norm": pa.array([], pa.string()), "ckey": pa.array([], pa.string())})
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    names = pc.unique(pa.concat_arrays([joins["a"].combine_chunks(),
+                                        joins["b"].combine_chunks()]))
+    ia = pc.index_in(joins["a"], value_set=names).to_numpy()
+    ib = pc.index_in(joins["b"], value_set=names).to_numpy()
+    n = len(names)
+    thash = np.zeros(n, dtype=np.uint64)
+    thash[ia] = [int(h, 16) for h in joins["tha"].to_pylist()]
+    thash[ib] = [int(h, 16) for h in joins["thb"].to_pylist()]
+    g = coo_matrix((np.ones(ia.size), (ia, ib)), shape=(n, n))
+    _, lab = connected_components(g, directed=False)
+    cmin = np.full(int(lab.max()) + 1, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(cmin, lab, thash)
+    keys = [f"{int(v):016x}" for v in cmin[lab]]
+    return pa.table({"norm": names, "ckey": pa.array(keys, pa.string())})
+
+
+# -- co-action edges ------------------------------------------------------------------
+
+
+def edges_from_actions(actions: DataFrame, params: Any = None, *,
+                       stats: dict[str, Any] | None = None,
+                       split_rows: int = SPLIT_ROWS) -> pa.Table:
+    """Default-mode co-action edges of a Spark DataFrame of actions (Arrow ``edges``).
+
+    Identical to :func:`echoscope.detect.coaction.coaction_edges` on the same actions
+    (when that applied no popular-key cap). ``null="shift"`` and ``window="auto"`` need
+    the whole layer in one place and are not offered here.
+    """
+    from pyspark.sql import functions as F
+
+    from echoscope.detect.coaction import DetectParams, _finish
+
+    p: DetectParams = params or DetectParams()
+    stats = stats if stats is not None else {}
+    if p.window == "auto":
+        raise ParameterError("window = 'auto' is not available with the Spark engine; give "
+                             "explicit windows (e.g. --window 60 --window 3600).")
+    if p.null == "shift":
+        raise ParameterError("null = 'shift' is not available with the Spark engine; use "
+                             "the default configuration null or the DuckDB engine.")
+    if split_rows < 2:
+        raise ParameterError(f"split_rows = {split_rows} must be at least 2.")
+    spark = actions.sparkSession
+    stats["engine"] = "spark"
+    stats["max_pairs"] = p.max_pairs
+    acts = (actions.where(F.col("type").isin(list(p.types)))
+            .select("account_id", F.unix_micros("time").alias("t"), "type", "key"))
+    names = acts.select("account_id").distinct().toArrow()["account_id"].combine_chunks()
+    if len(names) > MAX_DRIVER_ACCOUNTS:
+        raise UserError(f"{len(names):,} accounts exceed the Spark engine's driver limit of "
+                        f"{MAX_DRIVER_ACCOUNTS:,} (docs/spark.md).")
+    acct_dict = names.take(pc.array_sort_indices(names))
+    n_acct = len(acct_dict)
+    if n_acct == 0:
+        return _finish([], acct_dict, p, 0, stats)
+    accounts = spark.createDataFrame(pa.table({
+        "account_id": acct_dict, "acode": pa.array(np.arange(n_acct, dtype=np.int64))}))
+    acts = acts.join(F.broadcast(accounts), "account_id").drop("account_id")
+    keystats = acts.groupBy("type", "key").agg(
+        F.countDistinct("acode").alias("n_acc"), F.count(F.lit(1)).alias("n_type_rows"))
+    windows = p.resolved_windows()
+    layers: list[tuple[int, str, float, int, bool]] = []
+    for typ in p.types:
+        for i, w in enumerate(windows):
+            if i and typ not in p.wide_types:
+                continue
+            layers.append((len(layers), typ, w, round(w * US), i > 0))
+    stats["windows"] = {typ: list(windows) for typ in p.types}
+    layer_df = spark.createDataFrame(
+        [(lid, typ, wus, rare) for lid, typ, _, wus, rare in layers],
+        "layer int, type string, w long, rare_only boolean")
+    la = (acts.join(keystats, ["type", "key"]).join(F.broadcast(layer_df), "type")
+          .where(~F.col("rare_only") | (F.col("n_acc") <= p.wide_max_accounts))
+          .withColumn("stratum", (F.length(F.bin("n_acc")) - 1).cast("int"))
+          .drop("rare_only", "type", "n_type_rows"))
+    la = la.persist()
+    try:
+        counts = la.groupBy("layer", "acode", "stratum").count().toArrow()
+        pairs = _sweep(la, n_acct, split_rows, stats).persist()
+        try:
+            per_stratum = pairs.groupBy("layer", "stratum").count().toArrow()
+            agg = _aggregate_pairs(pairs, p.min_keys).toArrow()
+        finally:
+            pairs.unpersist()
+    finally:
+        la.unpersist()
+    results, family = _assemble(layers, counts, per_stratum, agg, n_acct, p, stats)
+    stats["family_size"] = family
+    return _finish(results, acct_dict, p, family, stats)
+
+
+def _sweep(la: DataFrame, n_acct: int, split_rows: int, stats: dict[str, Any]) -> DataFrame:
+    """Pair rows of every layer: partition by (layer, key, time bucket), sweep each."""
+    from pyspark.sql import functions as F
+
+    per_key = la.groupBy("layer", "key").agg(
+        F.count(F.lit(1)).alias("n_rows"), F.min("t").alias("tmin"), F.max("t").alias("tmax"))
+    split = per_key.where(F.col("n_rows") > split_rows).withColumn(
+        "width", F.greatest(F.lit(1).cast("long"),
+                            F.ceil((F.col("tmax") - F.col("tmin")) * F.lit(split_rows)
+                                   / F.col("n_rows")).cast("long")))
+    split_info = split.toArrow()
+    stats["split_keys"] = split_info.num_rows
+    x = la
+    if split_info.num_rows:
+        x = la.join(F.broadcast(split.select("layer", "key", "tmin", "width")),
+                    ["layer", "key"], "left")
+        width = F.greatest(F.col("width"), F.col("w"))
+        bucket = F.when(F.col("width").isNull(), F.lit(0)).otherwise(
+            F.expr("(t - tmin) div greatest(width, w)"))
+        x = x.withColumn("bucket", bucket.cast("long"))
+        off = F.col("t") - F.col("tmin") - F.col("bucket") * width
+        copy = F.col("width").isNotNull() & (F.col("bucket") > 0) & (off <= F.col("w"))
+        x = (x.withColumn("dup", F.explode(F.when(copy, F.array(F.lit(0), F.lit(1)))
+                                           .otherwise(F.array(F.lit(0)))))
+             .withColumn("bucket", F.col("bucket") - F.col("dup"))
+             .withColumn("is_copy", F.col("dup") == 1)
+             .drop("dup", "tmin", "width"))
+    else:
+        x = la.withColumn("bucket", F.lit(0).cast("long")).withColumn("is_copy", F.lit(False))
+    x = x.select("layer", "key", "bucket", "t", "acode", "is_copy", "n_acc", "stratum", "w")
+    x = x.repartition("layer", "key", "bucket")
+
+    def sweep(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        t = _partition_table(batches)
+        if t is None:
+            return
+        yield from _sweep_partition(t, n_acct)
+
+    return x.mapInArrow(sweep, _PAIRS_DDL)
+
+
+def _sweep_partition(tab: pa.Table, n_acct: int) -> Iterator[pa.RecordBatch]:
+    """Pairs of one partition (rows of whole (layer, key, bucket) groups)."""
+    from echoscope.detect.kernel import sort_actions, sweep_pairs
+
+    layer_all = tab["layer"].to_numpy()
+    for layer in np.unique(layer_all):
+        sel = layer_all == layer
+        sub = tab.filter(pa.array(sel))
+        kcode = pc.dictionary_encode(sub["key"].combine_chunks()).indices.to_numpy(
+            zero_copy_only=False).astype(np.int64)
+        bucket = sub["bucket"].to_numpy()
+        _, group = np.unique(np.stack([kcode, bucket], axis=1), axis=0, return_inverse=True)
+        group = group.reshape(-1).astype(np.int64)
+        t = sub["t"].to_numpy()
+        acct = sub["acode"].to_numpy().astype(np.int32)
+        w = int(sub["w"][0].as_py())
+        order = sort_actions(group, t, acct)
+        ii, jj = sweep_pairs(group[order], t[order], acct[order], w)
+        ii, jj = order[ii], order[jj]
+        copy = sub["is_copy"].to_numpy(zero_copy_only=False)
+        keep = ~(copy[ii] & copy[jj])
+        ii, jj = ii[keep], jj[keep]
+        if not ii.size:
+            continue
+        a = acct[ii].astype(np.int64)
+        b = acct[jj].astype(np.int64)
+        code = np.minimum(a, b) * n_acct + np.maximum(a, b)
+        n_acc = sub["n_acc"].to_numpy()[ii]
+        rarity = np.where(n_acc > 0, 1.0 / np.log2(1.0 + np.maximum(n_acc, 1)), 0.0)
+        yield pa.RecordBatch.from_pydict({
+            "layer": pa.array(np.full(ii.size, layer, np.int32)),
+            "code": pa.array(code),
+            "key": sub["key"].combine_chunks().take(pa.array(ii)),
+            "delay": pa.array(np.abs(t[jj] - t[ii])),
+            "rarity": pa.array(rarity),
+            "stratum": pa.array(sub["stratum"].to_numpy()[ii].astype(np.int32)),
+        })
+
+
+def _aggregate_pairs(pairs: DataFrame, min_keys: int) -> DataFrame:
+    def agg(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        t = _partition_table(batches)
+        if t is None:
+            return
+        yield from _aggregate_partition(t, min_keys)
+
+    return pairs.repartition("layer", "code").mapInArrow(agg, _AGG_DDL)
+
+
+def _aggregate_partition(tab: pa.Table, min_keys: int) -> Iterator[pa.RecordBatch]:
+    """Per account pair of one partition: coaction's ``_aggregate`` on sorted key ranks."""
+    from echoscope.detect._util import encode as _encode
+    from echoscope.detect.coaction import _aggregate
+
+    layer_all = tab["layer"].to_numpy()
+    for layer in np.unique(layer_all):
+        sub = tab.filter(pa.array(layer_all == layer))
+        kc, kdict = _encode(sub["key"])  # ranks in sorted key order, as coaction's codes
+        rarity = np.zeros(len(kdict), dtype=np.float64)
+        rarity[kc] = sub["rarity"].to_numpy()
+        code = sub["code"].to_numpy()
+        srt = np.argsort(code, kind="stable")
+        code, key, delay = code[srt], kc[srt], sub["delay"].to_numpy()[srt]
+        stratum = sub["stratum"].to_numpy().astype(np.int64)[srt]
+        n_out = int(np.count_nonzero(np.diff(code))) + 1
+        ucode, nk, npairs, mind, medd, rsum = _aggregate(code, key, delay, rarity, n_out)
+        ok = nk >= min_keys
+        n_sel = int(ok.sum())
+        if not n_sel:
+            continue
+        # each candidate's action pairs per popularity stratum (the configuration null
+        # leaves them out of its rate constants, as coaction does)
+        n_str = int(stratum.max()) + 1
+        gid = np.zeros(code.size, dtype=np.int64)
+        np.cumsum(code[1:] != code[:-1], out=gid[1:])
+        rows = ok[gid]
+        rank = np.cumsum(ok) - 1
+        own = np.bincount(rank[gid[rows]] * n_str + stratum[rows],
+                          minlength=n_sel * n_str).astype(np.int64)
+        yield pa.RecordBatch.from_pydict({
+            "layer": pa.array(np.full(n_sel, layer, np.int32)),
+            "code": pa.array(ucode[ok]), "n_keys": pa.array(nk[ok]),
+            "n_pairs": pa.array(npairs[ok]), "min_delay": pa.array(mind[ok]),
+            "median_delay": pa.array(medd[ok]), "rarity": pa.array(rsum[ok]),
+            "own": pa.FixedSizeListArray.from_arrays(pa.array(own), n_str).cast(
+                pa.list_(pa.int64()))})
+
+
+def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
+              per_stratum: pa.Table, agg: pa.Table, n_acct: int, p: Any,
+              stats: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Per layer on the driver: the null constants and expectations, as coaction does."""
+    from echoscope.detect.null import rates as _rates
+
+    c_layer = counts["layer"].to_numpy()
+    s_layer = per_stratum["layer"].to_numpy()
+    g_layer = agg["layer"].to_numpy()
+    results: list[dict[str, Any]] = []
+    family = 0
+    for lid, typ, w, _, _ in layers:
+        cs = counts.filter(pa.array(c_layer == lid))
+        if cs.num_rows == 0:
+            continue
+        acode = cs["acode"].to_numpy()
+        stratum = cs["stratum"].to_numpy().astype(np.int64)
+        cnt = cs["count"].to_numpy().astype(np.int64)
+        active = int(np.unique(acode).size)
+        family += active * (active - 1) // 2
+        n_str = int(stratum.max()) + 1
+        strata = np.zeros((n_acct, n_str), dtype=np.float64)
+        strata[acode, stratum] = cnt.astype(np.float64)
+        ps = per_stratum.filter(pa.array(s_layer == lid))
+        pairs = np.zeros(n_str, dtype=np.float64)
+        pairs[ps["stratum"].to_numpy().astype(np.int64)] = ps["count"].to_numpy().astype(
+            np.float64)
+        m = strata.sum(axis=0)
+        denom = (m * m - (strata * strata).sum(axis=0)) / 2.0
+        e = agg.filter(pa.array(g_layer == lid))
+        srt = np.argsort(e["code"].to_numpy(), kind="stable")
+        e = e.take(pa.array(srt))
+        ucode = e["code"].to_numpy()
+        ea = ucode // n_acct
+        eb = ucode % n_acct
+        null: dict[str, Any] = {}
+        if p.null == "configuration":
+            own = np.zeros((ea.size, n_str), dtype=np.float64)
+            for i, row in enumerate(e["own"].to_pylist()):
+                own[i, :len(row)] = row
+            null = {"own": own, "ab": strata[ea] * strata[eb], "pairs": pairs,
+                    "denom": denom}
+            lam = null["ab"] @ _rates(pairs, denom)
+        else:
+            lam = np.full(ea.size, np.nan)
+        stats.setdefault("layers", []).append({
+            "type": typ, "window": w, "actions": int(cnt.sum()), "accounts": active,
+            "null_pairs": round(float(pairs.sum())), "null_strata": n_str,
+            "edges_tested": int(ea.size), "capped_keys": 0})
+        results.append({
+            "a": ea, "b": eb, "n_keys": e["n_keys"].to_numpy(),
+            "n_pairs": e["n_pairs"].to_numpy(), "min_delay": e["min_delay"].to_numpy() / US,
+            "median_delay": e["median_delay"].to_numpy() / US,
+            "rarity": e["rarity"].to_numpy(), "lam": lam, "null": null,
+            "type": typ, "window": w})
+    return results, family
+
+
+# -- the engine -----------------------------------------------------------------------
+
+
+class SparkEngine:
+    """Actions and co-action edges on Spark; the workspace stages of the default engine."""
+
+    name = "spark"
+
+    def __init__(self, master: str | None = None, *, split_rows: int = SPLIT_ROWS,
+                 spark: SparkSession | None = None) -> None:
+        self.master = master
+        self.split_rows = split_rows
+        self._spark = spark
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            self._spark = spark_session(self.master)
+        return self._spark
+
+    def dataframe(self, table: pa.Table) -> DataFrame:
+        """An Arrow table as a Spark DataFrame."""
+        return self.spark.createDataFrame(table)
+
+    def actions(self, posts: pa.Table, params: ActionParams | None = None) -> pa.Table:
+        """Like :func:`echoscope.actions.actions_from_posts`, computed on Spark."""
+        cols = [c for c in _POST_COLUMNS]
+        df = actions_df(self.dataframe(posts.select(cols)), params)
+        return to_arrow(df, "actions").sort_by(_ACTION_SORT)
+
+    def edges(self, actions: pa.Table, params: Any = None, *,
+              stats: dict[str, Any] | None = None) -> pa.Table:
+        """Like :func:`echoscope.detect.coaction.coaction_edges`, computed on Spark."""
+        actions = schema.check("actions", actions, stage="detect")
+        return edges_from_actions(self.dataframe(actions), params, stats=stats,
+                                  split_rows=self.split_rows)
+
+    def build_actions(self, ws: Workspace, params: ActionParams | None = None, *,
+                      log: RunLog | None = None) -> int:
+        """:func:`echoscope.actions.build_actions` on Spark."""
+        p = params or ActionParams()
+        if log is None:
+            with ws.run("actions", {"actions": p.to_dict(), "engine": "spark"}) as own:
+                return self.build_actions(ws, p, log=own)
+        cols = ", ".join(f'"{c}"' for c in _POST_COLUMNS)
+        with progress.task("actions (spark)"), log.timed("actions"):
+            posts = ws.sql(f"SELECT {cols} FROM posts")
+            acts = self.actions(posts, p) if posts.num_rows else schema.empty("actions")
+            n = ws.replace("actions", acts, stage="actions")
+        log.count("actions", n)
+        log.count("engine", "spark")
+        progress.info(f"actions (spark): {n:,} actions from {posts.num_rows:,} posts")
+        return n
+
+    def detect_edges(self, ws: Workspace, params: Any = None, *,
+                     log: RunLog | None = None) -> pa.Table:
+        """:func:`echoscope.detect.coaction.detect_edges` on Spark."""
+        from echoscope.detect.coaction import DetectParams, _jsonable
+
+        p = params or DetectParams()
+        if log is None:
+            with ws.run("detect-edges", {"detect": p.to_dict(), "engine": "spark"}) as own:
+                return self.detect_edges(ws, p, log=own)
+        stats: dict[str, Any] = {}
+        with progress.task("co-action networks (spark)"), log.timed("detect"):
+            types = ", ".join("'" + t.replace("'", "''") + "'" for t in p.types)
+            actions = ws.sql(f"SELECT * FROM actions WHERE type IN ({types})")
+            edges = self.edges(actions, p, stats=stats)
+            ws.replace("edges", edges, stage="detect")
+        log.count("edges", edges.num_rows)
+        log.count("detect", _jsonable(stats))
+        progress.info(f"detect (spark): {edges.num_rows:,} edges kept of "
+                      f"{stats.get('edges_tested', 0):,} tested")
+        return edges

@@ -1,0 +1,237 @@
+"""The Spark engine gives exactly the DuckDB engine's actions, edges and campaigns.
+
+Local mode, one SparkSession for the whole test session (local[2], UI off, few shuffle
+partitions). Input: generated posts (neutral invented text) with planted campaigns, noise,
+every action type, and popular keys that the time-bucket split cuts into many buckets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from echoscope import schema
+from echoscope.actions import ACTION_TYPES, ActionParams, actions_from_posts
+from echoscope.detect.coaction import DetectParams, coaction_edges
+from echoscope.errors import ParameterError
+
+pyspark = pytest.importorskip("pyspark")
+if shutil.which("java") is None:  # pragma: no cover - CI installs Java
+    pytest.skip("the Spark engine needs Java 17", allow_module_level=True)
+
+pytestmark = pytest.mark.spark
+
+T0 = dt.datetime(2024, 3, 1)
+WORDS = ("river", "garden", "lantern", "meadow", "orchard", "harbour", "pebble", "violet",
+         "thunder", "biscuit", "compass", "saddle", "marble", "willow", "kettle", "quartz")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from echoscope.engines.spark import spark_session
+
+    s = spark_session("local[2]", shuffle_partitions=4,
+                      conf={"spark.default.parallelism": "2",
+                            "spark.sql.adaptive.enabled": "false"})
+    s.sparkContext.setLogLevel("ERROR")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def engine(spark: Any) -> Any:
+    from echoscope.engines.spark import SparkEngine
+
+    # a tiny split threshold: popular keys are cut into many time buckets
+    return SparkEngine(spark=spark, split_rows=6)
+
+
+def _sentence(rng: random.Random, n: int = 9) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def make_posts(seed: int = 3) -> pa.Table:
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+
+    def add(**kw: Any) -> None:
+        d: dict[str, Any] = {c: None for c in schema.TABLES["posts"].columns}
+        d.update(platform="twitter", post_id=f"p{len(rows)}", kind="post", urls=[],
+                 hashtags=[], mentions=[], mention_ids=[], media=[], source_file="gen",
+                 source_record=len(rows) + 1)
+        d.update(kw)
+        d["created_at"] = T0 + dt.timedelta(seconds=d["created_at"])
+        rows.append(d)
+
+    organic = [f"org{i:03d}" for i in range(60)]
+    # seed posts others repost, reply to and quote
+    for i in range(12):
+        add(account_id=organic[i], created_at=i * 50.0, text=_sentence(rng))
+    # planted campaigns: each burst, members act within seconds on shared content
+    for c in range(3):
+        members = [f"camp{c}_{m}" for m in range(6)]
+        for burst in range(5):
+            start = 3600.0 * (c * 7 + burst) + 100
+            base = _sentence(rng, 12)
+            url = f"https://site{c}.example/{burst}"
+            for k, acc in enumerate(members):
+                t = start + k * 4 + rng.random()
+                text = base + ("" if k % 2 else f" {rng.choice(WORDS)}")  # near copies
+                add(account_id=acc, created_at=t, text=text, urls=[url],
+                    hashtags=[f"tag{c}{burst}", f"camp{c}"], mentions=[f"target{c}"],
+                    media=[{"media_id": f"m{c}{burst}", "url": None, "hash": None}])
+                add(account_id=acc, created_at=t + 1, kind="repost", parent_post_id=f"p{burst}",
+                    text="RT " + base)
+                add(account_id=acc, created_at=t + 2, kind="reply", parent_post_id=f"p{5 + c}",
+                    text=f"@x {base} reply")
+                add(account_id=acc, created_at=t + 3, kind="quote", parent_post_id=f"p{9 + c}",
+                    text=f"{base} quoted {k}", urls=["https://twitter.com/x/status/1"])
+    # noise: organic accounts, random content over days
+    for _ in range(700):
+        acc = rng.choice(organic)
+        t = rng.uniform(0, 86400 * 2)
+        kind = rng.choice(["post", "post", "repost", "reply", "quote"])
+        add(account_id=acc, created_at=t, kind=kind,
+            parent_post_id=None if kind == "post" else f"p{rng.randrange(12)}",
+            text=_sentence(rng, rng.randint(3, 12)),
+            urls=[f"https://www.news{rng.randrange(8)}.example/a{rng.randrange(30)}"]
+            if rng.random() < 0.4 else [],
+            hashtags=rng.sample(["daily", "local", "sport", "music", "food"],
+                                rng.randint(0, 3)),
+            mentions=[f"user{rng.randrange(10)}"] if rng.random() < 0.3 else [],
+            media=[{"media_id": f"n{rng.randrange(40)}", "url": None, "hash": f"h{rng.randrange(20)}"}]
+            if rng.random() < 0.2 else [])
+    # popular keys: a hashtag over three hours and a repost burst within one window
+    for i in range(150):
+        add(account_id=f"fan{i:03d}", created_at=20000 + rng.uniform(0, 3 * 3600),
+            hashtags=["bigshow"], text=_sentence(rng, 2))
+        add(account_id=f"fan{i:03d}", created_at=40000 + rng.uniform(0, 50),
+            kind="repost", parent_post_id="p11", text="RT popular")
+    # exact-time ties and a post without time or account
+    add(account_id="tie_a", created_at=500.0, hashtags=["tie"], text="x")
+    add(account_id="tie_b", created_at=500.0, hashtags=["tie"], text="x")
+    add(account_id="tie_a", created_at=900.0, hashtags=["tie2"], text="x")
+    add(account_id="tie_b", created_at=900.0, hashtags=["tie2"], text="x")
+    rows.append({**rows[-1], "post_id": "nt", "created_at": None})
+    rng.shuffle(rows)
+    return pa.Table.from_pylist(rows, schema=schema.TABLES["posts"].schema)
+
+
+@pytest.fixture(scope="module")
+def posts() -> pa.Table:
+    return make_posts()
+
+
+@pytest.fixture(scope="module")
+def actions(posts: pa.Table) -> pa.Table:
+    return actions_from_posts(posts)
+
+
+def test_generated_input_has_every_type(actions: pa.Table) -> None:
+    present = set(actions["type"].to_pylist())
+    assert present == set(ACTION_TYPES)
+
+
+def test_actions_identical(engine: Any, posts: pa.Table, actions: pa.Table) -> None:
+    got = engine.actions(posts)
+    assert got.schema.equals(actions.schema)
+    assert got.num_rows == actions.num_rows
+    assert got.equals(actions)
+
+
+def test_near_text_clusters_identical(engine: Any, posts: pa.Table) -> None:
+    p = ActionParams(types=("near_text",), near_threshold=0.5)
+    want = actions_from_posts(posts, p)
+    got = engine.actions(posts, p)
+    assert got.equals(want)
+    # planted near copies share a key: clusters are not trivial
+    keys = pc.value_counts(want["key"]).field("counts").to_numpy()
+    assert keys.max() >= 6
+
+
+def _assert_edges_equal(got: pa.Table, want: pa.Table) -> None:
+    assert got.schema.equals(want.schema)
+    assert got.num_rows == want.num_rows
+    for name in want.column_names:
+        if pa.types.is_floating(want.schema.field(name).type):
+            # exact (bit-for-bit up to NaN == NaN), never within a tolerance
+            np.testing.assert_array_equal(got[name].to_numpy(), want[name].to_numpy(),
+                                          err_msg=name, strict=True)
+        else:
+            assert got[name].to_pylist() == want[name].to_pylist(), name
+
+
+@pytest.mark.parametrize("null", ["configuration", "none"])
+def test_edges_identical_all_types(engine: Any, actions: pa.Table, null: str) -> None:
+    p = DetectParams(alpha=1.0, null=null, min_keys=1)
+    want = coaction_edges(actions, p)
+    stats: dict[str, Any] = {}
+    got = engine.edges(actions, p, stats=stats)
+    assert stats["split_keys"] > 0  # the popular keys were cut into time buckets
+    assert set(want["type"].to_pylist()) == set(ACTION_TYPES)
+    _assert_edges_equal(got, want)
+
+
+def test_edges_identical_default_params(engine: Any, actions: pa.Table) -> None:
+    p = DetectParams()
+    want = coaction_edges(actions, p)
+    assert want.num_rows > 0
+    _assert_edges_equal(engine.edges(actions, p), want)
+
+
+def test_split_is_exact_for_any_threshold(spark: Any, actions: pa.Table) -> None:
+    from echoscope.engines.spark import SparkEngine
+
+    p = DetectParams(types=("hashtag", "repost"), windows=(60.0, 600.0), alpha=1.0,
+                     min_keys=1, wide_max_accounts=1000)
+    want = coaction_edges(actions, p)
+    for split in (2, 1000):
+        got = SparkEngine(spark=spark, split_rows=split).edges(actions, p)
+        _assert_edges_equal(got, want)
+
+
+def test_campaigns_identical(engine: Any, posts: pa.Table, tmp_path: Any) -> None:
+    from echoscope.cluster import find_campaigns
+    from echoscope.engines import get_engine
+    from echoscope.workspace import Workspace
+
+    out = {}
+    for name, eng in (("duckdb", get_engine("duckdb")), ("spark", engine)):
+        ws = Workspace(tmp_path / f"{name}.duckdb")
+        ws.replace("posts", posts, stage="test")
+        eng.build_actions(ws)
+        eng.detect_edges(ws, DetectParams(alpha=1.0))
+        find_campaigns(ws)
+        out[name] = (ws.table("actions"), ws.table("edges"),
+                     ws.sql("SELECT * FROM campaign_members ORDER BY ALL"))
+        ws.close()
+    for a, b in zip(out["duckdb"], out["spark"], strict=True):
+        assert a.equals(b)
+    assert out["spark"][2].num_rows > 0
+
+
+def test_unsupported_parameters_are_clear(engine: Any, actions: pa.Table) -> None:
+    with pytest.raises(ParameterError, match="auto"):
+        engine.edges(actions, DetectParams(window="auto"))
+    with pytest.raises(ParameterError, match="shift"):
+        engine.edges(actions, DetectParams(null="shift"))
+
+
+def test_get_engine_rejects_unknown() -> None:
+    from echoscope.engines import get_engine
+
+    with pytest.raises(ParameterError, match="engine"):
+        get_engine("flink")
+
+
+def test_empty_inputs(engine: Any) -> None:
+    assert engine.edges(schema.empty("actions")).num_rows == 0
+    assert np.isfinite(0.0)
