@@ -133,10 +133,13 @@ def network(
     workspace: Workspace | str | os.PathLike[str] | None = None,
     format: str | None = None,
     platform: str | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> pa.Table:
     """One network as an Arrow table (columns depend on the mode; see the module doc).
 
     Give ``inputs`` (files) or ``workspace``; ``window`` is in seconds and required.
+    ``engine="spark"`` (default mode only) computes it on Spark (docs/spark.md).
     """
     paths = [str(p) for p in inputs]
     if not paths and workspace is None:
@@ -147,6 +150,9 @@ def network(
         raise ParameterError(
             "the time window is required (--time-window SECONDS): the peers' defaults differ "
             "(coordination-network-toolkit's CLI uses 1 s, its README says 60 s).")
+    if compat is not None and engine != "duckdb":
+        raise ParameterError(f"--compat {compat} runs on the embedded engine only; drop "
+                             "--engine (docs/spark.md says what Spark covers).")
     if compat == "cnt":
         from echoscope.detect.compat_cnt import CntParams, cnt_network
 
@@ -174,6 +180,10 @@ def network(
     nparams = NetworkParams(type=type or "co_repost", window=window, min_keys=min_keys,
                             alpha=alpha, null=null)
     posts = _ws_posts(workspace) if workspace is not None else _ingested(paths, format, platform)
+    if engine != "duckdb" or spark_master is not None:
+        from echoscope.engines import get_engine
+
+        return default_network(posts, nparams, engine=get_engine(engine, spark_master))
     return default_network(posts, nparams)
 
 
@@ -227,7 +237,7 @@ def _coortweet_shares(paths: list[str], workspace: Any, fmt: str | None,
 # -- default mode ----------------------------------------------------------------------
 
 
-def default_network(posts: pa.Table, params: NetworkParams) -> pa.Table:
+def default_network(posts: pa.Table, params: NetworkParams, *, engine: Any = None) -> pa.Table:
     """echoscope's co-action network of one type from canonical posts (``edges`` table).
 
     Actions of the one type (:func:`echoscope.actions.actions_from_posts`), then the
@@ -239,10 +249,13 @@ def default_network(posts: pa.Table, params: NetworkParams) -> pa.Table:
     from echoscope.detect.coaction import DetectParams, coaction_edges
 
     action_type = DEFAULT_TYPES[params.type]
-    acts = actions_from_posts(posts, ActionParams(types=(action_type,)))
+    ap = ActionParams(types=(action_type,))
+    acts = engine.actions(posts, ap) if engine is not None else actions_from_posts(posts, ap)
     acts = acts.filter(pc.equal(acts["type"], action_type))
     dp = DetectParams(types=(action_type,), window=float(params.window),
                       min_keys=params.min_keys, alpha=params.alpha, null=params.null)
+    if engine is not None:  # an echoscope.engines engine (Spark): identical edges
+        return engine.edges(acts, dp)
     return coaction_edges(acts, dp)
 
 

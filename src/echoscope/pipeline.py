@@ -196,11 +196,23 @@ class _Stages:
         progress.info(f"{name}: {note}")
 
 
+def _engine(name: str, spark_master: str | None) -> Any:
+    """None for the embedded default, else the named engine (echoscope.engines)."""
+    if name == "duckdb" and spark_master is None:
+        return None
+    from echoscope.engines import get_engine
+
+    return get_engine(name, spark_master)
+
+
 # -- the stages that re-run on an ingested workspace ------------------------------------
 
 
-def _run_actions_detect(ws: Workspace, params: AnalyzeParams, st: _Stages) -> None:
-    build_actions = _optional("echoscope.actions", "build_actions")
+def _run_actions_detect(ws: Workspace, params: AnalyzeParams, st: _Stages,
+                        engine: Any = None) -> None:
+    # engine: an echoscope.engines engine (Spark...); None = the embedded default
+    build_actions = (engine.build_actions if engine is not None
+                     else _optional("echoscope.actions", "build_actions"))
     if build_actions is None:
         st.skip("actions", "missing", "echoscope.actions is not part of this build")
     else:
@@ -209,7 +221,8 @@ def _run_actions_detect(ws: Workspace, params: AnalyzeParams, st: _Stages) -> No
         n = build_actions(ws, None, **kw)
         st.ran("actions", t0, rows=int(n) if isinstance(n, int) else ws.count("actions"))
 
-    detect_edges = _optional("echoscope.detect.coaction", "detect_edges")
+    detect_edges = (engine.detect_edges if engine is not None
+                    else _optional("echoscope.detect.coaction", "detect_edges"))
     detect_cls = _optional("echoscope.detect.coaction", "DetectParams")
     if detect_edges is None or detect_cls is None:
         st.skip("detect", "missing", "echoscope.detect.coaction is not part of this build; "
@@ -237,12 +250,16 @@ def _run_cluster(ws: Workspace, params: AnalyzeParams, st: _Stages, name: str) -
 
 
 def detect(workspace: Workspace | str | os.PathLike[str],
-           params: AnalyzeParams | None = None) -> dict[str, Any]:
+           params: AnalyzeParams | None = None, *, engine: str = "duckdb",
+           spark_master: str | None = None) -> dict[str, Any]:
     """Re-run actions, detect and cluster on an ingested workspace (``echoscope detect``).
 
     Returns the stages record (as in ``run.json``). Needs ``posts`` from an earlier ingest.
+    ``engine="spark"`` computes actions and edges on Spark (``spark_master``, default
+    ``local[*]``; docs/spark.md); clustering runs here either way.
     """
     params = params or AnalyzeParams()
+    eng = _engine(engine, spark_master)
     own = not isinstance(workspace, Workspace)
     if own and not Path(str(workspace)).exists():
         raise UserError(f"workspace {workspace} does not exist; ingest files into it first "
@@ -253,7 +270,7 @@ def detect(workspace: Workspace | str | os.PathLike[str],
             raise UserError(f"workspace {ws.path} has no posts; ingest files into it first.")
         with ws.run("detect", params.to_dict()) as log:
             st = _Stages(log)
-            _run_actions_detect(ws, params, st)
+            _run_actions_detect(ws, params, st, eng)
             _run_cluster(ws, params, st, "cluster")
             log.count("stages", st.info)
             return st.info
@@ -305,6 +322,8 @@ def analyze(
     params: AnalyzeParams | None = None,
     seed: int | None = None,
     sample: bool = False,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> AnalyzeResult:
     """Run every stage on ``inputs`` and write the results to ``out_dir``.
 
@@ -312,9 +331,11 @@ def analyze(
     workspace is extended (ingest is idempotent) and its stage outputs are replaced.
     ``seed`` (when given) overrides ``params.seed``. ``sample=True`` adds the bundled
     sample data to the inputs (and its list of suspended accounts, unless ``suspended``
-    is given).
+    is given). ``engine="spark"`` computes actions and edges on Spark (``spark_master``,
+    default ``local[*]``; docs/spark.md).
     """
     params = params or AnalyzeParams()
+    eng = _engine(engine, spark_master)
     if seed is not None:
         params = params.replace(seed=seed)
     paths = _resolve_inputs(inputs, sample)
@@ -354,7 +375,7 @@ def analyze(
                     "no posts could be read from the input"
                     + (f" ({summary.rejects:,} records rejected; see `echoscope info "
                        f"--rejects 20 -w {ws_path}`)" if summary.rejects else "") + ".")
-            _run_actions_detect(ws, params, st)
+            _run_actions_detect(ws, params, st, eng)
             _run_cluster(ws, params, st, "cluster")
             signal_files: dict[str, Path] = {}
             _run_signals(ws, out, suspended, st, signal_files)

@@ -7,6 +7,7 @@ import json
 import click
 
 from echoscope.cli._common import quiet_option, workspace_option
+from echoscope.engines.options import engine_options
 from echoscope.errors import ParameterError
 
 __all__ = ["command", "parse_windows"]
@@ -72,11 +73,12 @@ def window_option(f: click.decorators.FC) -> click.decorators.FC:
               help="Seed of every random step (null model, Leiden).")
 @click.option("--sample", is_flag=True, help="Analyse the bundled sample data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@engine_options
 @quiet_option
 def command(inputs: tuple[str, ...], out_dir: str, workspace: str | None, fmt: str | None,
             suspended: str | None, banks: tuple[str, ...], media_dir: str | None,
             windows: tuple[str, ...], alpha: float, min_size: int, seed: int, sample: bool,
-            as_json: bool) -> None:
+            as_json: bool, engine: str, spark_master: str | None) -> None:
     """Find coordinated campaigns in INPUT files: ingest, actions, co-action networks,
     campaigns, signals, report, in one command.
 
@@ -89,6 +91,7 @@ def command(inputs: tuple[str, ...], out_dir: str, workspace: str | None, fmt: s
       echoscope analyze tweets.jsonl.gz --out case1
       echoscope analyze a.jsonl b.csv --out case1 --window 60 --window 3600 --alpha 0.01
       echoscope analyze --sample --out demo-out
+      echoscope analyze tweets.jsonl --out case1 --engine spark --spark-master local[4]
     """
     from echoscope.cluster import ClusterParams
     from echoscope.pipeline import AnalyzeParams, analyze
@@ -98,7 +101,7 @@ def command(inputs: tuple[str, ...], out_dir: str, workspace: str | None, fmt: s
                            cluster=ClusterParams(min_size=min_size))
     result = analyze(list(inputs), out_dir, workspace=workspace, format=fmt,
                      suspended=suspended, banks=banks, media_dir=media_dir, params=params,
-                     sample=sample)
+                     sample=sample, engine=engine, spark_master=spark_master)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return

@@ -8,6 +8,7 @@ import click
 
 from echoscope.cli._common import quiet_option, workspace_option
 from echoscope.cli.analyze import parse_windows, window_option
+from echoscope.engines.options import engine_options
 
 __all__ = ["command"]
 
@@ -22,9 +23,10 @@ __all__ = ["command"]
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of every random step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stages record as JSON.")
+@engine_options
 @quiet_option
 def command(workspace: str, windows: tuple[str, ...], alpha: float, min_size: int, seed: int,
-            as_json: bool) -> None:
+            as_json: bool, engine: str, spark_master: str | None) -> None:
     """Re-run actions, co-action networks and campaigns on an ingested workspace.
 
     Replaces the actions, edges and campaign tables; use it to try other windows or a
@@ -33,6 +35,7 @@ def command(workspace: str, windows: tuple[str, ...], alpha: float, min_size: in
     \b
     Example:
       echoscope detect -w case.echoscope.duckdb --window 60 --window 3600 --alpha 0.01
+      echoscope detect -w case.echoscope.duckdb --engine spark --spark-master local[2]
     """
     from echoscope.cluster import ClusterParams
     from echoscope.pipeline import AnalyzeParams, detect
@@ -40,7 +43,7 @@ def command(workspace: str, windows: tuple[str, ...], alpha: float, min_size: in
     wins, auto = parse_windows(windows)
     params = AnalyzeParams(windows=wins, auto_window=auto, alpha=alpha, seed=seed,
                            cluster=ClusterParams(min_size=min_size))
-    stages = detect(workspace, params)
+    stages = detect(workspace, params, engine=engine, spark_master=spark_master)
     if as_json:
         click.echo(json.dumps(stages, indent=2, default=str))
         return

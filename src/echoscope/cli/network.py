@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from echoscope.cli._common import quiet_option, workspace_option
+from echoscope.engines.options import engine_options
 
 _CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply", "co_post")
 
@@ -45,12 +46,13 @@ _CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply
 @click.option("--platform", default=None, help="Platform name for inputs that lack one.")
 @click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
               show_default=True, help="Edge list CSV to write (- = stdout).")
+@engine_options
 @quiet_option
 def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
             net_type: str | None, window: float | None, min_edge_weight: int,
             similarity_threshold: float, min_document_size: int, min_participation: int,
             edge_weight: float, min_keys: int, alpha: float, null: str, fmt: str | None, platform: str | None,
-            output: str) -> None:
+            output: str, engine: str, spark_master: str | None) -> None:
     """Compute one co-action network from INPUT files (or a workspace) as an edge list CSV.
 
     With --compat cnt the edges equal coordination-network-toolkit 1.5.2's
@@ -68,6 +70,7 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
       echoscope network shares.csv --compat coortweet --time-window 60 \\
           --min-participation 2 --edge-weight 0.5 -o edges.csv
       echoscope network tweets.jsonl --type co_url --window 300 -o edges.csv
+      echoscope network tweets.jsonl --type co_url --window 300 --engine spark -o edges.csv
     """
     from echoscope.network import network, write_edges_csv
     from echoscope.progress import info
@@ -77,7 +80,8 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
                     similarity_threshold=similarity_threshold,
                     min_document_size=min_document_size,
                     min_participation=min_participation, edge_weight=edge_weight,
-                    min_keys=min_keys, alpha=alpha, null=null, workspace=workspace, format=fmt, platform=platform)
+                    min_keys=min_keys, alpha=alpha, null=null, workspace=workspace, format=fmt, platform=platform,
+                    engine=engine, spark_master=spark_master)
     n = write_edges_csv(table, output, quote_all=compat == "cnt")
     if output != "-":
         info(f"{n:,} edges written to {output}")
