@@ -77,20 +77,36 @@ class ToolRun:
         return max((s.peak_mb for s in self.steps), default=0.0)
 
 
-def run_child(name: str, cmd: Sequence[str], log_dir: Path, env: dict[str, str] | None = None
-              ) -> Step:
-    """Run ``cmd``; wall time and peak RSS (ru_maxrss of that child) are measured."""
+TIMEOUT_RC = -999
+
+
+def run_child(name: str, cmd: Sequence[str], log_dir: Path, env: dict[str, str] | None = None,
+              timeout: float | None = None) -> Step:
+    """Run ``cmd``; wall time and peak RSS (ru_maxrss of that child) are measured.
+
+    A child still running after ``timeout`` seconds is killed; its ``rc`` is TIMEOUT_RC.
+    """
     step = Step(name, [str(c) for c in cmd])
     log = log_dir / f"{name.replace(' ', '_').replace('/', '_')}.log"
     step.log = str(log)
+    timed_out = False
     with open(log, "wb") as fh:
         t0 = time.perf_counter()
         proc = subprocess.Popen(step.cmd, stdout=fh, stderr=subprocess.STDOUT,
                                 env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(proc.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG if timeout else 0)
+            if pid:
+                break
+            if timeout and time.perf_counter() - t0 > timeout:
+                proc.kill()
+                timed_out = True
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.2)
         step.wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
-    step.rc = proc.returncode
+    step.rc = TIMEOUT_RC if timed_out else proc.returncode
     step.peak_mb = usage.ru_maxrss / 1024.0  # Linux: kilobytes
     return step
 
@@ -101,6 +117,12 @@ def tail(path: str, n: int = 6) -> str:
     except OSError:
         return ""
     return " | ".join(lines[-n:])
+
+
+def _failure(step: Step) -> str:
+    if step.rc == TIMEOUT_RC:
+        return f"{step.name}: stopped after the --step-timeout of {step.wall:.0f} s"
+    return f"{step.name} failed (exit {step.rc}): {tail(step.log, 3)}"
 
 
 def echoscope_has(command: str) -> bool:
@@ -201,11 +223,12 @@ def bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any
         out = d / "echo-out"
         echo.steps.append(run_child(f"echoscope analyze {size}", [
             BIN / "echoscope", "analyze", v1 / "tweets.jsonl", "--suspended",
-            v1 / "suspended.csv", "--out", out, "--seed", args.seed, "-q"], logs))
+            v1 / "suspended.csv", "--out", out, "--seed", args.seed, "-q"], logs,
+            timeout=args.step_timeout))
         if echo.ok:
             echo.quality = evaluate(truth, out)
         else:
-            echo.note = f"failed: {tail(echo.steps[-1].log, 3)}"
+            echo.note = _failure(echo.steps[-1])
     res["tools"]["echoscope"] = echo
 
     # -- echoscope --compat cnt ----------------------------------------------------------
@@ -221,11 +244,11 @@ def bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any
             compat.steps.append(run_child(f"echoscope network compat {t} {size}", [
                 BIN / "echoscope", "network", cntdir / "messages.csv", "--format", "cnt-csv",
                 "--compat", "cnt", "--type", t, "--time-window", w, "--min-edge-weight", k,
-                "-o", f, "-q"], logs))
+                "-o", f, "-q"], logs, timeout=args.step_timeout))
             if compat.steps[-1].ok:
                 compat_files[t] = f
         if not compat.ok:
-            compat.note = f"failed: {tail(compat.steps[-1].log, 3)}"
+            compat.note = _failure(next(s for s in compat.steps if not s.ok))
     res["tools"]["compat"] = compat
 
     # -- coordination-network-toolkit ----------------------------------------------------
@@ -239,13 +262,14 @@ def bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any
     else:
         db = d / "cnt.db"
         cnt.steps.append(run_child(f"cnt preprocess {size}", [
-            exe, db, "preprocess", "--format", "csv", cntdir / "messages.csv"], logs))
+            exe, db, "preprocess", "--format", "csv", cntdir / "messages.csv"], logs,
+            timeout=args.step_timeout))
         for t in types:
             if not cnt.ok:
                 break
             cnt.steps.append(run_child(f"cnt compute {t} {size}", [
                 exe, db, "compute", t, "--time_window", w, "--min_edge_weight", k,
-                "--n_cpus", args.n_cpus], logs))
+                "--n_cpus", args.n_cpus], logs, timeout=args.step_timeout))
             if not cnt.ok:
                 break
             f = d / f"cnt-{t}.csv"
@@ -261,7 +285,7 @@ def bench_size(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any
             cnt_accounts_csv(list(cnt_files.values()), d / "cnt-out")
             cnt.quality = evaluate(truth, d / "cnt-out")
         else:
-            cnt.note = f"failed: {tail(cnt.steps[-1].log, 3)}"
+            cnt.note = _failure(cnt.steps[-1])
     res["tools"]["cnt"] = cnt
 
     # -- edge agreement ------------------------------------------------------------------
@@ -414,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="toolkit networks (co_similar_tweet is ~N^2: add it for small sizes)")
     ap.add_argument("--n-cpus", type=int, default=os.cpu_count() or 1,
                     help="toolkit worker processes")
+    ap.add_argument("--step-timeout", type=float, default=None,
+                    help="kill a tool step after this many seconds (reported as such)")
     ap.add_argument("--work", default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--skip-cnt", action="store_true")
@@ -426,20 +452,23 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="echoscope-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
+    section = ""
     try:
         for n in sizes:
             print(f"[harness] {n:,} posts in {work}", file=sys.stderr)
             results.append(bench_size(n, args, work))
+            # write after every size, so a long run keeps what it has measured
+            section = render(results, args)
+            if args.json:
+                Path(args.json).write_text(json.dumps(results, default=lambda o: o.__dict__,
+                                                      indent=2))
+            if not args.no_write:
+                write_section(Path(args.results), section)
+                print(f"[harness] updated {args.results}", file=sys.stderr)
     finally:
         if not args.keep and not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    section = render(results, args)
     print(section)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, default=lambda o: o.__dict__, indent=2))
-    if not args.no_write:
-        write_section(Path(args.results), section)
-        print(f"[harness] updated {args.results}", file=sys.stderr)
     return 0
 
 

@@ -54,3 +54,10 @@ def test_run_child_measures_time_memory_and_exit_code(harness: ModuleType,
     assert ok.rc == 0 and ok.wall > 0 and ok.peak_mb > 50
     bad = harness.run_child("bad", [sys.executable, "-c", "raise SystemExit(3)"], tmp_path)
     assert bad.rc == 3 and not bad.ok
+
+
+def test_run_child_stops_at_the_timeout(harness: ModuleType, tmp_path: Path) -> None:
+    s = harness.run_child("slow", [sys.executable, "-c", "import time; time.sleep(30)"],
+                          tmp_path, timeout=0.5)
+    assert s.rc == harness.TIMEOUT_RC and s.wall < 20
+    assert "step-timeout" in harness._failure(s)
