@@ -235,3 +235,53 @@ def test_get_engine_rejects_unknown() -> None:
 def test_empty_inputs(engine: Any) -> None:
     assert engine.edges(schema.empty("actions")).num_rows == 0
     assert np.isfinite(0.0)
+
+
+def test_cli_detect_engine_spark_matches_default(spark: Any, posts: pa.Table,
+                                                 tmp_path: Any) -> None:
+    from echoscope.cli import main
+    from echoscope.workspace import Workspace
+
+    tables = {}
+    for name, extra in (("duckdb", []), ("spark", ["--engine", "spark",
+                                                   "--spark-master", "local[2]"])):
+        path = tmp_path / f"{name}.duckdb"
+        ws = Workspace(path)
+        ws.replace("posts", posts, stage="test")
+        ws.close()
+        assert main(["detect", "-w", str(path), "--quiet", *extra]) == 0
+        ws = Workspace(path)
+        tables[name] = (ws.table("edges"), ws.sql("SELECT * FROM campaign_members ORDER BY ALL"))
+        ws.close()
+    assert tables["spark"][0].equals(tables["duckdb"][0])
+    assert tables["spark"][1].equals(tables["duckdb"][1])
+    # the compat modes stay on the embedded engine, with a clear error
+    assert main(["network", "-w", str(tmp_path / "spark.duckdb"), "--compat", "cnt",
+                 "--time-window", "60", "--engine", "spark", "-o", "-"]) == 2
+
+
+def test_read_posts_parquet_and_twitter_v1(spark: Any, tmp_path: Any) -> None:
+    import pyarrow.parquet as pq
+
+    from echoscope.engines.spark import SparkEngine, actions_df, read_posts, to_arrow
+    from echoscope.ingest import ingest_files
+    from echoscope.simulate import sample_path
+    from echoscope.workspace import Workspace
+
+    ws = Workspace(tmp_path / "s.duckdb")
+    ingest_files([str(sample_path())], ws)
+    posts = ws.table("posts")
+    ws.close()
+    want = actions_from_posts(posts)
+    pq.write_table(posts, tmp_path / "posts.parquet")
+    sort = [("type", "ascending"), ("key", "ascending"), ("time", "ascending"),
+            ("account_id", "ascending"), ("post_id", "ascending")]
+    got = to_arrow(actions_df(read_posts(spark, str(tmp_path / "posts.parquet"))),
+                   "actions").sort_by(sort)
+    assert got.equals(want)
+    raw = to_arrow(actions_df(read_posts(spark, str(sample_path()), "twitter-v1")),
+                   "actions").sort_by(sort)
+    assert raw.equals(want)
+    with pytest.raises(ParameterError):
+        read_posts(spark, str(sample_path()), "csv")
+    assert SparkEngine(spark=spark).actions(posts.slice(0, 0)).num_rows == 0

@@ -50,10 +50,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MAX_DRIVER_ACCOUNTS",
+    "MAX_DRIVER_EDGES",
     "SparkEngine",
     "actions_df",
+    "bucketed",
     "edges_from_actions",
     "read_posts",
+    "run_job",
     "spark_session",
     "to_arrow",
 ]
@@ -61,6 +64,8 @@ __all__ = [
 US = 1_000_000
 #: accounts the driver holds (account dictionary, per-stratum counts); above it: an error
 MAX_DRIVER_ACCOUNTS = 50_000_000
+#: co-action edges the driver clusters with igraph; above it: an error
+MAX_DRIVER_EDGES = 50_000_000
 #: default: keys with more actions than this in one layer are split into time buckets
 SPLIT_ROWS = 200_000
 
@@ -448,7 +453,25 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
 
 def _sweep(la: DataFrame, n_acct: int, split_rows: int, stats: dict[str, Any]) -> DataFrame:
     """Pair rows of every layer: partition by (layer, key, time bucket), sweep each."""
+    x = bucketed(la, split_rows, stats)
+
+    def sweep(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        t = _partition_table(batches)
+        if t is None:
+            return
+        yield from _sweep_partition(t, n_acct)
+
+    return x.mapInArrow(sweep, _PAIRS_DDL)
+
+
+def bucketed(la: DataFrame, split_rows: int, stats: dict[str, Any] | None = None) -> DataFrame:
+    """Layer actions (columns layer, key, t, acode, w, n_acc, stratum) as the sweep sees
+    them: popular keys cut into time buckets with one window of overlap, repartitioned by
+    (layer, key, bucket). Exposed for the skew figures of benchmarks/spark.py.
+    """
     from pyspark.sql import functions as F
+
+    stats = stats if stats is not None else {}
 
     per_key = la.groupBy("layer", "key").agg(
         F.count(F.lit(1)).alias("n_rows"), F.min("t").alias("tmin"), F.max("t").alias("tmax"))
@@ -476,15 +499,7 @@ def _sweep(la: DataFrame, n_acct: int, split_rows: int, stats: dict[str, Any]) -
     else:
         x = la.withColumn("bucket", F.lit(0).cast("long")).withColumn("is_copy", F.lit(False))
     x = x.select("layer", "key", "bucket", "t", "acode", "is_copy", "n_acc", "stratum", "w")
-    x = x.repartition("layer", "key", "bucket")
-
-    def sweep(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        t = _partition_table(batches)
-        if t is None:
-            return
-        yield from _sweep_partition(t, n_acct)
-
-    return x.mapInArrow(sweep, _PAIRS_DDL)
+    return x.repartition("layer", "key", "bucket")
 
 
 def _sweep_partition(tab: pa.Table, n_acct: int) -> Iterator[pa.RecordBatch]:
@@ -707,3 +722,52 @@ class SparkEngine:
         progress.info(f"detect (spark): {edges.num_rows:,} edges kept of "
                       f"{stats.get('edges_tested', 0):,} tested")
         return edges
+
+
+# -- a whole job on files (spark-submit) ----------------------------------------------
+
+
+def run_job(paths: str | list[str], out_dir: str, *, fmt: str = "parquet",
+            actions_params: ActionParams | None = None, detect_params: Any = None,
+            master: str | None = None, split_rows: int = SPLIT_ROWS,
+            seed: int = 0) -> dict[str, Any]:
+    """Posts on any Spark-readable path -> actions, edges and campaign memberships.
+
+    Writes ``out_dir/actions.parquet`` (a Spark dataset folder), ``edges.parquet``,
+    ``edges.csv``, ``members.parquet`` and ``members.csv`` (account_id, cluster: Leiden
+    clusters of the tie graph, :func:`echoscope.cluster.cluster_pairs`, on the driver).
+    ``out_dir`` is a local folder on the driver for the files written by the driver;
+    ``actions.parquet`` may be on any Spark-writable path given as ``out_dir``. Returns
+    counts and per-layer figures.
+    """
+    import pyarrow.parquet as pq
+
+    from echoscope.cluster import ClusterParams, cluster_pairs, combine_pairs, tie_edges
+    from echoscope.detect.coaction import DetectParams
+    from echoscope.network import write_edges_csv
+
+    spark = spark_session(master)
+    dp = detect_params or DetectParams(seed=seed)
+    posts = read_posts(spark, paths, fmt)
+    acts = actions_df(posts, actions_params).persist()
+    try:
+        acts.write.mode("overwrite").parquet(os.path.join(out_dir, "actions.parquet"))
+        stats: dict[str, Any] = {}
+        edges = edges_from_actions(acts, dp, stats=stats, split_rows=split_rows)
+        n_actions = acts.count()
+    finally:
+        acts.unpersist()
+    if edges.num_rows > MAX_DRIVER_EDGES:
+        raise UserError(f"{edges.num_rows:,} edges exceed the driver's clustering limit of "
+                        f"{MAX_DRIVER_EDGES:,}; raise min_keys or lower alpha "
+                        "(docs/spark.md).")
+    os.makedirs(out_dir, exist_ok=True)
+    pq.write_table(edges, os.path.join(out_dir, "edges.parquet"))
+    write_edges_csv(edges, os.path.join(out_dir, "edges.csv"))
+    cp = ClusterParams(seed=seed)
+    members = cluster_pairs(combine_pairs(tie_edges(edges, cp)), resolution=cp.resolution,
+                            seed=seed)
+    pq.write_table(members, os.path.join(out_dir, "members.parquet"))
+    write_edges_csv(members, os.path.join(out_dir, "members.csv"))
+    return {"actions": n_actions, "edges": edges.num_rows,
+            "clustered_accounts": members.num_rows, "detect": stats}
