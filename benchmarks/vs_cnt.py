@@ -37,10 +37,11 @@ from typing import Any
 EXACT = ("co_retweet", "co_tweet", "co_link", "co_reply")
 ROOT = Path(__file__).resolve().parents[1]
 
-WORDS = ("river lamp orange garden market silver window cloud bridge paper coffee yellow "
+_WORDS = ("river lamp orange garden market silver window cloud bridge paper coffee yellow "
          "train forest music stone morning evening street harbour meeting festival "
          "bakery library museum weather concert tickets open closed new old great small "
-         "today tomorrow weekend city park road school team match score update photo").split()
+         "today tomorrow weekend city park road school team match score update photo")
+WORDS = _WORDS.split()
 
 
 def generate(path: Path, n: int, seed: int = 1) -> None:
@@ -153,6 +154,7 @@ def child_echoscope(csv_path: str, out_dir: str, types: list[str], window: int, 
     times = {"import": time.perf_counter() - t0}
     t0 = time.perf_counter()
     msgs = messages_from_cnt_csv(csv_path)
+    msgs.tables  # noqa: B018 - dedupe and encode, like the toolkit's preprocess
     times["preprocess"] = time.perf_counter() - t0
     counts = {}
     for typ in types:
@@ -228,7 +230,8 @@ def main() -> None:
         say(f"### {args.size:,} messages (exact types), {args.similar_size:,} "
             f"(co_similar_tweet); window {args.window} s, min edge weight "
             f"{args.min_edge_weight}; {platform.machine()}, {os.cpu_count()} CPUs, "
-            f"toolkit n_threads={args.threads}")
+            f"toolkit n_threads={args.threads}; load average at start "
+            f"{os.getloadavg()[0]:.1f} (shared machine)")
         say(f"(input generated in {gen_s:.1f} s: {big.stat().st_size / 1e6:.1f} MB)")
         say("")
         say("| part | toolkit s | echoscope s | speed-up | edges | identical |")
@@ -258,6 +261,7 @@ def main() -> None:
         for label, _ta, _tb, tk, es, _ok in rows:
             say(f"- {label}: peak RSS toolkit {tk['peak_rss_mb']:.0f} MB (incl. its worker "
                 f"processes), echoscope {es['peak_rss_mb']:.0f} MB")
+        say(f"- load average at the end {os.getloadavg()[0]:.1f}")
         ok = all(r[5] for r in rows)
         say(f"- edge lists identical for every type: {ok}")
         say("")

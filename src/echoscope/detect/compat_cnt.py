@@ -608,33 +608,40 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     docs: list[int] = []
     sets: list[frozenset[str]] = []
     texts = tb.message.to_pylist()
+    cache: dict[str, frozenset[str]] = {}
     for i in np.flatnonzero(original).tolist():
-        s = token_set(texts[i])
-        if len(s) >= min_size:
+        text = texts[i]
+        ts = cache.get(text)
+        if ts is None:
+            ts = cache[text] = token_set(text)
+        if len(ts) >= min_size:
             docs.append(i)
-            sets.append(s)
+            sets.append(ts)
+    del cache, texts
     empty = np.zeros(0, dtype=np.int64)
     if len(docs) < 2:
         return empty, empty.copy(), empty.copy()
-    # Global token order: rarest first (ties by text), so prefixes hold rare tokens.
-    df: dict[str, int] = {}
-    for s in sets:
-        for tok in s:
-            df[tok] = df.get(tok, 0) + 1
-    rank = {tok: r for r, tok in enumerate(sorted(df, key=lambda x: (df[x], x)))}
-    sizes = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+    # Global token order: rarest first, so prefixes hold rare tokens (any fixed order is
+    # exact; rarity keeps the candidate pairs few).
+    sizes = np.fromiter((len(x) for x in sets), dtype=np.int64, count=len(sets))
+    enc = pa.array([tok for x in sets for tok in x], pa.string()).dictionary_encode()
+    code = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    df = np.bincount(code, minlength=len(enc.dictionary))
+    order = np.lexsort((np.arange(df.size), df))
+    rank = np.empty(df.size, dtype=np.int64)
+    rank[order] = np.arange(df.size, dtype=np.int64)
+    flat_rank = rank[code]
+    flat_doc = np.repeat(np.arange(len(sets), dtype=np.int64), sizes)
+    tokens = flat_rank[np.lexsort((flat_rank, flat_doc))]
     indptr = np.zeros(len(sets) + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
-    tokens = np.empty(int(indptr[-1]), dtype=np.int64)
-    for d, s in enumerate(sets):
-        tokens[indptr[d]:indptr[d + 1]] = np.sort(np.fromiter((rank[x] for x in s),
-                                                              dtype=np.int64, count=len(s)))
+    del sets, enc, code, flat_rank, flat_doc
     # Prefix length for Jaccard >= t (t lowered a hair so float rounding never prunes).
     t_low = thr * (1 - 1e-9)
     prefix = sizes - np.ceil(t_low * sizes).astype(np.int64) + 1
     prefix = np.clip(prefix, 1, sizes)
     doc_arr = np.asarray(docs, dtype=np.int64)
-    p_doc = np.repeat(np.arange(len(sets), dtype=np.int64), prefix)
+    p_doc = np.repeat(np.arange(sizes.size, dtype=np.int64), prefix)
     starts = np.repeat(indptr[:-1], prefix)
     offs = np.arange(p_doc.size, dtype=np.int64) - np.repeat(np.cumsum(prefix) - prefix, prefix)
     p_tok = tokens[starts + offs]
@@ -647,11 +654,10 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     da = p_doc[perm[ii]]
     db = p_doc[perm[jj]]
     del ii, jj
-    lo = np.minimum(da, db)
-    hi = np.maximum(da, db)
-    cand = np.unique(lo * np.int64(len(sets)) + hi)
-    a = cand // len(sets)
-    b = cand % len(sets)
+    # candidates sharing several prefix tokens repeat; _weights removes the repeats
+    a = np.minimum(da, db)
+    b = np.maximum(da, db)
+    del da, db
     # size filter, then exact Jaccard as the toolkit computes it (float division)
     na = sizes[a]
     nb = sizes[b]
