@@ -270,8 +270,7 @@ def _run(con: duckdb.DuckDBPyConnection, src: str, tag: str, u: str, stage: str,
                app.v, parent_id, parent_acc, parent_time,
                coalesce(urls.urls, []), coalesce(tags.tags, []), coalesce(men.men, []),
                [{_id('y', 'id')} FOR y IN coalesce(e.user_mentions, [])
-                IF y IS NOT NULL AND y.screen_name IS NOT NULL AND y.screen_name <> ''
-                   AND coalesce({_id('y', 'id')}, '') <> ''],
+                IF y IS NOT NULL AND coalesce({_id('y', 'id')}, '') <> ''],
                [{{'media_id': {_id('y', 'id')},
                   'url': coalesce(nullif(y.media_url_https, ''), y.media_url),
                   'hash': NULL::VARCHAR}}
