@@ -628,8 +628,13 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
         null: dict[str, Any] = {}
         if p.null == "configuration":
             own = np.zeros((ea.size, n_str), dtype=np.float64)
-            for i, row in enumerate(e["own"].to_pylist()):
-                own[i, :len(row)] = row
+            lst = e["own"].combine_chunks()
+            if len(lst):
+                parent = pc.list_parent_indices(lst).to_numpy()
+                flat = pc.list_flatten(lst).to_numpy()
+                lens = pc.list_value_length(lst).to_numpy().astype(np.int64)
+                starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+                own[parent, np.arange(flat.size) - starts[parent]] = flat
             null = {"own": own, "ab": strata[ea] * strata[eb], "pairs": pairs,
                     "denom": denom}
             lam = null["ab"] @ _rates(pairs, denom)
