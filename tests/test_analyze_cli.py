@@ -60,6 +60,8 @@ def test_analyze_json_and_windows(small_input: Path, tmp_path: Path,
     assert code == 0
     stages = json.loads(capsys.readouterr().out)
     assert stages["cluster"]["status"] == "ran"
+    assert main(["detect", "-w", str(ws), "-q"]) == 0
+    assert "tie edges" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, message", [

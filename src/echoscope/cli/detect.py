@@ -53,4 +53,5 @@ def command(workspace: str, windows: tuple[str, ...], alpha: float, min_size: in
         click.echo(f"{name}: {status}{detail}")
     cl = stages.get("cluster", {})
     click.echo(f"{cl.get('campaigns', 0):,} campaign(s), {cl.get('members', 0):,} accounts "
-               f"flagged, from {cl.get('significant_edges', 0):,} significant edges.")
+               f"flagged, from {cl.get('tie_edges', 0):,} tie edges "
+               f"({cl.get('clusters_tested', 0):,} clusters tested).")
