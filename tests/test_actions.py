@@ -177,3 +177,22 @@ def test_near_duplicate_clusters_recover_planted_families():
     assert close > 30
     # deterministic per seed
     assert cluster_near_duplicates(texts, seed=7).tolist() == lab.tolist()
+
+
+def test_parentless_reposts_keyed_by_reposted_text():
+    tail = " #walmart https://t.co/abc"
+    posts = make_posts([
+        dict(account_id="a", created_at=0, kind="repost", text="RT @src: " + LONG + tail),
+        dict(account_id="b", created_at=9, kind="repost", text=LONG.upper() + tail),
+        dict(account_id="c", created_at=9, kind="repost", text=LONG + " https://t.co/zzz"),
+        dict(account_id="d", created_at=9, kind="repost", text="so true"),  # too short
+        dict(account_id="e", created_at=9, kind="repost", text=LONG + tail,
+             parent_post_id="p7"),
+    ])
+    t = by_type(actions_from_posts(posts))
+    keys = dict(t["repost"])
+    assert keys["a"] == keys["b"] and keys["a"].startswith("text:")
+    assert keys["c"] != keys["a"]  # other links: another original
+    assert "d" not in keys and keys["e"] == "p7"
+    off = by_type(actions_from_posts(posts, ActionParams(parentless_reposts=False)))
+    assert off["repost"] == [("e", "p7")]

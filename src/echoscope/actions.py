@@ -9,7 +9,8 @@ Action types and their keys (see docs/methods.md for caveats):
 =============  ==========================================================================
 type           key
 =============  ==========================================================================
-repost         the reposted post's id
+repost         the reposted post's id; ``text:<hash>`` of the reposted text (normalised,
+               links kept) when the record names no parent (IRA files, some exports)
 reply          the replied-to post's id
 quote          the quoted post's id
 text           ``text_hash`` of the normalised own text (URLs and @mentions removed) of
@@ -88,6 +89,11 @@ class ActionParams(Params):
     repost_content: bool = field(
         default=False,
         metadata={"help": "also derive text/url/hashtag/... actions from reposts"},
+    )
+    parentless_reposts: bool = field(
+        default=True,
+        metadata={"help": "key reposts whose record names no parent post by the reposted "
+                          "text (links kept): 'text:<hash>'"},
     )
     exclude_hosts: tuple[str, ...] = field(
         default=PLATFORM_HOSTS, metadata={"help": "hosts never used as domain keys"}
@@ -173,6 +179,15 @@ def actions_from_posts(posts: pa.Table, params: ActionParams | None = None) -> p
         if typ in types:
             sub = posts.filter(pc.fill_null(pc.equal(kind, typ), False))
             add(sub, typ, sub["parent_post_id"])
+    if "repost" in types and p.parentless_reposts:
+        # reposts whose record names no parent (IRA files, some exports): the reposted
+        # post is identified by its text, links included (a repost copies the original's
+        # t.co links, so two copies of one original share them)
+        sub = posts.filter(pc.and_(pc.fill_null(is_repost, False),
+                                   pc.is_null(posts["parent_post_id"])))
+        sub = sub.filter(pc.is_valid(sub["text"]))
+        if sub.num_rows:
+            add(sub, "repost", _text_keys(sub["text"], p.min_text_length))
 
     content = posts if p.repost_content else posts.filter(pc.invert(pc.fill_null(is_repost,
                                                                                   False)))
@@ -221,6 +236,18 @@ def actions_from_posts(posts: pa.Table, params: ActionParams | None = None) -> p
     out = out.sort_by([("type", "ascending"), ("key", "ascending"), ("time", "ascending"),
                        ("account_id", "ascending"), ("post_id", "ascending")])
     return schema.check("actions", out, stage="actions")
+
+
+def _text_keys(text: pa.ChunkedArray | pa.Array, min_length: int) -> pa.Array:
+    """``text:<hash>`` of each normalised text (links kept), null when shorter than
+    ``min_length``: the key of a repost that names no parent."""
+    enc = pc.dictionary_encode(text.combine_chunks() if isinstance(text, pa.ChunkedArray)
+                               else text)
+    keys: list[str | None] = []
+    for t in enc.dictionary.to_pylist():
+        norm = normalise_text(t)
+        keys.append("text:" + text_hash(norm) if len(norm) >= min_length else None)
+    return pc.take(pa.array(keys, pa.string()), enc.indices)
 
 
 def _text_actions(sub: pa.Table, p: ActionParams, types: set[str],
