@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any
+
 from echoscope.errors import (
     EchoscopeError,
     EngineError,
@@ -18,7 +20,9 @@ from echoscope.errors import (
     UserError,
     WorkspaceError,
 )
-from echoscope.workspace import Workspace
+
+if TYPE_CHECKING:
+    from echoscope.workspace import Workspace
 
 __all__ = [
     "EchoscopeError",
@@ -31,3 +35,14 @@ __all__ = [
     "WorkspaceError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Workspace on first use: importing echoscope (e.g. for `echoscope --help`) does not
+    # load DuckDB and Arrow
+    if name == "Workspace":
+        from echoscope.workspace import Workspace
+
+        globals()["Workspace"] = Workspace
+        return Workspace
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

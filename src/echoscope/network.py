@@ -160,7 +160,7 @@ def network(
                            min_edge_weight=min_edge_weight,
                            similarity_threshold=similarity_threshold,
                            min_document_size=min_document_size)
-        msgs = _cnt_messages(paths, workspace, format, platform)
+        msgs = _cnt_messages(paths, workspace, format, platform, params.type)
         with progress.task(f"{params.type} network (coordination-network-toolkit)"):
             return cnt_network(msgs, params)
     if compat == "coortweet":
@@ -188,7 +188,7 @@ def network(
 
 
 def _cnt_messages(paths: list[str], workspace: Any, fmt: str | None,
-                  platform: str | None) -> Any:
+                  platform: str | None, net_type: str) -> Any:
     from echoscope.detect import compat_cnt as cc
 
     if workspace is not None:
@@ -198,7 +198,7 @@ def _cnt_messages(paths: list[str], workspace: Any, fmt: str | None,
     for p in paths:
         f = _detect(p, fmt)
         if f == "cnt-csv":
-            parts.append(cc.messages_from_cnt_csv(p))
+            parts.append(cc.messages_from_cnt_csv(p, types=[net_type]))
         elif f == "twitter-v1":
             parts.append(cc.messages_from_twitter_json(p))
         else:

@@ -9,15 +9,24 @@
 * ``compat_*`` — peer-exact modes;
 * :mod:`echoscope.detect.base` — the :class:`Detector` contract and the ``DETECTORS``
   registry (built-ins register like plugins).
+
+The names below are imported on first use, so importing a submodule (e.g. the
+peer-exact ``compat_cnt``) does not pay for numba and scipy.
 """
 
-from echoscope.detect.base import DETECTORS, Detector, DetectorBase
-from echoscope.detect.coaction import (
-    CoactionDetector,
-    DetectParams,
-    coaction_edges,
-    detect_edges,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from echoscope.detect.base import DETECTORS, Detector, DetectorBase
+    from echoscope.detect.coaction import (
+        CoactionDetector,
+        DetectParams,
+        coaction_edges,
+        detect_edges,
+    )
 
 __all__ = [
     "DETECTORS",
@@ -28,3 +37,16 @@ __all__ = [
     "coaction_edges",
     "detect_edges",
 ]
+
+_BASE = ("Detector", "DetectorBase")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # DETECTORS comes with the built-in detectors registered (importing coaction does it)
+    coaction = importlib.import_module("echoscope.detect.coaction")
+    mod = importlib.import_module("echoscope.detect.base") if name in _BASE else coaction
+    value = getattr(mod, "DETECTORS" if name == "DETECTORS" else name)
+    globals()[name] = value
+    return value

@@ -15,8 +15,10 @@ Reproduces the toolkit's edge lists on the same input and parameters:
   ``>= similarity_threshold``; ``co_link`` the URL as written; ``co_reply`` the
   replied-to id; ``co_retweet`` the reposted id; ``co_post`` any two messages.
 
-Instead of the toolkit's SQL self-joins, every type runs on the shared sort-and-sweep
-kernel. ``co_similar_tweet`` uses exact prefix filtering (tokens ordered by rarity; two
+Instead of the toolkit's SQL self-joins, every type runs as one sort-and-sweep over
+integer-encoded keys (vectorised numpy; the numba kernel of
+:mod:`echoscope.detect.kernel` only where times are too far apart for it). Nothing here
+imports numba, scipy or polars, so a run pays no compile or load time for them. ``co_similar_tweet`` uses exact prefix filtering (tokens ordered by rarity; two
 sets with Jaccard >= t must share a token among their first ``n - ceil(t n) + 1``), so
 it scores only candidate pairs yet returns the same edges as scoring every pair.
 
@@ -38,9 +40,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import regex  # type: ignore[import-untyped]
-from numba import njit
 
-from echoscope.detect.kernel import sort_actions, sweep_pairs
 from echoscope.errors import InputError
 from echoscope.params import Params, choice, limit
 
@@ -147,20 +147,122 @@ RAW_SCHEMA = pa.schema([
 RawRow = tuple[str, str, "str | None", "str | None", str, float, Sequence[str]]
 
 
-@dataclass
-class _Tables:
-    """The toolkit's tables, integer-encoded: messages (first row per id) and links."""
+# columns each network type reads (besides message_id, user_id, repost_id, timestamp)
+_TYPE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "co_retweet": (), "co_post": (), "co_reply": ("reply_id",), "co_tweet": ("message",),
+    "co_similar_tweet": ("message",), "co_link": ("urls",),
+}
+_BASE_COLUMNS = ("message_id", "user_id", "repost_id", "timestamp")
 
-    accounts: list[str]
-    user: I64              # account code per message
-    repost: pa.Array       # per message, null = not a repost
-    reply: pa.Array
-    message: pa.Array
-    t: F64
-    link_msg: I64          # message index per link row
-    link_url: I64          # URL code per link row
-    link_user: I64         # account code of the row the link came from
-    link_t: F64
+
+def columns_for(types: Iterable[str] | None) -> list[str]:
+    """The input columns the network ``types`` need (all columns for ``None``)."""
+    if types is None:
+        return list(RAW_SCHEMA.names)
+    need = set(_BASE_COLUMNS)
+    for t in types:
+        if t not in _TYPE_COLUMNS:
+            raise ValueError(f"unknown network type {t!r}; expected one of {CNT_TYPES}")
+        need.update(_TYPE_COLUMNS[t])
+    return [c for c in RAW_SCHEMA.names if c in need]
+
+
+def _f64(col: pa.Array | pa.ChunkedArray) -> F64:
+    if isinstance(col, pa.ChunkedArray):  # (ChunkedArray.to_numpy would import pandas)
+        col = col.combine_chunks()
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _bools(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+class _Tables:
+    """The toolkit's tables, integer-encoded and built on first use: messages (first row
+    per id) and links (only when a network needs them)."""
+
+    def __init__(self, rows: pa.Table) -> None:
+        self._rows = rows
+        n = rows.num_rows
+        user, accounts = _codes(rows["user_id"])
+        self.accounts: pa.Array = accounts
+        t = _f64(rows["timestamp"])
+        # first row per message id; mid = message index of every row
+        if n:
+            ids, uniq = _codes(rows["message_id"])
+            if len(uniq) == n:
+                first = mid = np.arange(n, dtype=np.int64)
+            else:
+                first, mid = _first_of_runs([ids])
+        else:
+            first = mid = np.zeros(0, dtype=np.int64)
+        self._n_rows = n
+        self._first = first
+        self._mid = mid
+        self._row_user = user
+        self._row_t = t
+        self.user: I64 = user[first]            # account code per message
+        self.t: F64 = t[first]
+        self._cache: dict[str, Any] = {}
+
+    def _column(self, name: str) -> pa.Array:
+        """A column per message (first row per id); empty ids are null."""
+        if name not in self._cache:
+            if name not in self._rows.column_names:
+                raise ValueError(f"the messages were read without the {name!r} column "
+                                 "(see messages_from_cnt_csv(types=...))")
+            col = self._rows[name].combine_chunks()
+            if name != "message":
+                col = _none_if_empty(col)
+            if self._first.size != self._n_rows:
+                col = col.take(pa.array(self._first, pa.int64()))
+            self._cache[name] = col
+        out: pa.Array = self._cache[name]
+        return out
+
+    @property
+    def repost(self) -> pa.Array:
+        """Per message: the reposted id, null if not a repost."""
+        return self._column("repost_id")
+
+    @property
+    def reply(self) -> pa.Array:
+        return self._column("reply_id")
+
+    @property
+    def message(self) -> pa.Array:
+        return self._column("message")
+
+    @property
+    def links(self) -> tuple[I64, I64, I64, F64]:
+        """``(message index, URL code, account code, time)`` per link row."""
+        if "links" not in self._cache:
+            self._cache["links"] = self._build_links()
+        out: tuple[I64, I64, I64, F64] = self._cache["links"]
+        return out
+
+    def _build_links(self) -> tuple[I64, I64, I64, F64]:
+        # every non-repost row's URLs, first (message, URL) wins
+        if "urls" not in self._rows.column_names:
+            raise ValueError("the messages were read without the 'urls' column "
+                             "(see messages_from_cnt_csv(types=...))")
+        urls = self._rows["urls"].combine_chunks()
+        flat = pc.list_flatten(urls)
+        parent = np.asarray(pc.list_parent_indices(urls).to_numpy(zero_copy_only=False),
+                            dtype=np.int64)
+        row_rep = _bools(pc.is_valid(_none_if_empty(self._rows["repost_id"].combine_chunks())))
+        ok = ~row_rep[parent] & _bools(pc.not_equal(flat, ""))
+        parent = parent[ok]
+        url = key_codes(flat.filter(pa.array(ok)))
+        mid = self._mid
+        if parent.size:
+            lfirst, _ = _first_of_runs([mid[parent], url])
+        else:
+            lfirst = np.zeros(0, dtype=np.int64)
+        lrow = parent[lfirst]
+        return mid[lrow], url[lfirst], self._row_user[lrow], self._row_t[lrow]
 
 
 @dataclass
@@ -200,7 +302,7 @@ class CntMessages:
     @property
     def tables(self) -> _Tables:
         if self._tables is None:
-            self._tables = _build(self.rows)
+            self._tables = _Tables(self.rows)
         return self._tables
 
 
@@ -220,32 +322,9 @@ def _none_if_empty(arr: pa.Array) -> pa.Array:
 def key_codes(values: pa.Array | pa.ChunkedArray) -> I64:
     """Integer keys equal exactly when the strings are equal (nulls not allowed).
 
-    64-bit hashes (fast), checked: every two strings with the same hash are compared,
-    and on a real collision the exact dictionary codes are used instead.
+    Arrow's dictionary encoding (a hash table with exact comparison: no collisions).
     """
-    return _hash_keys(values)[0]
-
-
-def _hash_keys(values: pa.Array | pa.ChunkedArray) -> tuple[I64, bool]:
-    """:func:`key_codes` and whether all values are distinct."""
-    import polars as pl
-
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64), True
-    s = pl.from_arrow(values)
-    assert isinstance(s, pl.Series)
-    h = np.ascontiguousarray(s.hash(seed=0).to_numpy()).view(np.int64)
-    order = np.argsort(h)
-    hs = h[order]
-    k = np.flatnonzero(hs[1:] == hs[:-1])
-    if k.size:
-        a = values.take(pa.array(order[k]))
-        b = values.take(pa.array(order[k + 1]))
-        if not pc.all(pc.equal(a, b)).as_py():
-            return _codes(values)[0], False
-    return h, k.size == 0
+    return _codes(values)[0]
 
 
 def _first_of_runs(keys: Sequence[I64]) -> tuple[I64, I64]:
@@ -271,54 +350,15 @@ def _first_of_runs(keys: Sequence[I64]) -> tuple[I64, I64]:
     return np.sort(first_row), row_to_first
 
 
-def _build(rows: pa.Table) -> _Tables:
-    n = rows.num_rows
-    user, accounts = _codes(rows["user_id"])
-    t = np.asarray(rows["timestamp"].to_numpy(), dtype=np.float64)
-    repost = _none_if_empty(rows["repost_id"].combine_chunks())
-    reply = _none_if_empty(rows["reply_id"].combine_chunks())
-    message = rows["message"].combine_chunks()
-    if n == 0:
-        e = np.zeros(0, dtype=np.int64)
-        return _Tables([], e, repost, reply, message, np.zeros(0), e, e, e, np.zeros(0))
-    # first row per message id; mid = message index of every row
-    ids, distinct = _hash_keys(rows["message_id"])
-    if distinct:
-        first = mid = np.arange(n, dtype=np.int64)
-    else:
-        first, mid = _first_of_runs([ids])
-    if first.size != n:
-        take = pa.array(first, pa.int64())
-        repost, reply, message = repost.take(take), reply.take(take), message.take(take)
-    # links: every non-repost row's URLs, first (message, URL) wins
-    urls = rows["urls"].combine_chunks()
-    flat = pc.list_flatten(urls)
-    parent = np.asarray(pc.list_parent_indices(urls).to_numpy(zero_copy_only=False),
-                        dtype=np.int64)
-    row_rep = np.asarray(pc.is_valid(_none_if_empty(rows["repost_id"].combine_chunks()))
-                         .to_numpy(zero_copy_only=False), dtype=bool)
-    ok = ~row_rep[parent] & np.asarray(
-        pc.not_equal(flat, "").to_numpy(zero_copy_only=False), dtype=bool)
-    parent = parent[ok]
-    url = key_codes(flat.filter(pa.array(ok)))
-    if parent.size:
-        lfirst, _ = _first_of_runs([mid[parent], url])
-    else:
-        lfirst = np.zeros(0, dtype=np.int64)
-    lrow = parent[lfirst]
-    return _Tables(
-        accounts=accounts.to_pylist(), user=user[first], repost=repost, reply=reply,
-        message=message, t=t[first], link_msg=mid[lrow], link_url=url[lfirst],
-        link_user=user[lrow], link_t=t[lrow])
-
-
-def messages_from_cnt_csv(path: str) -> CntMessages:
+def messages_from_cnt_csv(path: str, types: Sequence[str] | None = None) -> CntMessages:
     """Messages of a toolkit CSV file, read as the toolkit's ``preprocess`` reads them.
 
-    Read with Arrow's CSV reader; a file it cannot read exactly (a bad row, list-text
-    URLs) goes through the line-by-line reader, which names the line of any error.
+    Read with Arrow's CSV reader (multi-threaded, every column as text); with ``types``
+    (network types) only the columns those networks need are kept, which saves time and
+    memory. A file it cannot read exactly (a bad row, list-text URLs) goes through the
+    line-by-line reader, which names the line of any error.
     """
-    fast = _read_cnt_csv_arrow(path)
+    fast = _read_cnt_csv_arrow(path, columns_for(types))
     if fast is not None:
         return CntMessages(fast)
     from echoscope.ingest.cnt_csv import read_cnt_rows
@@ -329,7 +369,7 @@ def messages_from_cnt_csv(path: str) -> CntMessages:
     )
 
 
-def _read_cnt_csv_arrow(path: str) -> pa.Table | None:
+def _read_cnt_csv_arrow(path: str, columns: list[str]) -> pa.Table | None:
     import pyarrow.csv as pacsv
 
     from echoscope.ingest._io import open_input
@@ -348,6 +388,7 @@ def _read_cnt_csv_arrow(path: str) -> pa.Table | None:
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     column_types=dict.fromkeys(COLUMNS, pa.string()),
+                    include_columns=[c for c in COLUMNS if c in columns],
                     strings_can_be_null=False, quoted_strings_can_be_null=False),
             )
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
@@ -358,17 +399,20 @@ def _read_cnt_csv_arrow(path: str) -> pa.Table | None:
         ts = pc.cast(t["timestamp"], pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    tsn = ts.to_numpy()
+    tsn = _f64(ts)
     if t.num_rows and (not np.all(np.isfinite(tsn)) or np.max(np.abs(tsn)) > 9e12):
         return None
     if pc.any(pc.equal(t["message_id"], "")).as_py() or \
             pc.any(pc.equal(t["user_id"], "")).as_py():
         return None
-    if pc.any(pc.match_substring(t["urls"], "[")).as_py():
-        return None  # list text: parsed line by line
-    urls = pc.split_pattern(t["urls"], " ")
-    return pa.table([t["message_id"], t["user_id"], t["repost_id"], t["reply_id"],
-                     t["message"], ts, urls], schema=RAW_SCHEMA)
+    cols = {c: t[c] for c in t.column_names}
+    cols["timestamp"] = ts
+    if "urls" in cols:
+        if pc.any(pc.match_substring(t["urls"], "[")).as_py():
+            return None  # list text: parsed line by line
+        cols["urls"] = pc.split_pattern(t["urls"], " ")
+    return pa.table([cols[f.name] for f in RAW_SCHEMA if f.name in cols],
+                    schema=pa.schema([f for f in RAW_SCHEMA if f.name in cols]))
 
 
 def snowflake_seconds(tweet_id: str) -> float:
@@ -483,12 +527,69 @@ def _slack_us(t: F64, window: float) -> int:
     return 2 + math.ceil(4 * float(np.spacing(top)) * 1e6)
 
 
+# Runs of one key are laid end to end on one int64 axis (each run's times shifted to
+# start after the previous run's end plus the window), so a single binary search finds
+# every action's window; past this total the numba kernel sweeps instead.
+_AXIS_MAX = float(1 << 62)
+
+
+def _sweep(key: I64, t_us: I64, acct: I64, w_us: int) -> tuple[I64, I64]:
+    """Every pair ``(i, j)`` of actions (indices into the inputs) with the same key,
+    different accounts and ``|t_us[i] - t_us[j]| <= w_us``, each unordered pair once.
+
+    Same pairs as the sort-and-sweep kernel (:func:`echoscope.detect.kernel.sweep_pairs`),
+    vectorised with numpy: sort by (key, time), then each action's window end by binary
+    search and the pairs by ``np.repeat``.
+    """
+    n = key.size
+    if n < 2:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e.copy()
+    perm = np.lexsort((t_us, key))
+    k = key[perm]
+    ts = t_us[perm]
+    start = np.empty(n, dtype=bool)
+    start[0] = True
+    np.not_equal(k[1:], k[:-1], out=start[1:])
+    first = np.flatnonzero(start)
+    last = np.append(first[1:], n) - 1
+    tmin = ts[first]
+    spans = ts[last].astype(np.float64) - tmin.astype(np.float64)
+    if float(spans.sum()) + first.size * (float(w_us) + 1) >= _AXIS_MAX:
+        return _sweep_kernel(k, ts, acct[perm], w_us, perm)
+    run = np.cumsum(start) - 1
+    width = ts[last] - tmin + (w_us + 1)
+    base = np.zeros(first.size, dtype=np.int64)
+    np.cumsum(width[:-1], out=base[1:])
+    axis = base[run] + (ts - tmin[run])
+    del run, start
+    hi = np.searchsorted(axis, axis + w_us, side="right")
+    cnt = hi - np.arange(1, n + 1, dtype=np.int64)
+    del hi, axis
+    total = int(cnt.sum())
+    ii = np.repeat(np.arange(n, dtype=np.int64), cnt)
+    jj = np.arange(total, dtype=np.int64)
+    jj -= np.repeat(np.cumsum(cnt) - cnt, cnt)
+    jj += ii
+    jj += 1
+    a = acct[perm]
+    keep = a[ii] != a[jj]
+    return perm[ii[keep]], perm[jj[keep]]
+
+
+def _sweep_kernel(k: I64, ts: I64, a: I64, w_us: int, perm: I64) -> tuple[I64, I64]:
+    from echoscope.detect.kernel import sweep_pairs
+
+    ii, jj = sweep_pairs(k, ts, a.astype(np.int32), w_us)
+    return perm[ii], perm[jj]
+
+
 def _directed_pairs(key: I64, t: F64, acct: I64, msg: I64, window: float,
                     ) -> tuple[I64, I64, I64]:
     """``(account A, message of A, account B)`` for each match of B within the window.
 
     ``key``, ``t``, ``acct`` and ``msg`` describe actions (one message may have several,
-    e.g. one per URL). The kernel sweeps an integer window widened by a few microseconds;
+    e.g. one per URL). The sweep uses an integer window widened by a few microseconds;
     each pair is then checked both ways exactly as the toolkit's SQL does
     (``t2 BETWEEN t1 - W AND t1 + W`` in floating point).
     """
@@ -497,11 +598,7 @@ def _directed_pairs(key: I64, t: F64, acct: I64, msg: I64, window: float,
         return e, e.copy(), e.copy()
     t_us = np.round(t * 1e6).astype(np.int64)
     w_us = math.floor(window * 1e6) + _slack_us(t, window)
-    perm = sort_actions(key, t_us, acct.astype(np.int32))
-    ii, jj = sweep_pairs(key[perm], t_us[perm], acct[perm].astype(np.int32), w_us)
-    pi = perm[ii]
-    pj = perm[jj]
-    del ii, jj
+    pi, pj = _sweep(key, t_us, acct, w_us)
     return _both_ways(pi, pj, t, acct, msg, window)
 
 
@@ -542,19 +639,18 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
     n_acct = max(len(tb.accounts), 1)
     window = float(params.time_window)
     kind = params.type
-    original = np.asarray(pc.is_null(tb.repost).to_numpy(zero_copy_only=False), dtype=bool)
+    original = _bools(pc.is_null(tb.repost))
     if kind == "co_similar_tweet":
         src, m, other = _similar_pairs(tb, original, params)
     elif kind == "co_link":
-        src, m, other = _directed_pairs(tb.link_url, tb.link_t, tb.link_user, tb.link_msg,
-                                        window)
+        link_msg, link_url, link_user, link_t = tb.links
+        src, m, other = _directed_pairs(link_url, link_t, link_user, link_msg, window)
     else:
         if kind == "co_retweet":
             sel = ~original
             keys = key_codes(tb.repost.filter(pa.array(sel)))
         elif kind == "co_reply":
-            sel = original & np.asarray(pc.is_valid(tb.reply).to_numpy(zero_copy_only=False),
-                                        dtype=bool)
+            sel = original & _bools(pc.is_valid(tb.reply))
             keys = key_codes(tb.reply.filter(pa.array(sel)))
         elif kind == "co_tweet":
             sel = original
@@ -565,12 +661,11 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
         idx = np.flatnonzero(sel).astype(np.int64)
         src, m, other = _directed_pairs(keys, tb.t[idx], tb.user[idx], idx, window)
     s_, dst, w = _weights(src, m, other, n_acct, params.min_edge_weight)
-    names = np.asarray(tb.accounts, dtype=object)
     table = pa.table({
-        "source": pa.array(names[s_].tolist() if s_.size else [], pa.string()),
-        "target": pa.array(names[dst].tolist() if dst.size else [], pa.string()),
+        "source": tb.accounts.take(pa.array(s_, pa.int64())).cast(pa.string()),
+        "target": tb.accounts.take(pa.array(dst, pa.int64())).cast(pa.string()),
         "weight": pa.array(w, pa.int64()),
-        "edge_type": pa.array([kind] * int(w.size), pa.string()),
+        "edge_type": pa.repeat(pa.scalar(kind, pa.string()), int(w.size)),
     }, schema=EDGE_SCHEMA)
     return table.sort_by([("source", "ascending"), ("target", "ascending")])
 
@@ -578,25 +673,36 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
 # -- co_similar_tweet: prefix filtering + exact verification ----------------------------
 
 
-@njit(cache=True, nogil=True)
-def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:  # pragma: no cover
-    out = np.zeros(a.shape[0], dtype=np.int64)
-    for k in range(a.shape[0]):
-        i, ie = indptr[a[k]], indptr[a[k] + 1]
-        j, je = indptr[b[k]], indptr[b[k] + 1]
-        c = 0
-        while i < ie and j < je:
-            x = tokens[i]
-            y = tokens[j]
-            if x == y:
-                c += 1
-                i += 1
-                j += 1
-            elif x < y:
-                i += 1
-            else:
-                j += 1
-        out[k] = c
+def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
+    """``|tokens(a[k]) & tokens(b[k])|`` for every k; each document's tokens are sorted.
+
+    Vectorised: every token of the smaller set is looked up (binary search) among the
+    ``(document, token)`` codes of the larger, in chunks of a few million lookups.
+    """
+    out = np.zeros(a.size, dtype=np.int64)
+    if a.size == 0:
+        return out
+    sizes = np.diff(indptr)
+    swap = sizes[a] > sizes[b]
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    n_tok = np.int64(int(tokens.max()) + 1 if tokens.size else 1)
+    code = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes) * n_tok + tokens
+    na = sizes[a]
+    ends = np.cumsum(na)
+    budget = 4_000_000
+    lo = 0
+    while lo < a.size:
+        base = int(ends[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(ends, base + budget, side="right")))
+        ca, cb, cn = a[lo:hi], b[lo:hi], na[lo:hi]
+        total = int(cn.sum())
+        which = np.repeat(np.arange(ca.size, dtype=np.int64), cn)
+        pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cn) - cn, cn)
+        pos += np.repeat(indptr[ca], cn)
+        q = cb[which] * n_tok + tokens[pos]
+        at = np.minimum(np.searchsorted(code, q), code.size - 1)
+        out[lo:hi] = np.bincount(which, weights=code[at] == q, minlength=ca.size)
+        lo = hi
     return out
 
 
@@ -649,10 +755,9 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     p_acct = tb.user[doc_arr[p_doc]]
     t_us = np.round(p_t * 1e6).astype(np.int64)
     w_us = math.floor(window * 1e6) + _slack_us(p_t, window)
-    perm = sort_actions(p_tok, t_us, p_acct.astype(np.int32))
-    ii, jj = sweep_pairs(p_tok[perm], t_us[perm], p_acct[perm].astype(np.int32), w_us)
-    da = p_doc[perm[ii]]
-    db = p_doc[perm[jj]]
+    ii, jj = _sweep(p_tok, t_us, p_acct, w_us)
+    da = p_doc[ii]
+    db = p_doc[jj]
     del ii, jj
     # candidates sharing several prefix tokens repeat; _weights removes the repeats
     a = np.minimum(da, db)

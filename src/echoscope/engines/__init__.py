@@ -10,9 +10,10 @@ signatures of :func:`echoscope.actions.build_actions` and
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pyarrow as pa
+if TYPE_CHECKING:  # annotations only: `--help` does not load Arrow
+    import pyarrow as pa
 
 from echoscope.errors import ParameterError
 
