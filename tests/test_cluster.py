@@ -18,6 +18,7 @@ from echoscope.cluster import (
     cluster_pairs,
     combine_pairs,
     find_campaigns,
+    merge_campaigns,
     significant_edges,
     tie_edges,
 )
@@ -280,3 +281,37 @@ def test_tie_significance() -> None:
     assert tie_significance(1.0, 50) == 0.0
     assert tie_significance(None, 1) == 0.0
     assert 0.4 < tie_significance(None, 3) < tie_significance(None, 10) < 1.0
+
+
+def _membership(groups: dict[int, list[str]]) -> pa.Table:
+    rows = sorted((a, c) for c, names in groups.items() for a in names)
+    return pa.table({"account_id": pa.array([a for a, _ in rows], pa.string()),
+                     "cluster": pa.array([c for _, c in rows], pa.int64())})
+
+
+def test_merge_campaigns_joins_densely_tied_campaigns_and_attaches_small_clusters() -> None:
+    a = [f"a{i}" for i in range(6)]
+    b = [f"b{i}" for i in range(6)]
+    c = [f"c{i}" for i in range(5)]
+    rows = clique(a) + clique(b) + clique(c)
+    rows += [edge(x, y) for x in a for y in b if (int(x[1:]) + int(y[1:])) % 3 == 0]  # 12
+    rows += [edge("a0", "c0")]  # c: one tie only, stays apart
+    rows += [edge("s0", "s1"), edge("s0", "a1"), edge("s1", "a2")]  # pair tied into a
+    rows += [edge("t0", "t1"), edge("t0", "a1"), edge("t1", "c1")]  # pair tied to a and c
+    pairs = combine_pairs(edges_table(rows))
+    memb = _membership({0: a, 1: b, 2: c, 3: ["s0", "s1"], 4: ["t0", "t1"]})
+    tests = {0: (5.0, 0.05), 1: (6.0, 0.05), 2: (4.0, 0.1)}
+    out, keep, t2 = merge_campaigns(pairs, memb, {0, 1, 2}, tests, ratio=0.2, min_ties=3)
+    cl = dict(zip(out.column("account_id").to_pylist(), out.column("cluster").to_pylist(),
+                  strict=True))
+    assert keep == {0, 2}
+    assert {cl[x] for x in a + b + ["s0", "s1"]} == {0}
+    assert {cl[x] for x in c} == {2} and cl["t0"] == cl["t1"] == 4
+    assert t2[0] == (6.0, 0.05) and t2[2] == tests[2]
+    # a stricter ratio keeps a and b apart (density between 12/36 = 0.33 of 1.0 inside)
+    _, keep2, _ = merge_campaigns(pairs, memb, {0, 1, 2}, tests, ratio=0.5, min_ties=3)
+    assert keep2 == {0, 1, 2}
+    # row order of the ties does not matter
+    out3, _, _ = merge_campaigns(combine_pairs(edges_table(rows[::-1])), memb, {0, 1, 2},
+                                 tests, ratio=0.2, min_ties=3)
+    assert out3.to_pylist() == out.to_pylist()

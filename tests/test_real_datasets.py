@@ -1,8 +1,9 @@
 """Real public data: the IRA #KochFarms hoax of 26-27 Nov 2015 is found as one campaign.
 
 26 accounts posted (retweeted) one identical text during the burst; the goal (issue 4) is
-all of them in one campaign (xfail: retweets without a parent id give no actions, and
-modularity splits the operation), and the ones the detector ties must be flagged. The data
+all of them in one campaign (their retweets carry no parent id and are keyed by the
+retweeted text; the sub-groups that modularity finds are joined by the campaign merge step
+of echoscope.cluster), and the ones the detector ties must be flagged. The data
 is read in place from ../shared/datasets.
 """
 
@@ -69,11 +70,6 @@ def ira_result(ira_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "about a third of the 26 accounts have no co-action tie at all: in the bet4a files "
-    "their copies are retweets without a parent id, and echoscope.actions gives such "
-    "retweets no action (keying them by the retweeted text would tie them); and Leiden "
-    "at resolution 1 splits the tied ones over 2-3 campaigns; see docs/analyze.md"))
 def test_kochfarms_burst_is_one_campaign(ira_file: Path, ira_result: dict[str, Any]) -> None:
     expected = identical_text_accounts(ira_file)
     assert expected <= ira_result["ids"], "loader account ids differ from the file's handles"
@@ -86,9 +82,7 @@ def test_kochfarms_burst_is_one_campaign(ira_file: Path, ira_result: dict[str, A
 @pytest.mark.slow
 def test_kochfarms_tied_accounts_are_flagged(ira_file: Path, ira_result: dict[str, Any]) -> None:
     """What clustering controls: of the 26 accounts that the detector tied to anyone, most
-    are flagged. (Modularity splits this one operation into several campaigns; a lower
-    Leiden resolution merges them but raised organic false positives on simulated data,
-    so the default stays 1.0: see docs/analyze.md.)"""
+    are flagged."""
     expected = identical_text_accounts(ira_file)
     tied = expected & ira_result["tied"]
     assert len(tied) >= 10

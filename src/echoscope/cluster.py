@@ -155,6 +155,9 @@ class ClusterParams(Params):
         2, 1_000_000, "accounts", help="smallest campaign reported"))
     resolution: float = field(default=1.0, metadata=limit(
         0.001, 100.0, help="Leiden (RB configuration) resolution; higher = smaller campaigns"))
+    merge: float = field(default=0.2, metadata=limit(
+        0.0, 1.0, help="merge two campaigns when the tie density between them is at least "
+                       "this share of the sparser campaign's own density (0: never)"))
     max_evidence: int = field(default=20, metadata=limit(
         1, 10_000, "keys", help="evidence rows kept per campaign"))
     max_pairs: int = field(default=20_000_000, metadata=limit(
@@ -435,6 +438,10 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
                 pairs, membership, null_graphs=params.null_graphs,
                 resolution=params.resolution, min_size=params.min_size, seed=params.seed)
         keep = _accepted(pairs, membership, tests, params)
+        if params.merge > 0:
+            membership, keep, tests = merge_campaigns(pairs, membership, keep, tests,
+                                                      ratio=params.merge,
+                                                      min_ties=params.min_size)
         members = membership.filter(pc.is_in(membership.column("cluster"),
                                              value_set=pa.array(sorted(keep), pa.int64())))
         finite = [x for x in null_max if math.isfinite(x)]
@@ -468,6 +475,93 @@ def _accepted(pairs: pa.Table, membership: pa.Table, tests: dict[int, tuple[floa
         covered.setdefault(row["cluster"], set()).update((row["account_a"], row["account_b"]))
     keep |= {c for c, accts in covered.items() if len(accts) >= params.min_size}
     return {c for c in keep if sizes[c] >= params.min_size}
+
+
+def merge_campaigns(pairs: pa.Table, membership: pa.Table, keep: set[int],
+                    tests: dict[int, tuple[float, float]], *, ratio: float = 0.5,
+                    min_ties: int = 3
+                    ) -> tuple[pa.Table, set[int], dict[int, tuple[float, float]]]:
+    """Second level: join accepted campaigns that are tied to each other about as densely
+    as to themselves (step 5b of the module docstring).
+
+    Modularity at resolution 1 splits one operation whose members are tied to most of
+    each other, but not all: sub-groups of a large, dense campaign each beat the
+    configuration expectation on their own. Two accepted campaigns A and B are joined when
+    there are at least ``min_ties`` ties between them and the density of those ties
+    (``ties(A, B) / (|A| |B|)``) is at least ``ratio`` times the smaller of the two internal
+    densities; joins are transitive (union-find), and the joined campaign keeps the
+    smallest cluster number and the best campaign test. A cluster smaller than
+    ``min_ties`` (too small to be a campaign) whose ties outside itself all go to one
+    campaign, at least one per member, joins that campaign. Returns the relabelled
+    membership, accepted clusters and tests.
+    """
+    if len(keep) < 2 or pairs.num_rows == 0:
+        return membership, keep, tests
+    ids = membership.column("account_id")
+    cl = membership.column("cluster").to_numpy()
+    ca = cl[pc.fill_null(pc.index_in(pairs.column("account_a"), value_set=ids), 0)
+            .to_numpy()]
+    cb = cl[pc.fill_null(pc.index_in(pairs.column("account_b"), value_set=ids), 0)
+            .to_numpy()]
+    kept = np.isin(ca, np.fromiter(keep, dtype=np.int64)) & np.isin(
+        cb, np.fromiter(keep, dtype=np.int64))
+    ca_all, cb_all = ca, cb
+    ca, cb = ca[kept], cb[kept]
+    size = Counter(cl.tolist())
+    internal = Counter(ca[ca == cb].tolist())
+    lo, hi = np.minimum(ca, cb), np.maximum(ca, cb)
+    between = Counter(zip(lo[lo != hi].tolist(), hi[lo != hi].tolist(), strict=True))
+
+    def density(c: int) -> float:
+        n = size[c]
+        return 2.0 * internal[c] / (n * (n - 1)) if n > 1 else 0.0
+
+    parent = {c: c for c in keep}
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for (a, b), n_ties in sorted(between.items()):
+        if n_ties < min_ties:
+            continue
+        if n_ties / (size[a] * size[b]) >= ratio * min(density(a), density(b)):
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    new_of = {c: root(c) for c in keep}
+    # clusters too small to be campaigns, tied only to one campaign, join it: with at
+    # least one tie per member into it (two accounts that retweeted with the campaign but
+    # that Leiden left as a pair are part of the same network)
+    lo_all = np.concatenate([ca_all, cb_all])
+    hi_all = np.concatenate([cb_all, ca_all])
+    small = np.array([c not in keep and size[c] < min_ties for c in lo_all.tolist()],
+                     dtype=bool) if lo_all.size else np.zeros(0, dtype=bool)
+    into: dict[int, Counter[int]] = {}
+    for c, d in zip(lo_all[small].tolist(), hi_all[small].tolist(), strict=True):
+        if d in keep:
+            into.setdefault(c, Counter())[root(d)] += 1
+        elif d != c:
+            into.setdefault(c, Counter())[-1] += 1  # a tie to no campaign
+    for c, tgt in sorted(into.items()):
+        if len(tgt) == 1 and -1 not in tgt:
+            (r, n_ties), = tgt.items()
+            if n_ties >= size[c]:
+                new_of[c] = r
+    if all(c == r for c, r in new_of.items()):
+        return membership, keep, tests
+    relabel = np.array([new_of.get(int(c), int(c)) for c in cl.tolist()], dtype=np.int64)
+    merged_tests: dict[int, tuple[float, float]] = {}
+    for c, t in tests.items():
+        r = new_of.get(c, c)
+        best = merged_tests.get(r)
+        if best is None or (t[1], -t[0]) < (best[1], -best[0]):
+            merged_tests[r] = t
+    out = membership.set_column(membership.schema.get_field_index("cluster"), "cluster",
+                                pa.array(relabel, pa.int64()))
+    return out, {new_of[c] for c in keep}, merged_tests
 
 
 def significant_edges_pairs(pairs: pa.Table, alpha: float, min_keys: int) -> pa.Table:
