@@ -26,7 +26,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +35,9 @@ import pyarrow.compute as pc
 from echoscope import progress
 from echoscope.errors import InputError, ParameterError
 from echoscope.params import Params, choice, limit
-from echoscope.workspace import Workspace
+
+if TYPE_CHECKING:  # DuckDB is loaded only when a workspace is used (not by --compat cnt)
+    from echoscope.workspace import Workspace
 
 __all__ = [
     "COMPAT_MODES",
@@ -103,6 +105,7 @@ def _posts(ws: Workspace) -> pa.Table:
 
 def _ingested(paths: Sequence[str], fmt: str | None, platform: str | None) -> pa.Table:
     from echoscope.ingest import ingest_files
+    from echoscope.workspace import Workspace
 
     with Workspace(":memory:") as ws:
         ingest_files(list(paths), ws, format=fmt, platform=platform)
@@ -110,6 +113,8 @@ def _ingested(paths: Sequence[str], fmt: str | None, platform: str | None) -> pa
 
 
 def _ws_posts(workspace: Workspace | str | os.PathLike[str]) -> pa.Table:
+    from echoscope.workspace import Workspace
+
     if isinstance(workspace, Workspace):
         return _posts(workspace)
     with Workspace(workspace, create=False, read_only=True) as ws:

@@ -108,22 +108,20 @@ _PLAIN = r"^[\x20-\x7e\t\n\r]*$"
 
 def cotweet_keys(texts: pa.Array) -> pa.Array:
     """:func:`cotweet_text` of every text (vectorised for plain ASCII texts)."""
-    plain = np.asarray(pc.match_substring_regex(texts, _PLAIN).to_numpy(zero_copy_only=False),
-                       dtype=bool)
+    plain = _bools(pc.match_substring_regex(texts, _PLAIN))
     out = pc.ascii_lower(texts)
     # only texts with a mention or irregular spacing need the regex kernels
-    work = plain & np.asarray(pc.match_substring_regex(
-        out, r"@|[\t\n\r]|  |^ | $").to_numpy(zero_copy_only=False), dtype=bool)
+    work = plain & _bools(pc.match_substring_regex(out, r"@|[\t\n\r]|  |^ | $"))
     if work.any():
-        sub = out.filter(pa.array(work))
+        sub = out.filter(_arrow_mask(work))
         sub = pc.replace_substring_regex(sub, r"@[^ \t\n\r]*", "")
         sub = pc.utf8_trim(pc.replace_substring_regex(sub, r"[ \t\n\r]+", " "), " ")
-        out = pc.replace_with_mask(out, pa.array(work), sub)
+        out = pc.replace_with_mask(out, _arrow_mask(work), sub)
     if not plain.all():
         slow = ~plain
-        raw = texts.filter(pa.array(slow)).to_pylist()
-        out = pc.replace_with_mask(out, pa.array(slow),
-                                   pa.array([cotweet_text(x) for x in raw], pa.string()))
+        raw = texts.filter(_arrow_mask(slow)).to_pylist()
+        out = pc.replace_with_mask(out, _arrow_mask(slow),
+                                   _arrow_str([cotweet_text(x) for x in raw]))
     return out
 
 
@@ -167,16 +165,64 @@ def columns_for(types: Iterable[str] | None) -> list[str]:
     return [c for c in RAW_SCHEMA.names if c in need]
 
 
+# Arrow <-> numpy without pyarrow's pandas check: pyarrow imports pandas (about 1 s)
+# the first time it converts numpy or Python values (to_numpy, pa.array, pa.scalar), so
+# the toolkit path moves its arrays through buffers instead.
+_NP_TYPES = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32,
+             pa.int64(): np.int64, pa.float64(): np.float64}
+
+
+def _np(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[Any]:
+    """A numpy copy of a null-free boolean or numeric Arrow array."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        raise ValueError("nulls cannot become numpy values here")
+    n, off = len(arr), arr.offset
+    if pa.types.is_boolean(arr.type):
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        bits = np.frombuffer(arr.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, count=off + n, bitorder="little")[off:].astype(bool)
+    dtype = _NP_TYPES[arr.type]
+    if n == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=off + n)[off:].copy()
+
+
 def _f64(col: pa.Array | pa.ChunkedArray) -> F64:
-    if isinstance(col, pa.ChunkedArray):  # (ChunkedArray.to_numpy would import pandas)
-        col = col.combine_chunks()
-    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(_np(col), dtype=np.float64)
 
 
 def _bools(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(_np(arr), dtype=bool)
+
+
+def _arrow_i64(x: npt.NDArray[Any]) -> pa.Array:
+    x = np.ascontiguousarray(x, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), x.size, [None, pa.py_buffer(x)])
+
+
+def _arrow_mask(m: npt.NDArray[np.bool_]) -> pa.Array:
+    bits = np.packbits(np.asarray(m, dtype=bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), m.size, [None, pa.py_buffer(bits)])
+
+
+def _arrow_str(values: Sequence[str]) -> pa.Array:
+    enc = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(enc) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, enc), dtype=np.int64, count=len(enc)), out=offsets[1:])
+    data = pa.py_buffer(b"".join(enc))
+    if offsets[-1] < 2**31 - 1:
+        return pa.Array.from_buffers(pa.string(), len(enc),
+                                     [None, pa.py_buffer(offsets.astype(np.int32)), data])
+    return pa.Array.from_buffers(pa.large_string(), len(enc),
+                                 [None, pa.py_buffer(offsets), data]).cast(pa.string())
+
+
+def _is_empty(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """True where a string is empty (null stays null)."""
+    return pc.invert(pc.cast(pc.binary_length(arr), pa.bool_()))
 
 
 class _Tables:
@@ -217,7 +263,7 @@ class _Tables:
             if name != "message":
                 col = _none_if_empty(col)
             if self._first.size != self._n_rows:
-                col = col.take(pa.array(self._first, pa.int64()))
+                col = col.take(_arrow_i64(self._first))
             self._cache[name] = col
         out: pa.Array = self._cache[name]
         return out
@@ -250,12 +296,11 @@ class _Tables:
                              "(see messages_from_cnt_csv(types=...))")
         urls = self._rows["urls"].combine_chunks()
         flat = pc.list_flatten(urls)
-        parent = np.asarray(pc.list_parent_indices(urls).to_numpy(zero_copy_only=False),
-                            dtype=np.int64)
+        parent = np.asarray(_np(pc.list_parent_indices(urls)), dtype=np.int64)
         row_rep = _bools(pc.is_valid(_none_if_empty(self._rows["repost_id"].combine_chunks())))
-        ok = ~row_rep[parent] & _bools(pc.not_equal(flat, ""))
+        ok = ~row_rep[parent] & ~_bools(_is_empty(flat))
         parent = parent[ok]
-        url = key_codes(flat.filter(pa.array(ok)))
+        url = key_codes(flat.filter(_arrow_mask(ok)))
         mid = self._mid
         if parent.size:
             lfirst, _ = _first_of_runs([mid[parent], url])
@@ -311,12 +356,12 @@ def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[I64, pa.Array]:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     enc = arr.dictionary_encode()
-    return np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64), \
+    return np.asarray(_np(enc.indices), dtype=np.int64), \
         enc.dictionary
 
 
 def _none_if_empty(arr: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    return pc.if_else(_is_empty(arr), pa.nulls(len(arr), pa.string()), arr)
 
 
 def key_codes(values: pa.Array | pa.ChunkedArray) -> I64:
@@ -402,8 +447,7 @@ def _read_cnt_csv_arrow(path: str, columns: list[str]) -> pa.Table | None:
     tsn = _f64(ts)
     if t.num_rows and (not np.all(np.isfinite(tsn)) or np.max(np.abs(tsn)) > 9e12):
         return None
-    if pc.any(pc.equal(t["message_id"], "")).as_py() or \
-            pc.any(pc.equal(t["user_id"], "")).as_py():
+    if pc.any(_is_empty(t["message_id"])).as_py() or pc.any(_is_empty(t["user_id"])).as_py():
         return None
     cols = {c: t[c] for c in t.column_names}
     cols["timestamp"] = ts
@@ -648,13 +692,13 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
     else:
         if kind == "co_retweet":
             sel = ~original
-            keys = key_codes(tb.repost.filter(pa.array(sel)))
+            keys = key_codes(tb.repost.filter(_arrow_mask(sel)))
         elif kind == "co_reply":
             sel = original & _bools(pc.is_valid(tb.reply))
-            keys = key_codes(tb.reply.filter(pa.array(sel)))
+            keys = key_codes(tb.reply.filter(_arrow_mask(sel)))
         elif kind == "co_tweet":
             sel = original
-            keys = key_codes(cotweet_keys(tb.message.filter(pa.array(sel))))
+            keys = key_codes(cotweet_keys(tb.message.filter(_arrow_mask(sel))))
         else:  # co_post: any two messages, reposts included
             sel = np.ones(tb.t.size, dtype=bool)
             keys = np.zeros(tb.t.size, dtype=np.int64)
@@ -662,10 +706,10 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
         src, m, other = _directed_pairs(keys, tb.t[idx], tb.user[idx], idx, window)
     s_, dst, w = _weights(src, m, other, n_acct, params.min_edge_weight)
     table = pa.table({
-        "source": tb.accounts.take(pa.array(s_, pa.int64())).cast(pa.string()),
-        "target": tb.accounts.take(pa.array(dst, pa.int64())).cast(pa.string()),
-        "weight": pa.array(w, pa.int64()),
-        "edge_type": pa.repeat(pa.scalar(kind, pa.string()), int(w.size)),
+        "source": tb.accounts.take(_arrow_i64(s_)).cast(pa.string()),
+        "target": tb.accounts.take(_arrow_i64(dst)).cast(pa.string()),
+        "weight": _arrow_i64(w),
+        "edge_type": _arrow_str([kind] * int(w.size)),
     }, schema=EDGE_SCHEMA)
     return table.sort_by([("source", "ascending"), ("target", "ascending")])
 
@@ -730,8 +774,8 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     # Global token order: rarest first, so prefixes hold rare tokens (any fixed order is
     # exact; rarity keeps the candidate pairs few).
     sizes = np.fromiter((len(x) for x in sets), dtype=np.int64, count=len(sets))
-    enc = pa.array([tok for x in sets for tok in x], pa.string()).dictionary_encode()
-    code = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    enc = _arrow_str([tok for x in sets for tok in x]).dictionary_encode()
+    code = np.asarray(_np(enc.indices), dtype=np.int64)
     df = np.bincount(code, minlength=len(enc.dictionary))
     order = np.lexsort((np.arange(df.size), df))
     rank = np.empty(df.size, dtype=np.int64)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -19,7 +19,9 @@ from echoscope import progress, schema
 from echoscope.errors import InputError
 from echoscope.ingest._base import Loader, LoadOptions, Sink
 from echoscope.ingest._io import STREAM_ERRORS, open_input, peek_head
-from echoscope.workspace import Workspace, file_sha256
+
+if TYPE_CHECKING:  # DuckDB loads on first ingest: format detection alone does not need it
+    from echoscope.workspace import Workspace
 
 __all__ = ["FileResult", "IngestSummary", "detect_format", "ingest_files"]
 
@@ -144,6 +146,8 @@ def ingest_files(
             raise InputError(f"{ps} is a folder; give the files inside it.", path=ps)
         if ps != "-" and os.path.getsize(ps) == 0:
             raise InputError(f"{ps} is empty.", path=ps)
+    from echoscope.workspace import Workspace
+
     own = not isinstance(workspace, Workspace)
     ws: Workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     options = LoadOptions(
@@ -217,6 +221,7 @@ def _ingest_one(
     ws: Workspace, path: str, display: str, fmt: str | None, options: LoadOptions, run_id: str
 ) -> FileResult:
     from echoscope.ingest import LOADERS
+    from echoscope.workspace import file_sha256
 
     sha = file_sha256(path)
     size = os.path.getsize(path)
