@@ -120,24 +120,32 @@ def skew(spark: Any, accounts: int = 100_000) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", nargs="+", type=float, default=[1e4, 1e5])
+    ap.add_argument("--sizes", nargs="*", type=float, default=[1e4, 1e5])
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--driver-memory", default="4g",
+                    help="local mode: the driver JVM holds the input on its way into Spark")
+    ap.add_argument("--skip-skew", action="store_true")
     ap.add_argument("--write", action="store_true")
     a = ap.parse_args()
     from echoscope.engines.spark import spark_session
 
-    spark = spark_session(a.master, shuffle_partitions=a.partitions)
+    spark = spark_session(a.master, shuffle_partitions=a.partitions,
+                          conf={"spark.driver.memory": a.driver_memory,
+                                # partition figures as hashed, not merged afterwards
+                                "spark.sql.adaptive.coalescePartitions.enabled": "false"})
     spark.sparkContext.setLogLevel("ERROR")
     # warm up: JIT of the numba kernels and the first Spark job are not what we measure
-    scaling(spark, [2000])
+    if a.sizes:
+        scaling(spark, [2000])
     head = (f"`benchmarks/spark.py --sizes {' '.join(f'{s:g}' for s in a.sizes)}` on "
             f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs), "
             f"{time.strftime('%Y-%m-%d')}; Spark {spark.version} `{a.master}`, "
-            f"spark.sql.shuffle.partitions={a.partitions}; DetectParams(alpha=1, types="
+            f"spark.sql.shuffle.partitions={a.partitions}, driver memory "
+            f"{a.driver_memory}, AQE partition coalescing off; DetectParams(alpha=1, types="
             "repost+hashtag), windows 60 s and 3600 s.")
     body = scaling(spark, [int(s) for s in a.sizes])
-    sk = skew(spark)
+    sk = [] if a.skip_skew else skew(spark)
     spark.stop()
     text = "\n".join([HEADING, "", head, "", *body, "",
                       "Partition skew of the sweep stage (one layer, W = 60 s; 2,000 "
