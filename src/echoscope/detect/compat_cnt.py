@@ -378,11 +378,25 @@ def _first_of_runs(keys: Sequence[I64]) -> tuple[I64, I64]:
     in that list."""
     n = keys[0].size
     pos = np.arange(n, dtype=np.int64)
-    order = np.lexsort((pos, *reversed(keys)))
-    same = np.ones(max(n - 1, 0), dtype=bool)
+    span = 1.0
     for k in keys:
-        ks = k[order]
-        same &= ks[1:] == ks[:-1]
+        span *= float(k.max()) + 1 if n else 1.0
+    if n and min(int(k.min()) for k in keys) >= 0 and span < _AXIS_MAX:
+        # one int64 code per row: a stable argsort keeps rows in order within a key
+        comp = np.zeros(n, dtype=np.int64)
+        for k in keys:
+            comp *= np.int64(int(k.max()) + 1)
+            comp += k
+        order = np.argsort(comp, kind="stable")
+        cs = comp[order]
+        same = cs[1:] == cs[:-1]
+        del comp, cs
+    else:
+        order = np.lexsort((pos, *reversed(keys)))
+        same = np.ones(max(n - 1, 0), dtype=bool)
+        for k in keys:
+            ks = k[order]
+            same &= ks[1:] == ks[:-1]
     if not same.any():
         return pos, pos
     start = np.r_[True, ~same]
@@ -571,9 +585,10 @@ def _slack_us(t: F64, window: float) -> int:
     return 2 + math.ceil(4 * float(np.spacing(top)) * 1e6)
 
 
-# Runs of one key are laid end to end on one int64 axis (each run's times shifted to
-# start after the previous run's end plus the window), so a single binary search finds
-# every action's window; past this total the numba kernel sweeps instead.
+# Actions are laid out on one int64 axis, key after key with a gap wider than the window
+# between keys, so one sort and one binary search find every action's window. Keys are
+# placed at fixed strides when that fits, else run after run; past this length the numba
+# kernel sweeps instead.
 _AXIS_MAX = float(1 << 62)
 
 
@@ -589,24 +604,32 @@ def _sweep(key: I64, t_us: I64, acct: I64, w_us: int) -> tuple[I64, I64]:
     if n < 2:
         e = np.zeros(0, dtype=np.int64)
         return e, e.copy()
-    perm = np.lexsort((t_us, key))
-    k = key[perm]
-    ts = t_us[perm]
-    start = np.empty(n, dtype=bool)
-    start[0] = True
-    np.not_equal(k[1:], k[:-1], out=start[1:])
-    first = np.flatnonzero(start)
-    last = np.append(first[1:], n) - 1
-    tmin = ts[first]
-    spans = ts[last].astype(np.float64) - tmin.astype(np.float64)
-    if float(spans.sum()) + first.size * (float(w_us) + 1) >= _AXIS_MAX:
-        return _sweep_kernel(k, ts, acct[perm], w_us, perm)
-    run = np.cumsum(start) - 1
-    width = ts[last] - tmin + (w_us + 1)
-    base = np.zeros(first.size, dtype=np.int64)
-    np.cumsum(width[:-1], out=base[1:])
-    axis = base[run] + (ts - tmin[run])
-    del run, start
+    t0 = int(t_us.min())
+    stride = float(t_us.max()) - t0 + w_us + 1
+    if int(key.min()) >= 0 and (float(key.max()) + 1) * stride < _AXIS_MAX:
+        # fixed strides: one argsort of one int64 (much faster than a two-key lexsort)
+        axis = key * np.int64(stride) + (t_us - t0)
+        perm = np.argsort(axis)
+        axis = axis[perm]
+    else:
+        perm = np.lexsort((t_us, key))
+        k = key[perm]
+        ts = t_us[perm]
+        start = np.empty(n, dtype=bool)
+        start[0] = True
+        np.not_equal(k[1:], k[:-1], out=start[1:])
+        first = np.flatnonzero(start)
+        last = np.append(first[1:], n) - 1
+        tmin = ts[first]
+        spans = ts[last].astype(np.float64) - tmin.astype(np.float64)
+        if float(spans.sum()) + first.size * (float(w_us) + 1) >= _AXIS_MAX:
+            return _sweep_kernel(k, ts, acct[perm], w_us, perm)
+        run = np.cumsum(start) - 1
+        width = ts[last] - tmin + (w_us + 1)
+        base = np.zeros(first.size, dtype=np.int64)
+        np.cumsum(width[:-1], out=base[1:])
+        axis = base[run] + (ts - tmin[run])
+        del run, start, k, ts
     hi = np.searchsorted(axis, axis + w_us, side="right")
     cnt = hi - np.arange(1, n + 1, dtype=np.int64)
     del hi, axis
@@ -665,13 +688,20 @@ def _weights(src: I64, m: I64, other: I64, n_acct: int, min_weight: int
         e = np.zeros(0, dtype=np.int64)
         return e, e.copy(), e.copy()
     n = np.int64(n_acct)
-    sender, inv = np.unique(m * n + src, return_inverse=True)
-    inc = np.unique(inv.astype(np.int64) * n + other)
-    s = sender[inc // n] % n
-    pair, w = np.unique(s * n + inc % n, return_counts=True)
+    # distinct (message, source, target), then per (source, target) the count (sorts and
+    # run boundaries: numpy 2's np.unique can be many times slower on these codes)
+    order = np.lexsort((other, src, m))
+    ms, ss, os_ = m[order], src[order], other[order]
+    new = np.empty(ms.size, dtype=bool)
+    new[0] = True
+    new[1:] = (ms[1:] != ms[:-1]) | (ss[1:] != ss[:-1]) | (os_[1:] != os_[:-1])
+    pair = np.sort(ss[new] * n + os_[new])
+    start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    w = np.diff(np.r_[start, pair.size]).astype(np.int64)
+    pair = pair[start]
     keep = w >= min_weight
     pair = pair[keep]
-    return pair // n, pair % n, w[keep].astype(np.int64)
+    return pair // n, pair % n, w[keep]
 
 
 def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
