@@ -70,6 +70,7 @@ from echoscope.detect.base import DETECTORS, DetectorBase
 from echoscope.detect.kernel import count_pairs, isolated_mask, sort_actions, sweep_pair_codes
 from echoscope.detect.null import (
     benjamini_hochberg,
+    candidate_denominator,
     configuration_strata,
     pairs_per_key,
     poisson_tail,
@@ -306,6 +307,16 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         own = np.bincount(rank[gid[rows]] * n_str + key_stratum[pkey[rows]],
                           minlength=n_sel * n_str)
         null["own"] = own.astype(np.float64).reshape(n_sel, n_str)
+        # all co-acting pairs among the candidates' accounts (one shared key too) and
+        # their share of the denominator: left out of the rate constants (robust_rates)
+        cand = np.zeros(layer.n_accounts, dtype=np.bool_)
+        multi = ucode[nk >= max(2, p.min_keys)]
+        cand[multi // layer.n_accounts] = True
+        cand[multi % layer.n_accounts] = True
+        both = cand[code // layer.n_accounts] & cand[code % layer.n_accounts]
+        null["cc_pairs"] = np.bincount(key_stratum[pkey[both]], minlength=n_str)[
+            :n_str].astype(np.float64)
+        null["cc_denom"] = candidate_denominator(strata, cand)
     del code, pkey, delay
     ucode, nk, npairs, mind = ucode[sel], nk[sel], npairs[sel], mind[sel]
     medd, rsum = medd[sel], rsum[sel]

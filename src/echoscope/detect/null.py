@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
@@ -120,6 +121,14 @@ def configuration_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
     return counts, key_stratum, pairs.astype(np.float64), denom
 
 
+def candidate_denominator(strata: F64, cand: npt.NDArray[np.bool_]) -> F64:
+    """Per stratum ``Σ_{a<b}`` over pairs of candidate accounts of ``n_a(s) n_b(s)``."""
+    c = strata[cand]
+    m = c.sum(axis=0)
+    out: F64 = (m * m - (c * c).sum(axis=0)) / 2.0
+    return out
+
+
 def robust_rates(results: list[dict[str, Any]], nk: F64, family: int,
                           stats: dict[str, Any]) -> F64:
     """λ of every candidate, with rate constants estimated without the candidates.
@@ -138,9 +147,20 @@ def robust_rates(results: list[dict[str, Any]], nk: F64, family: int,
         nl = r["null"]
         out = nk[start:start + n] >= 2
         left_out += int(out.sum())
-        pairs = nl["pairs"] - nl["own"][out].sum(axis=0)
-        denom = nl["denom"] - nl["ab"][out].sum(axis=0)
-        parts.append(nl["ab"] @ rates(pairs, denom) if n else np.zeros(0))
+        if "cc_pairs" in nl:
+            pairs = np.maximum(nl["pairs"] - nl["cc_pairs"], 0.0)
+            denom = np.maximum(nl["denom"] - nl["cc_denom"], 0.0)
+            tot_p, tot_d = float(pairs.sum()), float(denom.sum())
+            if tot_p > 0 and tot_d > 0:
+                pool = tot_p / tot_d
+                rate = (pairs + 1.0) / (denom + 1.0 / pool)
+            else:
+                rate = rates(pairs, denom)
+        else:
+            pairs = nl["pairs"] - nl["own"][out].sum(axis=0)
+            denom = nl["denom"] - nl["ab"][out].sum(axis=0)
+            rate = rates(pairs, denom)
+        parts.append(nl["ab"] @ rate if n else np.zeros(0))
         start += n
     stats["null_left_out_pairs"] = left_out
     return np.concatenate(parts) if parts else np.zeros(0)

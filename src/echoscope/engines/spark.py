@@ -442,11 +442,13 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
         try:
             per_stratum = pairs.groupBy("layer", "stratum").count().toArrow()
             agg = _aggregate_pairs(pairs, p.min_keys).toArrow()
+            cc = (_candidate_pairs(pairs, agg, n_acct, max(2, p.min_keys))
+                  if p.null == "configuration" else None)
         finally:
             pairs.unpersist()
     finally:
         la.unpersist()
-    results, family = _assemble(layers, counts, per_stratum, agg, n_acct, p, stats)
+    results, family = _assemble(layers, counts, per_stratum, agg, n_acct, p, stats, cc)
     stats["family_size"] = family
     return _finish(results, acct_dict, p, family, stats)
 
@@ -590,9 +592,35 @@ def _aggregate_partition(tab: pa.Table, min_keys: int) -> Iterator[pa.RecordBatc
                 pa.list_(pa.int64()))})
 
 
+def _candidate_pairs(pairs: DataFrame, agg: pa.Table, n_acct: int, min_keys: int) -> pa.Table:
+    """Per (layer, stratum): co-acting action pairs among the accounts of candidate pairs
+    (``n_keys >= min_keys``), one shared key too; the configuration null leaves them out
+    of its rate constants, as coaction does."""
+    from pyspark.sql import functions as F
+
+    sub = agg.filter(pc.greater_equal(agg["n_keys"], min_keys))
+    code = sub["code"].to_numpy().astype(np.int64)
+    lay = sub["layer"].to_numpy().astype(np.int64)
+    both = np.stack([np.concatenate([lay, lay]),
+                     np.concatenate([code // n_acct, code % n_acct])])
+    cand = np.unique(both, axis=1) if both.size else both.reshape(2, 0)
+    spark = pairs.sparkSession
+    cdf = spark.createDataFrame(pa.table({"layer": pa.array(cand[0].astype(np.int32)),
+                                          "acode": pa.array(cand[1])}))
+    ca = cdf.select("layer", F.col("acode").alias("ca"))
+    cb = cdf.select("layer", F.col("acode").alias("cb"))
+    rows = (pairs.select("layer", "stratum",
+                         (F.col("code") / F.lit(n_acct)).cast("long").alias("ca"),
+                         (F.col("code") % F.lit(n_acct)).alias("cb"))
+            .join(F.broadcast(ca), ["layer", "ca"]).join(F.broadcast(cb), ["layer", "cb"]))
+    out: pa.Table = rows.groupBy("layer", "stratum").count().toArrow()
+    return out
+
+
 def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
               per_stratum: pa.Table, agg: pa.Table, n_acct: int, p: Any,
-              stats: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+              stats: dict[str, Any], cc: pa.Table | None = None
+              ) -> tuple[list[dict[str, Any]], int]:
     """Per layer on the driver: the null constants and expectations, as coaction does."""
     from echoscope.detect.null import rates as _rates
 
@@ -637,6 +665,21 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
                 own[parent, np.arange(flat.size) - starts[parent]] = flat
             null = {"own": own, "ab": strata[ea] * strata[eb], "pairs": pairs,
                     "denom": denom}
+            if cc is not None:
+                from echoscope.detect.null import candidate_denominator
+
+                c_lay = cc["layer"].to_numpy()
+                cs_ = cc.filter(pa.array(c_lay == lid))
+                cc_pairs = np.zeros(n_str, dtype=np.float64)
+                st_ = cs_["stratum"].to_numpy().astype(np.int64)
+                ok_ = st_ < n_str
+                cc_pairs[st_[ok_]] = cs_["count"].to_numpy().astype(np.float64)[ok_]
+                multi = ucode[e["n_keys"].to_numpy() >= max(2, p.min_keys)]
+                cand = np.zeros(n_acct, dtype=np.bool_)
+                cand[multi // n_acct] = True
+                cand[multi % n_acct] = True
+                null["cc_pairs"] = cc_pairs
+                null["cc_denom"] = candidate_denominator(strata, cand)
             lam = null["ab"] @ _rates(pairs, denom)
         else:
             lam = np.full(ea.size, np.nan)
