@@ -1,4 +1,5 @@
-"""The SQL fast path of the v1.1 loader gives exactly what the Python parser gives."""
+"""The fast paths of the v1.1 loader (tight orjson loop, DuckDB SQL) give exactly what the
+reference Python parser gives."""
 
 from __future__ import annotations
 
@@ -102,13 +103,18 @@ def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def both(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[Any, Any]:
+    """(default fast path's result, reference parser's result); the SQL path must agree."""
+    from echoscope.ingest import twitter_v1
+
     got = []
-    for fast in (True, False):
+    for fast, way in ((True, "tight"), (True, "sql"), (False, "tight")):
         monkeypatch.setattr(_driver, "FAST_PATH", fast)
+        monkeypatch.setattr(twitter_v1, "V1_PATH", way)
         with Workspace(":memory:") as ws:
             ingest_files([str(path)], ws, **kw)
             got.append(snapshot(ws))
-    return got[0], got[1]
+    assert got[1] == got[2], "the SQL path differs from the reference parser"
+    return got[0], got[2]
 
 
 def test_fast_path_is_used_and_equal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,7 +132,7 @@ def test_fast_path_is_used_and_equal(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(twitter_v1.TwitterV1, "load_fast", spy)
     fast, slow = both(f, monkeypatch)
-    assert calls == [True]
+    assert calls == [True, True]  # the tight path, then the SQL path
     assert fast == slow
     assert len(fast["posts"]) == 10
 

@@ -115,9 +115,14 @@ class Sink:
         The latest snapshot (by ``seen_at``) wins the profile fields; ``first_seen`` /
         ``last_seen`` span every snapshot; each (handle, display name) goes to the history.
         """
-        key = (platform, account_id)
         profile = (handle, display_name, created_at, followers, following, posts_count,
                    description, profile_image_url)
+        self.snapshot(account_id, seen_at, profile, platform)
+
+    def snapshot(self, account_id: str, seen_at: int | None, profile: tuple[Any, ...],
+                 platform: str = "twitter") -> None:
+        """:meth:`account` with the profile as a tuple in ``account``'s argument order."""
+        key = (platform, account_id)
         cur = self.accounts.get(key)
         if cur is None:
             self.accounts[key] = [profile, seen_at, seen_at, seen_at]
@@ -139,6 +144,7 @@ class Sink:
                 cur[3] = seen_at if cur[3] is None else max(cur[3], seen_at)
             else:
                 cur[0] = _merge_profile(cur[0], profile)
+        handle, display_name = profile[0], profile[1]
         if handle is not None or display_name is not None:
             hk = (platform, account_id, handle, display_name)
             h = self.handles.get(hk)

@@ -9,6 +9,7 @@ post's text is the original's full text); quotes; replies; entities and
 
 from __future__ import annotations
 
+import os
 from typing import IO, Any
 
 import orjson
@@ -20,6 +21,8 @@ from echoscope.normalise import canonical_url, normalise_handle, normalise_hasht
 __all__ = ["TwitterV1"]
 
 PLATFORM = "twitter"
+#: which fast path ``load_fast`` takes: "tight" (orjson loop, the default) or "sql" (DuckDB)
+V1_PATH = os.environ.get("ECHOSCOPE_V1_PATH", "tight")
 _NOTICES = ("delete", "limit", "warning", "scrub_geo", "status_withheld", "user_withheld",
             "disconnect", "event", "friends")
 
@@ -253,6 +256,34 @@ class TwitterV1(Loader):
 
     def load_fast(self, con: Any, path: str, stage: str, sink: Sink,
                   options: LoadOptions) -> bool:
+        """The fast path for JSON-lines files; False to decline (not JSON lines).
+
+        By default the tight orjson loop of ``_v1_tight``; ``ECHOSCOPE_V1_PATH=sql``
+        selects the DuckDB SQL path of ``_v1_fast`` instead (both give the reference
+        parser's result; the tight loop measured faster, see benchmarks/RESULTS.md).
+        """
+        if V1_PATH == "sql":
+            return self.load_sql(con, path, stage, sink, options)
+        from echoscope.ingest._io import STREAM_ERRORS, open_input, peek_head
+        from echoscope.ingest._v1_tight import tight_load_v1
+
+        stream = open_input(path)
+        try:
+            try:
+                head, stream = peek_head(stream, name=path)
+            except STREAM_ERRORS:
+                return False  # a broken stream: the reference path keeps what it can read
+            start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+            # exactly when the reference load() reads line by line from the start
+            if not start.startswith(b"{") or not _looks_like_jsonl(head):
+                return False
+            tight_load_v1(stream, sink, con, stage)
+        finally:
+            stream.close()
+        return True
+
+    def load_sql(self, con: Any, path: str, stage: str, sink: Sink,
+                 options: LoadOptions) -> bool:
         """The SQL fast path (see ``_v1_fast``) for JSON-lines files; False to decline."""
         from echoscope.ingest._io import STREAM_ERRORS, open_input
         from echoscope.ingest._v1_fast import fast_load_v1
