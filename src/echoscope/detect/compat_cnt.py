@@ -804,9 +804,10 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     # Global token order: rarest first, so prefixes hold rare tokens (any fixed order is
     # exact; rarity keeps the candidate pairs few).
     sizes = np.fromiter((len(x) for x in sets), dtype=np.int64, count=len(sets))
-    enc = _arrow_str([tok for x in sets for tok in x]).dictionary_encode()
-    code = np.asarray(_np(enc.indices), dtype=np.int64)
-    df = np.bincount(code, minlength=len(enc.dictionary))
+    vocab: dict[str, int] = {}
+    code = np.fromiter((vocab.setdefault(tok, len(vocab)) for x in sets for tok in x),
+                       dtype=np.int64, count=int(sizes.sum()))
+    df = np.bincount(code, minlength=len(vocab))
     order = np.lexsort((np.arange(df.size), df))
     rank = np.empty(df.size, dtype=np.int64)
     rank[order] = np.arange(df.size, dtype=np.int64)
@@ -815,7 +816,7 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     tokens = flat_rank[np.lexsort((flat_rank, flat_doc))]
     indptr = np.zeros(len(sets) + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
-    del sets, enc, code, flat_rank, flat_doc
+    del sets, vocab, code, flat_rank, flat_doc
     # Prefix length for Jaccard >= t (t lowered a hair so float rounding never prunes).
     t_low = thr * (1 - 1e-9)
     prefix = sizes - np.ceil(t_low * sizes).astype(np.int64) + 1
@@ -833,10 +834,18 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     da = p_doc[ii]
     db = p_doc[jj]
     del ii, jj
-    # candidates sharing several prefix tokens repeat; _weights removes the repeats
-    a = np.minimum(da, db)
-    b = np.maximum(da, db)
-    del da, db
+    # candidates sharing several prefix tokens repeat: keep one of each, ordered by the
+    # larger document (the side _overlap looks tokens up in, so lookups stay local)
+    sa, sb = sizes[da], sizes[db]
+    swap = (sa > sb) | ((sa == sb) & (da > db))
+    del sa, sb
+    a = np.where(swap, db, da)
+    b = np.where(swap, da, db)
+    del da, db, swap
+    pair = np.unique(b * np.int64(sizes.size) + a)
+    a = pair % sizes.size
+    b = pair // sizes.size
+    del pair
     # size filter, then exact Jaccard as the toolkit computes it (float division)
     na = sizes[a]
     nb = sizes[b]
