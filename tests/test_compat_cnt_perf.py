@@ -1,0 +1,172 @@
+"""The fast paths of ``--compat cnt``: vectorised sweep, overlap, weights, Arrow/numpy
+conversions, and what a run imports. Edge lists against the toolkit itself are tested in
+test_compat_cnt.py; here each fast piece is checked against its plain definition and
+against the numba kernel, on every code path (strided axis, run-after-run axis, kernel).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from echoscope.detect import compat_cnt as cc
+from echoscope.detect.kernel import sweep_pairs
+
+ACTIONS = st.lists(
+    st.tuples(st.integers(0, 4), st.integers(-50, 50), st.integers(0, 3)), max_size=40)
+
+
+def _definition(key: list[int], t: list[int], acct: list[int], w: int) -> set[tuple[int, int]]:
+    n = len(key)
+    return {(i, j) for i in range(n) for j in range(i + 1, n)
+            if key[i] == key[j] and acct[i] != acct[j] and abs(t[i] - t[j]) <= w}
+
+
+def _pairs(ii: np.ndarray, jj: np.ndarray) -> set[tuple[int, int]]:
+    return {(min(a, b), max(a, b)) for a, b in zip(ii.tolist(), jj.tolist(), strict=True)}
+
+
+@pytest.mark.parametrize("axis_max", [float(1 << 62), 1e3, 1.0])  # strided, runs, kernel
+@settings(max_examples=60, deadline=None)
+@given(rows=ACTIONS, w=st.integers(0, 30))
+def test_sweep_matches_definition_on_every_path(rows: list[tuple[int, int, int]], w: int,
+                                                axis_max: float) -> None:
+    key = np.array([r[0] for r in rows], dtype=np.int64)
+    t = np.array([r[1] for r in rows], dtype=np.int64)
+    acct = np.array([r[2] for r in rows], dtype=np.int64)
+    old = cc._AXIS_MAX
+    cc._AXIS_MAX = axis_max
+    try:
+        ii, jj = cc._sweep(key, t, acct, w)
+    finally:
+        cc._AXIS_MAX = old
+    got = _pairs(ii, jj)
+    assert len(got) == ii.size  # each unordered pair once
+    assert got == _definition(key.tolist(), t.tolist(), acct.tolist(), w)
+
+
+def test_sweep_equals_numba_kernel_on_larger_input() -> None:
+    rng = np.random.default_rng(7)
+    n = 20_000
+    key = rng.integers(0, 300, n)
+    t = rng.integers(0, 3_000_000, n)
+    acct = rng.integers(0, 500, n)
+    w = 20_000
+    ii, jj = cc._sweep(key, t, acct, w)
+    perm = np.lexsort((acct, t, key))
+    ki, kj = sweep_pairs(key[perm], t[perm], acct[perm].astype(np.int32), w)
+    assert _pairs(ii, jj) == _pairs(perm[ki], perm[kj])
+    assert ii.size == ki.size > 0
+
+
+def test_sweep_times_far_apart_use_the_exact_fallbacks() -> None:
+    # microsecond times a few centuries apart overflow the strided axis
+    t = np.array([0, 10, 9_000_000_000_000_000, 9_000_000_000_000_005, 5], dtype=np.int64)
+    key = np.array([0, 0, 1, 1, 0], dtype=np.int64)
+    acct = np.array([0, 1, 0, 1, 0], dtype=np.int64)
+    assert _pairs(*cc._sweep(key, t, acct, 10)) == {(0, 1), (1, 4), (2, 3)}
+
+
+@pytest.mark.parametrize("axis_max", [float(1 << 62), 1.0])
+@settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=30))
+def test_first_of_runs_both_paths(keys: list[tuple[int, int]], axis_max: float) -> None:
+    a = np.array([k[0] for k in keys], dtype=np.int64)
+    b = np.array([k[1] for k in keys], dtype=np.int64)
+    old = cc._AXIS_MAX
+    cc._AXIS_MAX = axis_max
+    try:
+        first, to_first = cc._first_of_runs([a, b])
+    finally:
+        cc._AXIS_MAX = old
+    seen: dict[tuple[int, int], int] = {}
+    for i, k in enumerate(keys):
+        seen.setdefault(k, i)
+    want_first = sorted(seen.values())
+    assert first.tolist() == want_first
+    assert [want_first[x] for x in to_first.tolist()] == [seen[k] for k in keys]
+
+
+@settings(max_examples=80, deadline=None)
+@given(docs=st.lists(st.sets(st.integers(0, 12), min_size=1, max_size=8), min_size=2,
+                     max_size=12),
+       data=st.data())
+def test_overlap_is_set_intersection(docs: list[set[int]], data: st.DataObject) -> None:
+    sizes = np.array([len(d) for d in docs], dtype=np.int64)
+    indptr = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    tokens = np.array([x for d in docs for x in sorted(d)], dtype=np.int64)
+    idx = st.integers(0, len(docs) - 1)
+    pairs = data.draw(st.lists(st.tuples(idx, idx), max_size=20))
+    a = np.array([p[0] for p in pairs], dtype=np.int64)
+    b = np.array([p[1] for p in pairs], dtype=np.int64)
+    got = cc._overlap(indptr, tokens, a, b).tolist()
+    assert got == [len(docs[x] & docs[y]) for x, y in pairs]
+
+
+def test_weights_count_distinct_messages_per_direction() -> None:
+    # message 0 of account 1 matches account 2 twice: one unit of weight
+    src = np.array([1, 1, 1, 2, 2], dtype=np.int64)
+    m = np.array([0, 0, 3, 5, 6], dtype=np.int64)
+    other = np.array([2, 2, 2, 1, 1], dtype=np.int64)
+    s, d, w = cc._weights(src, m, other, 3, 1)
+    assert list(zip(s.tolist(), d.tolist(), w.tolist(), strict=True)) == [(1, 2, 2), (2, 1, 2)]
+    s, d, w = cc._weights(src, m, other, 3, 3)
+    assert s.size == d.size == w.size == 0
+
+
+def test_arrow_numpy_round_trips_keep_offsets() -> None:
+    mask = np.array([True, False, True, True, False, False, True, False, True], dtype=bool)
+    arr = cc._arrow_mask(mask)
+    assert arr.to_pylist() == mask.tolist()
+    assert cc._bools(arr.slice(3)).tolist() == mask[3:].tolist()
+    ints = np.arange(-3, 7, dtype=np.int64)
+    assert cc._np(cc._arrow_i64(ints).slice(2, 5)).tolist() == ints[2:7].tolist()
+    assert cc._np(pa.chunked_array([pa.array([1.5]), pa.array([2.5])])).tolist() == [1.5, 2.5]
+    texts = ["", "é", "a b", "🙂"]
+    assert cc._arrow_str(texts).to_pylist() == texts
+    with pytest.raises(ValueError):
+        cc._np(pa.array([1, None]))
+
+
+_PROBE = """
+import json, sys
+from echoscope.cli import main
+rc = main(sys.argv[1:])
+heavy = ("pandas", "numba", "polars", "scipy", "duckdb", "igraph", "jinja2")
+print(json.dumps([rc, sorted(m for m in heavy if m in sys.modules)]))
+"""
+
+
+def _probe(args: list[str]) -> tuple[int, list[str]]:
+    out = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True,
+                         text=True, check=True).stdout
+    rc, mods = json.loads(out.strip().splitlines()[-1])
+    return int(rc), list(mods)
+
+
+def test_help_and_cnt_network_do_not_import_heavy_libraries(tmp_path: Path) -> None:
+    rc, mods = _probe(["--help"])
+    assert rc == 0 and mods == []
+    csv = tmp_path / "in.csv"
+    csv.write_text("message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
+                   "1,A,a,9,,RT,0,\n2,B,b,9,,RT,5,\n3,A,a,8,,RT,10,\n4,B,b,8,,RT,12,\n"
+                   "5,A,a,,,hello there,20,http://x.example/1\n"
+                   "6,B,b,,,Hello  there,21,http://x.example/1\n",
+                   encoding="utf-8")
+    for typ in ("co_retweet", "co_tweet", "co_link", "co_reply", "co_similar_tweet"):
+        out = tmp_path / f"{typ}.csv"
+        rc, mods = _probe(["network", str(csv), "--compat", "cnt", "--type", typ,
+                           "--time-window", "60", "--min-edge-weight", "1", "-o", str(out),
+                           "-q"])
+        assert rc == 0 and mods == [], (typ, mods)
+        assert out.read_text(encoding="utf-8").count("\n") >= 1
+    assert "A" in (tmp_path / "co_retweet.csv").read_text(encoding="utf-8")
