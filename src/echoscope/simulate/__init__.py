@@ -11,10 +11,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from echoscope.simulate._engine import SimResult, simulate
 from echoscope.simulate._params import FORMATS, HARD_NEGATIVES, STYLES, SimParams
 from echoscope.simulate.evaluate import evaluate
+
+if TYPE_CHECKING:
+    from echoscope.simulate._engine import SimResult, simulate
+
+
+def __getattr__(name: str) -> Any:
+    # the engine on first use: every CLI start imports _params (for --help), not the engine
+    if name in ("SimResult", "simulate"):
+        from echoscope.simulate import _engine
+
+        value = getattr(_engine, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "FORMATS",
@@ -52,6 +66,8 @@ def write_sample(out_dir: str | Path | None = None) -> Path:
     Returns the path of ``sample.jsonl.gz``; ``truth.json`` and ``suspended.csv`` are
     written beside it. The result is byte-identical for the same numpy version.
     """
+    from echoscope.simulate._engine import simulate
+
     out = Path(out_dir) if out_dir is not None else sample_dir()
     res = simulate(out, SAMPLE_PARAMS)
     target = out / "sample.jsonl.gz"
