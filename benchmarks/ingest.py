@@ -122,7 +122,10 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the generated file here")
     ap.add_argument("--repeat", type=int, default=1, help="runs; the best is reported")
     ap.add_argument("--no-fast-path", action="store_true",
-                    help="measure the pure-Python loader (ECHOSCOPE_NO_FAST_PATH=1)")
+                    help="measure the reference Python parser (ECHOSCOPE_NO_FAST_PATH=1)")
+    ap.add_argument("--path", choices=["tight", "sql"], default="tight",
+                    help="which fast path (ECHOSCOPE_V1_PATH): the orjson loop (default) or "
+                         "DuckDB SQL")
     ap.add_argument("--child", nargs=2, metavar=("FILE", "WS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -144,6 +147,7 @@ def main() -> None:
             env = dict(os.environ)
             if args.no_fast_path:
                 env["ECHOSCOPE_NO_FAST_PATH"] = "1"
+            env["ECHOSCOPE_V1_PATH"] = args.path
             out = subprocess.run([sys.executable, __file__, "--child", str(path), str(ws)],
                                  capture_output=True, text=True, check=True, env=env)
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -152,7 +156,9 @@ def main() -> None:
         res = min(runs, key=lambda r: r["cpu"])
         rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         n = res["records"]
-        print(f"tweets              {n:,} ({size / 2**20:,.0f} MiB), best of {args.repeat}")
+        way = "reference parser" if args.no_fast_path else f"{args.path} path"
+        print(f"tweets              {n:,} ({size / 2**20:,.0f} MiB), {way}, best of "
+              f"{args.repeat}")
         print(f"orjson parse  wall  {w_parse:8.2f} s  {n / w_parse:10,.0f} tweets/s")
         print(f"              cpu   {c_parse:8.2f} s")
         print(f"ingest_files  wall  {res['seconds']:8.2f} s  {n / res['seconds']:10,.0f} tweets/s")

@@ -137,6 +137,37 @@ def test_fast_path_is_used_and_equal(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert len(fast["posts"]) == 10
 
 
+def test_tight_path_long_lines_and_later_offsets(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first line longer than the 4 KiB head; times in other offsets and years."""
+    objs = variants()
+    objs[0]["text"] = "long words " * 600
+    objs[1]["user"]["description"] = "x" * 5000
+    objs[2]["created_at"] = "Sun Feb 29 23:59:59 +0000 2032"
+    objs[3]["created_at"] = "Mon Jan 01 00:00:00 -0130 1990"
+    objs[4]["created_at"] = "Fri Feb 30 10:00:00 +0000 2014"  # no such day: a reject
+    objs[5]["user"]["created_at"] = objs[2]["created_at"]
+    objs[6]["user"]["followers_count"] = 5.0  # a float count: the reference decides
+    f = tmp_path / "long.jsonl"
+    f.write_bytes(lines_of(objs + [dict(objs[1], id_str="300", created_at=objs[2][
+        "created_at"][:11] + "00:00:01" + objs[2]["created_at"][19:])]))
+    calls: list[bool] = []
+    from echoscope.ingest import twitter_v1
+
+    orig = twitter_v1.TwitterV1.load_fast
+
+    def spy(self: Any, *a: Any) -> bool:
+        r = orig(self, *a)
+        calls.append(r)
+        return r
+
+    monkeypatch.setattr(twitter_v1.TwitterV1, "load_fast", spy)
+    fast, slow = both(f, monkeypatch)
+    assert calls[0] is True
+    assert fast == slow
+    assert len(fast["rejects"]) == 1 and len(fast["posts"]) == 10
+
+
 def test_fast_path_mixed_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     objs = variants()
     body = (b"\xef\xbb\xbf" + lines_of(objs[:2]) + b"\n   \n"

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import orjson
 
+from echoscope.errors import InputError
 from echoscope.ingest._base import Loader, LoadOptions, Sink
 from echoscope.ingest._util import app_from_source, iter_json_lines, twitter_time_to_us
 from echoscope.normalise import canonical_url, normalise_handle, normalise_hashtag
@@ -211,7 +212,7 @@ class TwitterV1(Loader):
         h = head.lstrip(b"\xef\xbb\xbf \t\r\n[")
         if not h.startswith(b"{"):
             return 0.0
-        first = h[:4096]
+        first = h[:1 << 16]  # a long first tweet (quoted, extended) may push "user" far
         if b'"id_str"' in first and (b'"user"' in first or b'"screen_name"' in first):
             return 0.9
         if b'"created_at"' in first and b'"retweeted_status"' in first:
@@ -271,11 +272,13 @@ class TwitterV1(Loader):
         try:
             try:
                 head, stream = peek_head(stream, name=path)
-            except STREAM_ERRORS:
+            except (InputError, *STREAM_ERRORS):
                 return False  # a broken stream: the reference path keeps what it can read
             start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-            # exactly when the reference load() reads line by line from the start
-            if not start.startswith(b"{") or not _looks_like_jsonl(head):
+            # only when load() reads line by line from the start (its 4 KiB head test; a
+            # first line longer than that is read as lines too)
+            head = head[: 1 << 12]
+            if not start.startswith(b"{") or (b"\n" in head and not _looks_like_jsonl(head)):
                 return False
             tight_load_v1(stream, sink, con, stage)
         finally:
