@@ -149,8 +149,9 @@ def test_tight_path_long_lines_and_later_offsets(tmp_path: Path,
     objs[5]["user"]["created_at"] = objs[2]["created_at"]
     objs[6]["user"]["followers_count"] = 5.0  # a float count: the reference decides
     f = tmp_path / "long.jsonl"
-    f.write_bytes(lines_of(objs + [dict(objs[1], id_str="300", created_at=objs[2][
-        "created_at"][:11] + "00:00:01" + objs[2]["created_at"][19:])]))
+    leap = objs[2]["created_at"]
+    f.write_bytes(lines_of([*objs, dict(objs[1], id_str="300",
+                                        created_at=leap[:11] + "00:00:01" + leap[19:])]))
     calls: list[bool] = []
     from echoscope.ingest import twitter_v1
 

@@ -272,7 +272,7 @@ class TwitterV1(Loader):
         try:
             try:
                 head, stream = peek_head(stream, name=path)
-            except (InputError, *STREAM_ERRORS):
+            except (InputError, *STREAM_ERRORS):  # type: ignore[misc]
                 return False  # a broken stream: the reference path keeps what it can read
             start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
             # only when load() reads line by line from the start (its 4 KiB head test; a
