@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from echoscope.errors import (
     EchoscopeError,
@@ -21,7 +21,7 @@ from echoscope.errors import (
     WorkspaceError,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from echoscope.workspace import Workspace
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # Workspace on first use: importing echoscope (e.g. for `echoscope --help`) does not
     # load DuckDB and Arrow
     if name == "Workspace":
