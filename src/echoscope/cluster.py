@@ -367,6 +367,37 @@ def _excess(edges: npt.NDArray[np.int64], membership: npt.NDArray[np.int64],
     return stat, sizes
 
 
+#: The null maxima of the last campaign test, keyed by its ties and parameters: ``analyze``
+#: clusters the same ties twice (cluster, then score after signals), and the rewired graphs
+#: depend only on the ties, weights and parameters, not on the observed clusters.
+_NULL_CACHE: dict[str, tuple[tuple[Any, ...], pa.Table, list[float]]] = {}
+
+
+def _null_maxima(pairs: pa.Table, g: Any, weights: list[float], n_vertices: int, *,
+                 null_graphs: int, resolution: float, min_size: int,
+                 seed: int) -> list[float]:
+    """The best statistic of each of ``null_graphs`` rewired copies of ``g`` (cached)."""
+    key = (null_graphs, resolution, min_size, seed, REWIRE_SWAPS, LEIDEN_ITERATIONS)
+    ties = pairs.select(["account_a", "account_b", "weight"]).sort_by(
+        [("account_a", "ascending"), ("account_b", "ascending")])
+    hit = _NULL_CACHE.get("last")
+    if hit is not None and hit[0] == key and hit[1].equals(ties):
+        return list(hit[2])
+    rng = np.random.default_rng(seed)
+    null_max: list[float] = []
+    for r in range(null_graphs):
+        h = g.copy()
+        with _igraph_seed(seed * 10_007 + r):
+            h.rewire(n=REWIRE_SWAPS * g.ecount(), allowed_edge_types="simple")
+        w = rng.permutation(np.asarray(weights)).tolist()
+        m = _leiden(h, w, resolution, seed + r + 1)
+        s_null, z_null = _excess(np.asarray(h.get_edgelist(), dtype=np.int64), m, n_vertices)
+        eligible = s_null[z_null >= min_size]
+        null_max.append(float(eligible.max()) if len(eligible) else -math.inf)
+    _NULL_CACHE["last"] = (key, ties, list(null_max))
+    return null_max
+
+
 def campaign_test(pairs: pa.Table, membership: pa.Table, *, null_graphs: int = 19,
                   resolution: float = 1.0, min_size: int = 3,
                   seed: int = 0) -> tuple[dict[int, tuple[float, float]], list[float]]:
@@ -383,17 +414,8 @@ def campaign_test(pairs: pa.Table, membership: pa.Table, *, null_graphs: int = 1
     idx = pc.index_in(uniq, value_set=ids).to_numpy()
     memb = membership.column("cluster").to_numpy()[idx]
     stat, sizes = _excess(edges, memb, len(uniq))
-    rng = np.random.default_rng(seed)
-    null_max: list[float] = []
-    for r in range(null_graphs):
-        h = g.copy()
-        with _igraph_seed(seed * 10_007 + r):
-            h.rewire(n=REWIRE_SWAPS * g.ecount(), allowed_edge_types="simple")
-        w = rng.permutation(np.asarray(weights)).tolist()
-        m = _leiden(h, w, resolution, seed + r + 1)
-        s_null, z_null = _excess(np.asarray(h.get_edgelist(), dtype=np.int64), m, len(uniq))
-        eligible = s_null[z_null >= min_size]
-        null_max.append(float(eligible.max()) if len(eligible) else -math.inf)
+    null_max = _null_maxima(pairs, g, weights, len(uniq), null_graphs=null_graphs,
+                            resolution=resolution, min_size=min_size, seed=seed)
     nm = np.asarray(null_max)
     out: dict[int, tuple[float, float]] = {}
     for c in np.flatnonzero(sizes >= min_size):
