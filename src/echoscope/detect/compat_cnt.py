@@ -681,6 +681,18 @@ def _both_ways(pi: I64, pj: I64, t: F64, acct: I64, msg: I64, window: float
     return src, m, other
 
 
+def _sorted_unique(x: I64) -> I64:
+    """``np.unique(x)`` by sorting (numpy 2.4's hash-based unique is many times slower on
+    large int64 codes)."""
+    x = np.sort(x)
+    if x.size < 2:
+        return x
+    keep = np.empty(x.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
 def _weights(src: I64, m: I64, other: I64, n_acct: int, min_weight: int
              ) -> tuple[I64, I64, I64]:
     """``(source, target, weight)``: distinct messages of the source per target."""
@@ -689,7 +701,7 @@ def _weights(src: I64, m: I64, other: I64, n_acct: int, min_weight: int
         return e, e.copy(), e.copy()
     n = np.int64(n_acct)
     # distinct (message, source, target), then per (source, target) the count (sorts and
-    # run boundaries: numpy 2's np.unique can be many times slower on these codes)
+    # run boundaries: numpy 2.4's hash-based np.unique is many times slower here)
     order = np.lexsort((other, src, m))
     ms, ss, os_ = m[order], src[order], other[order]
     new = np.empty(ms.size, dtype=bool)
@@ -842,7 +854,7 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     a = np.where(swap, db, da)
     b = np.where(swap, da, db)
     del da, db, swap
-    pair = np.unique(b * np.int64(sizes.size) + a)
+    pair = _sorted_unique(b * np.int64(sizes.size) + a)
     a = pair % sizes.size
     b = pair // sizes.size
     del pair
