@@ -123,7 +123,7 @@ def run_size(n: int, fmt: str, seed: int, work: Path, keep: bool) -> dict[str, A
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"analyze failed at {n:,} posts (exit {proc.returncode})")
-    res = json.loads(stdout.strip().splitlines()[-1])
+    res: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     res.update(posts=n, format=fmt, outer_wall=wall, load=os.getloadavg()[0])
     ev = subprocess.run([str(BIN / "echoscope"), "evaluate", "--truth",
                          str(sim / "truth.json"), "--results", str(out), "--json"],
