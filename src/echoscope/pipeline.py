@@ -406,7 +406,9 @@ def analyze(
                 "finished_at": dt.datetime.now(dt.UTC).isoformat(),
                 "workspace": str(ws_path),
                 "params": run_params,
-                "inputs": [_input_entry(p) for p in paths],
+                # the run log hashed the inputs already (a 2 GB file takes seconds)
+                "inputs": ([dict(e) for e in log.inputs] if len(log.inputs) == len(paths)
+                           else [_input_entry(p) for p in paths]),
                 "versions": library_versions(),
                 "counts": counts,
                 "timings": dict(log.timings),
