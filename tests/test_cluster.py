@@ -21,6 +21,7 @@ from echoscope.cluster import (
     merge_campaigns,
     significant_edges,
     tie_edges,
+    trim_members,
 )
 from echoscope.errors import ParameterError
 from echoscope.score import CampaignFeatures, campaign_score, tie_significance
@@ -315,3 +316,26 @@ def test_merge_campaigns_joins_densely_tied_campaigns_and_attaches_small_cluster
     out3, _, _ = merge_campaigns(combine_pairs(edges_table(rows[::-1])), memb, {0, 1, 2},
                                  tests, ratio=0.2, min_ties=3)
     assert out3.to_pylist() == out.to_pylist()
+
+
+def test_trim_members_drops_accounts_held_by_one_weak_tie() -> None:
+    a = [f"a{i}" for i in range(6)]
+    rows = clique(a, p=0.01, q=0.2)
+    rows += [edge("o1", "a0", p=0.05, q=0.5)]  # one weak tie: leaves
+    rows += [edge("o2", "a1", p=0.05, q=0.5), edge("o2", "a2", p=0.05, q=0.5)]  # stays
+    rows += [edge("o3", "a3", p=1e-9, q=0.001)]  # one tie, significant on its own: stays
+    pairs = combine_pairs(edges_table(rows))
+    memb = _membership({0: [*a, "o1", "o2", "o3"], 1: ["x1"]})
+    out, keep = trim_members(pairs, memb, {0}, ClusterParams(member_ties=2))
+    cl = dict(zip(out.column("account_id").to_pylist(), out.column("cluster").to_pylist(),
+                  strict=True))
+    assert keep == {0} and cl["o1"] == -1
+    assert all(cl[x] == 0 for x in [*a, "o2", "o3"]) and cl["x1"] == 1
+    # a triangle keeps its members (the need is at most size - 1)
+    tri = combine_pairs(edges_table(clique(["t1", "t2", "t3"], p=0.05, q=0.5)))
+    _, keep2 = trim_members(tri, _membership({0: ["t1", "t2", "t3"]}), {0},
+                            ClusterParams(member_ties=5))
+    assert keep2 == {0}
+    # raising the bar never adds members
+    _, keep3 = trim_members(pairs, memb, {0}, ClusterParams(member_ties=7))
+    assert keep3 <= keep

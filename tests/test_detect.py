@@ -408,3 +408,33 @@ def test_campaign_that_fills_its_popularity_stratum_is_still_found():
     e = coaction_edges(table(np.r_[acc, pa_], np.r_[key, pk], np.r_[t, pt]),
                        DetectParams(types=("repost",), windows=(60.0,)))
     assert e.num_rows == 28
+
+
+def test_episode_keys_split_a_key_at_long_pauses_only():
+    from echoscope.detect.coaction import episode_keys
+
+    t0 = 1_700_000_000
+    rows = [("a", t0, "hashtag", "x"), ("b", t0 + 3000, "hashtag", "x"),
+            ("a", t0 + 86400, "hashtag", "x"), ("c", t0 + 86400 + 30, "hashtag", "x"),
+            ("d", t0 + 5, "url", "x"), ("e", t0, "hashtag", "y")]
+    tab = pa.table({
+        "account_id": [r[0] for r in rows],
+        "time": pa.array([r[1] * 1_000_000 for r in rows]).cast(pa.timestamp("us")),
+        "type": [r[2] for r in rows], "key": [r[3] for r in rows],
+        "post_id": [f"p{i}" for i in range(len(rows))]})
+    keys = episode_keys(tab, ("hashtag",), 6 * 3600.0)["key"].to_pylist()
+    assert keys[0] == keys[1] != keys[2] == keys[3]
+    assert keys[0].startswith("x@") and keys[4] == "x" and keys[5].startswith("y@")
+    # row order does not matter
+    perm = [5, 3, 1, 0, 4, 2]
+    again = episode_keys(tab.take(perm), ("hashtag",), 6 * 3600.0)["key"].to_pylist()
+    assert again == [keys[i] for i in perm]
+    # a hashtag stormed on two days by the same crew is two keys
+    crew = pa.table({
+        "account_id": ["a", "b", "a", "b"],
+        "time": pa.array([t0 * 10**6, (t0 + 20) * 10**6, (t0 + 86400) * 10**6,
+                          (t0 + 86410) * 10**6]).cast(pa.timestamp("us")),
+        "type": ["hashtag"] * 4, "key": ["x"] * 4, "post_id": ["q1", "q2", "q3", "q4"]})
+    p = DetectParams(types=("hashtag",), alpha=1.0, min_keys=1)
+    assert coaction_edges(crew, p)["n_keys"].to_pylist() == [2]
+    assert coaction_edges(crew, p.replace(episode_types=()))["n_keys"].to_pylist() == [1]

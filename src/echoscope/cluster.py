@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -155,6 +156,9 @@ class ClusterParams(Params):
         2, 1_000_000, "accounts", help="smallest campaign reported"))
     resolution: float = field(default=1.0, metadata=limit(
         0.001, 100.0, help="Leiden (RB configuration) resolution; higher = smaller campaigns"))
+    member_ties: int = field(default=2, metadata=limit(
+        0, 1_000, "ties", help="a campaign member needs this many ties inside it (at most "
+                               "size - 1) or one tie significant on its own; 0: no trim"))
     merge: float = field(default=0.2, metadata=limit(
         0.0, 1.0, help="merge two campaigns when the tie density between them is at least "
                        "this share of the sparser campaign's own density (0: never)"))
@@ -373,6 +377,36 @@ def _excess(edges: npt.NDArray[np.int64], membership: npt.NDArray[np.int64],
 _NULL_CACHE: dict[str, tuple[tuple[Any, ...], pa.Table, list[float]]] = {}
 
 
+#: The campaign test clusters its rewired graphs in parallel processes (one per available
+#: core, ``ECHOSCOPE_WORKERS`` to override) when the tie graph has at least this many ties.
+#: Each rewired graph has its own seeds, so the result does not depend on the processes.
+PARALLEL_MIN_TIES = 50_000
+
+
+def _null_workers() -> int:
+    env = os.environ.get("ECHOSCOPE_WORKERS", "")
+    if env.strip().isdigit():
+        return max(1, int(env))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def _null_one(job: tuple[Any, ...], g: Any = None) -> float:
+    """The best statistic of rewired graph number ``r`` (a process-pool task)."""
+    edges, n_vertices, weights, r, seed, resolution, min_size = job
+    if g is None:
+        import igraph as ig
+
+        g = ig.Graph(n=n_vertices, edges=edges.tolist(), directed=False)
+    h = g.copy()
+    with _igraph_seed(seed * 10_007 + r):
+        h.rewire(n=REWIRE_SWAPS * g.ecount(), allowed_edge_types="simple")
+    m = _leiden(h, weights, resolution, seed + r + 1)
+    s_null, z_null = _excess(np.asarray(h.get_edgelist(), dtype=np.int64), m, n_vertices)
+    eligible = s_null[z_null >= min_size]
+    return float(eligible.max()) if len(eligible) else -math.inf
+
+
 def _null_maxima(pairs: pa.Table, g: Any, weights: list[float], n_vertices: int, *,
                  null_graphs: int, resolution: float, min_size: int,
                  seed: int) -> list[float]:
@@ -384,16 +418,19 @@ def _null_maxima(pairs: pa.Table, g: Any, weights: list[float], n_vertices: int,
     if hit is not None and hit[0] == key and hit[1].equals(ties):
         return list(hit[2])
     rng = np.random.default_rng(seed)
-    null_max: list[float] = []
-    for r in range(null_graphs):
-        h = g.copy()
-        with _igraph_seed(seed * 10_007 + r):
-            h.rewire(n=REWIRE_SWAPS * g.ecount(), allowed_edge_types="simple")
-        w = rng.permutation(np.asarray(weights)).tolist()
-        m = _leiden(h, w, resolution, seed + r + 1)
-        s_null, z_null = _excess(np.asarray(h.get_edgelist(), dtype=np.int64), m, n_vertices)
-        eligible = s_null[z_null >= min_size]
-        null_max.append(float(eligible.max()) if len(eligible) else -math.inf)
+    perms = [rng.permutation(np.asarray(weights)).tolist() for _ in range(null_graphs)]
+    edges = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    jobs = [(edges, n_vertices, perms[r], r, seed, resolution, min_size)
+            for r in range(null_graphs)]
+    workers = min(_null_workers(), null_graphs) if len(edges) >= PARALLEL_MIN_TIES else 1
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+            null_max = list(ex.map(_null_one, jobs))
+    else:
+        null_max = [_null_one(job, g) for job in jobs]
     _NULL_CACHE["last"] = (key, ties, list(null_max))
     return null_max
 
@@ -460,6 +497,8 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
                 pairs, membership, null_graphs=params.null_graphs,
                 resolution=params.resolution, min_size=params.min_size, seed=params.seed)
         keep = _accepted(pairs, membership, tests, params)
+        if params.member_ties > 0:
+            membership, keep = trim_members(pairs, membership, keep, params)
         if params.merge > 0:
             membership, keep, tests = merge_campaigns(pairs, membership, keep, tests,
                                                       ratio=params.merge,
@@ -497,6 +536,52 @@ def _accepted(pairs: pa.Table, membership: pa.Table, tests: dict[int, tuple[floa
         covered.setdefault(row["cluster"], set()).update((row["account_a"], row["account_b"]))
     keep |= {c for c, accts in covered.items() if len(accts) >= params.min_size}
     return {c for c in keep if sizes[c] >= params.min_size}
+
+
+def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
+                 params: ClusterParams) -> tuple[pa.Table, set[int]]:
+    """Drop from accepted campaigns the members held by too little (step 5a).
+
+    Leiden assigns every account to some cluster, so an account with one or two weak
+    ties (p <= edge_p; about one in ten chance pairs has one) into a campaign becomes a
+    member. A member keeps its place when it has at least ``member_ties`` ties inside the
+    campaign (at most size - 1, so small campaigns are not emptied) or one tie significant
+    on its own (q <= alpha); the others leave it (cluster -1, never a campaign). Campaigns
+    left with fewer than ``min_size`` members are dropped. Iterated until stable.
+    """
+    if not keep or pairs.num_rows == 0:
+        return membership, keep
+    ids = membership.column("account_id")
+    cl = membership.column("cluster").to_numpy().copy()
+    ia = pc.index_in(pairs.column("account_a"), value_set=ids).to_numpy(zero_copy_only=False)
+    ib = pc.index_in(pairs.column("account_b"), value_set=ids).to_numpy(zero_copy_only=False)
+    strong = np.zeros(pairs.num_rows, dtype=bool)
+    strong[:] = False
+    sig = significant_edges_pairs(pairs.append_column("_row", pa.array(
+        np.arange(pairs.num_rows))), params.alpha, params.min_keys)
+    strong[sig.column("_row").to_numpy()] = True
+    ia = np.asarray(ia, dtype=np.int64)
+    ib = np.asarray(ib, dtype=np.int64)
+    alive = set(keep)
+    n = len(cl)
+    while True:
+        inside = (cl[ia] == cl[ib]) & np.isin(cl[ia], np.fromiter(alive, dtype=np.int64))
+        deg = np.bincount(np.concatenate([ia[inside], ib[inside]]), minlength=n)
+        has_sig = np.bincount(np.concatenate([ia[inside & strong], ib[inside & strong]]),
+                              minlength=n) > 0
+        size = np.bincount(np.where(cl >= 0, cl, 0), minlength=int(cl.max()) + 1) \
+            if (cl >= 0).any() else np.zeros(1, dtype=np.int64)
+        in_keep = np.isin(cl, np.fromiter(alive, dtype=np.int64))
+        need = np.minimum(params.member_ties, size[np.where(cl >= 0, cl, 0)] - 1)
+        drop = in_keep & (deg < need) & ~has_sig
+        if not drop.any():
+            break
+        cl[drop] = -1
+        size = np.bincount(np.where(cl >= 0, cl, 0), minlength=len(size))
+        alive = {c for c in alive if size[c] >= params.min_size}
+    out = membership.set_column(membership.schema.get_field_index("cluster"), "cluster",
+                                pa.array(cl, pa.int64()))
+    return out, alive
 
 
 def merge_campaigns(pairs: pa.Table, membership: pa.Table, keep: set[int],
@@ -559,7 +644,8 @@ def merge_campaigns(pairs: pa.Table, membership: pa.Table, keep: set[int],
     # that Leiden left as a pair are part of the same network)
     lo_all = np.concatenate([ca_all, cb_all])
     hi_all = np.concatenate([cb_all, ca_all])
-    small = np.array([c not in keep and size[c] < min_ties for c in lo_all.tolist()],
+    small = np.array([c >= 0 and c not in keep and size[c] < min_ties
+                      for c in lo_all.tolist()],
                      dtype=bool) if lo_all.size else np.zeros(0, dtype=bool)
     into: dict[int, Counter[int]] = {}
     for c, d in zip(lo_all[small].tolist(), hi_all[small].tolist(), strict=True):

@@ -114,6 +114,12 @@ class DetectParams(Params):
         *ACTION_TYPES, help="types that also get the larger windows"))
     wide_max_accounts: int = field(default=50, metadata=limit(
         2, 10_000_000, "accounts", "larger windows use keys with at most this many accounts"))
+    episode_types: tuple[str, ...] = field(default=("hashtag",), metadata=choice(
+        *ACTION_TYPES, help="types whose keys count once per episode (see episode_gap)"))
+    episode_gap: float = field(default=6 * 3600.0, metadata=limit(
+        60.0, 365 * 86400.0, "seconds",
+        "a key unused this long starts a new episode: a hashtag stormed on three days is "
+        "three keys"))
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
     alpha: float = field(default=0.05, metadata=limit(
@@ -343,6 +349,42 @@ def _layer_edges(layer: _Layer, p: DetectParams,
 # -- the pure core ---------------------------------------------------------------------
 
 
+def episode_keys(actions: pa.Table, types: tuple[str, ...], gap: float) -> pa.Table:
+    """Keys of ``types`` split into episodes: ``key@<first time of the episode>``.
+
+    An episode of a key is a run of its actions (by any account) with no pause longer
+    than ``gap`` seconds. A hashtag pushed in a storm on three days is then three keys,
+    so its storm crew co-acts on three distinct keys, while a hashtag in continuous use
+    stays one key. Data-driven sessions, not fixed bins: the split never depends on a
+    calendar grid, and it depends only on the key's own times (not on row order).
+    """
+    if not types or actions.num_rows == 0:
+        return actions
+    mask = pc.is_in(actions["type"], value_set=pa.array(list(types), pa.string()))
+    sel = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+    if not sel.any():
+        return actions
+    idx = np.flatnonzero(sel)
+    sub = actions.take(pa.array(idx))
+    kcode, _ = encode(pc.binary_join_element_wise(sub["type"], sub["key"], "\x1f"))
+    t = times_us(sub["time"])
+    order = np.lexsort((t, kcode))
+    ks, ts = kcode[order], t[order]
+    new = np.ones(ks.size, dtype=bool)
+    if ks.size > 1:
+        new[1:] = (ks[1:] != ks[:-1]) | (ts[1:] - ts[:-1] > round(gap * US))
+    ep = np.cumsum(new) - 1
+    start = ts[new][ep]  # first time of each action's episode, in sorted order
+    first = np.empty_like(start)
+    first[order] = start
+    stamp = pc.strftime(pa.array(first, pa.timestamp("us")), format="%Y-%m-%dT%H:%M")
+    keys = pc.binary_join_element_wise(sub["key"], stamp, "@")
+    full = actions["key"].combine_chunks().to_numpy(zero_copy_only=False).astype(object)
+    full[idx] = np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object)
+    return actions.set_column(actions.schema.get_field_index("key"), "key",
+                              pa.array(full, pa.string()))
+
+
 def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: int = 0,
                    *, stats: dict[str, Any] | None = None) -> pa.Table:
     """Default-mode co-action edges of an ``actions`` table (Arrow in, ``edges`` out).
@@ -356,6 +398,7 @@ def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: 
     stats = stats if stats is not None else {}
     stats["max_pairs"] = p.max_pairs
     actions = schema.check("actions", actions, stage="detect")
+    actions = episode_keys(actions, p.episode_types, p.episode_gap)
     windows = p.resolved_windows()
     stats["windows"] = {}
     acct_all, acct_dict = encode(actions["account_id"])

@@ -729,7 +729,11 @@ class SparkEngine:
     def edges(self, actions: pa.Table, params: Any = None, *,
               stats: dict[str, Any] | None = None) -> pa.Table:
         """Like :func:`echoscope.detect.coaction.coaction_edges`, computed on Spark."""
+        from echoscope.detect.coaction import DetectParams, episode_keys
+
         actions = schema.check("actions", actions, stage="detect")
+        dp = params if isinstance(params, DetectParams) else DetectParams()
+        actions = episode_keys(actions, dp.episode_types, dp.episode_gap)
         return edges_from_actions(self.dataframe(actions), params, stats=stats,
                                   split_rows=self.split_rows)
 
