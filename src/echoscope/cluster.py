@@ -54,6 +54,12 @@ driver; only :func:`find_campaigns` touches the workspace):
    but also two friends, a person and their own second account, or two news bots of one
    outlet; a *campaign* is a network. The tie stays visible in ``edges.csv``;
    ``min_size=2`` reports pairs too.
+5a. :func:`trim_members`: a member needs ``member_ties`` (2) ties inside its campaign (at
+   most size - 1) or one tie significant on its own; Leiden would otherwise flag an
+   ordinary account with one chance tie into a campaign.
+5b. :func:`merge_campaigns`: accepted campaigns tied to each other at least ``merge`` (0.2)
+   times as densely as the sparser is inside are joined (modularity splits one large
+   operation), and leftover pairs tied only into one campaign join it.
 6. Each campaign gets a score (:mod:`echoscope.score`), its signals (the action types of its
    internal ties, plus ``automation`` when at least half of the members have a flagged
    behavioural signal in ``account_signals``), and evidence: the keys most shared among its
@@ -407,7 +413,8 @@ def _null_one(job: tuple[Any, ...], g: Any = None) -> float:
     return float(eligible.max()) if len(eligible) else -math.inf
 
 
-def _null_maxima(pairs: pa.Table, g: Any, weights: list[float], n_vertices: int, *,
+def _null_maxima(pairs: pa.Table, g: Any, edges: npt.NDArray[np.int64], weights: list[float],
+                 n_vertices: int, *,
                  null_graphs: int, resolution: float, min_size: int,
                  seed: int) -> list[float]:
     """The best statistic of each of ``null_graphs`` rewired copies of ``g`` (cached)."""
@@ -419,7 +426,6 @@ def _null_maxima(pairs: pa.Table, g: Any, weights: list[float], n_vertices: int,
         return list(hit[2])
     rng = np.random.default_rng(seed)
     perms = [rng.permutation(np.asarray(weights)).tolist() for _ in range(null_graphs)]
-    edges = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
     jobs = [(edges, n_vertices, perms[r], r, seed, resolution, min_size)
             for r in range(null_graphs)]
     workers = min(_null_workers(), null_graphs) if len(edges) >= PARALLEL_MIN_TIES else 1
@@ -451,7 +457,7 @@ def campaign_test(pairs: pa.Table, membership: pa.Table, *, null_graphs: int = 1
     idx = pc.index_in(uniq, value_set=ids).to_numpy()
     memb = membership.column("cluster").to_numpy()[idx]
     stat, sizes = _excess(edges, memb, len(uniq))
-    null_max = _null_maxima(pairs, g, weights, len(uniq), null_graphs=null_graphs,
+    null_max = _null_maxima(pairs, g, edges, weights, len(uniq), null_graphs=null_graphs,
                             resolution=resolution, min_size=min_size, seed=seed)
     nm = np.asarray(null_max)
     out: dict[int, tuple[float, float]] = {}

@@ -23,8 +23,11 @@ else, and each action's time comes from its key's own time profile (so a breakin
 repost burst is *expected* to produce co-action). The expected number of co-acting action
 pairs of accounts a and b is ``λ_ab = Σ_s n_a(s) n_b(s) C_s`` with
 ``C_s = P_s / Σ_{a<b} n_a(s) n_b(s)``, ``P_s`` the co-acting action pairs of the stratum —
-both sums taken without the candidate pairs (two or more shared keys), so a campaign that
-fills a stratum does not define its own null. The p-value
+both sums taken without any pair of *candidate accounts* (accounts in a pair that shares
+two or more keys), one-key pairs included, so a campaign that fills a stratum does not
+define its own null; a stratum left with little data borrows one pseudo co-acting pair at
+the layer's pooled rate (:func:`echoscope.detect.null.robust_rates`). Keys of
+``episode_types`` (hashtag) count once per episode (:func:`episode_keys`). The p-value
 is the Poisson tail ``P(X >= n_keys | λ_ab)``; counting distinct keys rather than pairs
 makes it conservative. Benjamini-Hochberg runs over *every* account pair that could have
 co-acted (all pairs of accounts active in each layer, summed over layers), not only the

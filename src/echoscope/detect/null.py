@@ -133,6 +133,12 @@ def robust_rates(results: list[dict[str, Any]], nk: F64, family: int,
                           stats: dict[str, Any]) -> F64:
     """λ of every candidate, with rate constants estimated without the candidates.
 
+    With ``cc_pairs`` / ``cc_denom`` in a layer's null (both engines provide them), every
+    co-acting pair among candidate accounts is left out (one-key pairs too), and
+    ``C_s = (P'_s + 1) / (D'_s + 1 / C̄)`` with ``C̄`` the layer's pooled rate: a stratum
+    that the candidates' accounts fill borrows the layer's rate instead of setting its own.
+    Otherwise (older callers) only the candidate pairs are left out, as follows.
+
     ``C_s`` is estimated from the co-acting pairs of accounts that share fewer than two
     keys in the layer: the candidate pairs (two or more distinct keys) are left out of
     both ``P_s`` and ``D_s``. Under the null these hold a second-order share of the pairs
