@@ -170,3 +170,19 @@ def test_help_and_cnt_network_do_not_import_heavy_libraries(tmp_path: Path) -> N
         assert rc == 0 and mods == [], (typ, mods)
         assert out.read_text(encoding="utf-8").count("\n") >= 1
     assert "A" in (tmp_path / "co_retweet.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_csv_read_with_and_without_quotes(tmp_path: Path, quoted: bool) -> None:
+    head = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
+    text = '"two\nlines, one value"' if quoted else "one line"
+    path = tmp_path / "in.csv"
+    path.write_text(head + f"1,A,a,,,{text},0,http://x.example/1\n2,B,b,1,,RT,3,\n",
+                    encoding="utf-8")
+    assert cc._has_quote(str(path)) is quoted
+    rows = cc.messages_from_cnt_csv(str(path)).rows
+    assert rows["message"].to_pylist() == [text.strip('"'), "RT"]
+    assert rows["timestamp"].to_pylist() == [0.0, 3.0]
+    assert rows["urls"].to_pylist() == [["http://x.example/1"], [""]]
+    subset = cc.messages_from_cnt_csv(str(path), types=["co_retweet"]).rows
+    assert subset.column_names == ["message_id", "user_id", "repost_id", "timestamp"]
