@@ -88,3 +88,4 @@ def test_cache_misses_on_any_change(leiden_calls: list[int], change: str) -> Non
     # and the fresh answer equals a computation with an empty cache
     cluster._NULL_CACHE.clear()
     assert campaign_test(other, other_membership, **kw) == res
+

@@ -84,7 +84,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -383,38 +382,7 @@ def _excess(edges: npt.NDArray[np.int64], membership: npt.NDArray[np.int64],
 _NULL_CACHE: dict[str, tuple[tuple[Any, ...], pa.Table, list[float]]] = {}
 
 
-#: The campaign test clusters its rewired graphs in parallel processes (one per available
-#: core, ``ECHOSCOPE_WORKERS`` to override) when the tie graph has at least this many ties.
-#: Each rewired graph has its own seeds, so the result does not depend on the processes.
-PARALLEL_MIN_TIES = 50_000
-
-
-def _null_workers() -> int:
-    env = os.environ.get("ECHOSCOPE_WORKERS", "")
-    if env.strip().isdigit():
-        return max(1, int(env))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-
-
-def _null_one(job: tuple[Any, ...], g: Any = None) -> float:
-    """The best statistic of rewired graph number ``r`` (a process-pool task)."""
-    edges, n_vertices, weights, r, seed, resolution, min_size = job
-    if g is None:
-        import igraph as ig
-
-        g = ig.Graph(n=n_vertices, edges=edges.tolist(), directed=False)
-    h = g.copy()
-    with _igraph_seed(seed * 10_007 + r):
-        h.rewire(n=REWIRE_SWAPS * g.ecount(), allowed_edge_types="simple")
-    m = _leiden(h, weights, resolution, seed + r + 1)
-    s_null, z_null = _excess(np.asarray(h.get_edgelist(), dtype=np.int64), m, n_vertices)
-    eligible = s_null[z_null >= min_size]
-    return float(eligible.max()) if len(eligible) else -math.inf
-
-
-def _null_maxima(pairs: pa.Table, g: Any, edges: npt.NDArray[np.int64], weights: list[float],
-                 n_vertices: int, *,
+def _null_maxima(pairs: pa.Table, g: Any, weights: list[float], n_vertices: int, *,
                  null_graphs: int, resolution: float, min_size: int,
                  seed: int) -> list[float]:
     """The best statistic of each of ``null_graphs`` rewired copies of ``g`` (cached)."""
@@ -425,18 +393,16 @@ def _null_maxima(pairs: pa.Table, g: Any, edges: npt.NDArray[np.int64], weights:
     if hit is not None and hit[0] == key and hit[1].equals(ties):
         return list(hit[2])
     rng = np.random.default_rng(seed)
-    perms = [rng.permutation(np.asarray(weights)).tolist() for _ in range(null_graphs)]
-    jobs = [(edges, n_vertices, perms[r], r, seed, resolution, min_size)
-            for r in range(null_graphs)]
-    workers = min(_null_workers(), null_graphs) if len(edges) >= PARALLEL_MIN_TIES else 1
-    if workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-            null_max = list(ex.map(_null_one, jobs))
-    else:
-        null_max = [_null_one(job, g) for job in jobs]
+    null_max: list[float] = []
+    for r in range(null_graphs):
+        h = g.copy()
+        with _igraph_seed(seed * 10_007 + r):
+            h.rewire(n=REWIRE_SWAPS * g.ecount(), allowed_edge_types="simple")
+        w = rng.permutation(np.asarray(weights)).tolist()
+        m = _leiden(h, w, resolution, seed + r + 1)
+        s_null, z_null = _excess(np.asarray(h.get_edgelist(), dtype=np.int64), m, n_vertices)
+        eligible = s_null[z_null >= min_size]
+        null_max.append(float(eligible.max()) if len(eligible) else -math.inf)
     _NULL_CACHE["last"] = (key, ties, list(null_max))
     return null_max
 
@@ -457,7 +423,7 @@ def campaign_test(pairs: pa.Table, membership: pa.Table, *, null_graphs: int = 1
     idx = pc.index_in(uniq, value_set=ids).to_numpy()
     memb = membership.column("cluster").to_numpy()[idx]
     stat, sizes = _excess(edges, memb, len(uniq))
-    null_max = _null_maxima(pairs, g, edges, weights, len(uniq), null_graphs=null_graphs,
+    null_max = _null_maxima(pairs, g, weights, len(uniq), null_graphs=null_graphs,
                             resolution=resolution, min_size=min_size, seed=seed)
     nm = np.asarray(null_max)
     out: dict[int, tuple[float, float]] = {}
