@@ -114,8 +114,24 @@ _CHILD = textwrap.dedent(
                 time.sleep(0.2)  # stay mid-ingest until the parent kills us
 
         _driver._Flusher.flush = flush
+    elif mode == "tight":  # the default fast path: stop after some batches are written
+        from echoscope.ingest import _v1_tight
+
+        _v1_tight.BATCH = 2000
+        orig_parse = _v1_tight.parse_json_line
+
+        def parse_json_line(raw, first=False):
+            state["n"] += 1
+            if state["n"] == 1000:  # a broken line near 10,000: five batches written
+                Path(marker).write_text("mid-ingest")
+                time.sleep(60)
+            return orig_parse(raw, first=first)
+
+        _v1_tight.parse_json_line = parse_json_line
     else:  # the SQL fast path: stop after its big table is written, inside the transaction
-        from echoscope.ingest import _v1_fast
+        from echoscope.ingest import _v1_fast, twitter_v1
+
+        twitter_v1.V1_PATH = "sql"
 
         orig_map = _v1_fast._map_table
 
@@ -132,7 +148,7 @@ _CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["python", "fast"])
+@pytest.mark.parametrize("mode", ["python", "fast", "tight"])
 def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path, mode: str) -> None:
     wsp = tmp_path / "ws.duckdb"
     first = write(tmp_path / "first.jsonl", range(1, 201))
@@ -141,7 +157,7 @@ def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path, mode: str
     big = tmp_path / "big.jsonl"
     with big.open("wb") as f:
         # every 10th line is broken, so rejects are written mid-ingest too; a broken
-        # first line sends the file down the Python path, a good one down the SQL path
+        # first line sends the file down the Python path, a good one down a fast path
         for i in range(10_000, 40_000):
             broken = i % 10 == 0 if mode == "python" else i % 10 == 1
             f.write(b"{oops\n" if broken else tweet(i, user=i % 50))

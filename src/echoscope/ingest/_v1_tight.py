@@ -1,16 +1,20 @@
 """The default path of the Twitter v1.1 JSONL loader: orjson and a tight extraction loop.
 
 The reference parser (:func:`echoscope.ingest.twitter_v1.parse_tweet`) is written for
-clarity: keyword calls per post and per account snapshot, rows of tuples. This path does
-the same work for the common shape of a tweet with far less per-tweet Python: values go
-straight into column lists (one Arrow array per column per batch), account snapshots
-take a positional call, canonical URLs and Twitter times are cached per file.
+clarity: keyword calls per post and per account snapshot, rows of tuples, a Python merge
+per snapshot. This path does the same work for the common shape of a tweet with far less
+per-tweet Python: values go straight into column lists (one Arrow array per column per
+batch of 50,000), Twitter times are computed from cached days and times of day, canonical
+URLs come from the normaliser's caches, account snapshots become rows that DuckDB
+aggregates (as the SQL path's do, see ``_driver._fast_snapshots``; memory stays bounded
+however many accounts there are), and the cyclic garbage collector is paused in the loop.
 
 Exactness is by construction: each line's values are computed into locals first, with
 strict type checks; anything unexpected (a missing or mistyped field, a numeric-only id,
 an exception of any kind) sends the *whole line* to the reference parser before anything
-was recorded for it, so it gets exactly the reference's post, skip or reject. A test
-compares both paths on the example files, generated data and random mutations.
+was recorded for it, so it gets exactly the reference's post, skip or reject. Tests
+compare this path, the SQL path and the reference parser on the example records, mixed
+bad files, long lines and Hypothesis mutations.
 """
 
 from __future__ import annotations
