@@ -13,6 +13,7 @@ The machine is shared: compare CPU seconds and ratios between sizes, not wall ti
     .venv/bin/python benchmarks/scale.py --sizes 100000,1000000
     .venv/bin/python benchmarks/scale.py --sizes 20000 --no-write          # quick check
     .venv/bin/python benchmarks/scale.py --sizes 3000000 --format cnt-csv --workdir /tmp/scale
+    .venv/bin/python benchmarks/scale.py --diagnose OUT_DIR sim/truth.json   # docs/scale.md
 """
 
 from __future__ import annotations
@@ -191,6 +192,76 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
     path.write_text(text, "utf-8")
 
 
+# -- diagnosis of hard negatives that get flagged -----------------------------------------
+
+
+def diagnose(out: Path, truth_path: Path, kind: str = "breaking_news") -> None:
+    """Why accounts of a hard-negative ``kind`` are flagged: their campaigns, the ties that
+    hold them, the organic tie graph, and which members a k-core of each campaign keeps."""
+    import collections
+
+    import duckdb
+    import igraph as ig
+
+    truth = json.loads(truth_path.read_text("utf-8"))
+    neg = set(truth["hard_negatives"][kind])
+    camp_of = {m: c["name"] for c in truth["campaigns"] for m in c["members"]}
+
+    def label(a: str) -> str:
+        return str(camp_of.get(a, kind if a in neg else "organic"))
+
+    con = duckdb.connect()
+    flagged = dict(con.sql(
+        "SELECT account_id, campaign_id FROM read_csv_auto(?, all_varchar=true) "
+        "WHERE flagged = 'true'", params=[str(out / "accounts.csv")]).fetchall())
+    ties = con.sql(
+        "SELECT DISTINCT least(account_a, account_b), greatest(account_a, account_b) "
+        "FROM read_parquet(?) WHERE p_value <= 0.1 OR (isnan(p_value) AND n_keys >= 2)",
+        params=[str(out / "edges.parquet")]).fetchall()
+    edges = con.sql(
+        'SELECT type, "window", count(*), median(p_value), sum((p_value <= 0.1)::int), '
+        "sum((q_value <= 0.05)::int), median(n_keys) FROM read_parquet(?) "
+        "WHERE list_contains(?, account_a) AND list_contains(?, account_b) "
+        "GROUP BY 1, 2 ORDER BY 3 DESC", params=[str(out / "edges.parquet"), sorted(neg),
+                                                 sorted(neg)]).fetchall()
+    n_flag = sum(1 for a in flagged if a in neg)
+    print(f"{kind}: {len(neg):,} accounts, {n_flag:,} flagged")
+    deg: collections.Counter[str] = collections.Counter()
+    for a, b in ties:
+        deg[a] += 1
+        deg[b] += 1
+    e_all = len(ties)
+    for c in sorted(set(flagged.values())):
+        mem = {a for a, x in flagged.items() if x == c}
+        comp = collections.Counter(label(a) for a in mem).most_common(4)
+        inner = [(a, b) for a, b in ties if a in mem and b in mem]
+        g = ig.Graph.TupleList(inner)
+        core = g.coreness()
+        kc = {k: dict(collections.Counter(label(n) for n, x in zip(g.vs["name"], core,
+                                                                   strict=True) if x >= k))
+              for k in (3, 4, 5)}
+        per = {a for a in mem if a not in camp_of}
+        m = sum(1 for a, b in inner if a in per and b in per)
+        k = sum(deg[a] for a in per)
+        print(f"  {c}: {len(mem):,} members {comp}; internal ties {len(inner):,}; "
+              f"non-campaign part: {len(per):,} accounts, {m:,} ties, excess "
+              f"{m - k * k / (4 * e_all):,.1f}")
+        if n_flag and any(a in neg for a in mem):
+            for kk, v in kc.items():
+                print(f"    {kk}-core keeps {v}")
+    print(f"  ties between two {kind} accounts (type, window, edges, median p, p<=0.1, "
+          "q<=0.05, median keys):")
+    for row in edges:
+        print(f"    {row}")
+    org = [(a, b) for a, b in ties if a not in camp_of and b not in camp_of]
+    g = ig.Graph.TupleList(org)
+    sizes = sorted((len(x) for x in g.connected_components()), reverse=True)
+    inside = sum(1 for a, b in ties if a in camp_of and b in camp_of)
+    print(f"  ties: {e_all:,}, {inside / max(e_all, 1):.1%} inside simulated campaigns; "
+          f"organic tie graph: {g.vcount():,} accounts, {g.ecount():,} ties, mean degree "
+          f"{2 * g.ecount() / max(g.vcount(), 1):.2f}, largest components {sizes[:3]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="100000")
@@ -202,6 +273,8 @@ def main() -> None:
                          "an existing simulation there is reused")
     ap.add_argument("--keep", action="store_true", help="keep the workspaces")
     ap.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
+    ap.add_argument("--diagnose", nargs=2, metavar=("RESULTS", "TRUTH"), type=Path,
+                    help="explain flagged breaking-news reposters in an analyze output folder")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--workspace", help=argparse.SUPPRESS)
@@ -211,6 +284,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         child(args)
+        return
+    if args.diagnose:
+        diagnose(*args.diagnose)
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="echoscope-scale-"))
     work.mkdir(parents=True, exist_ok=True)
