@@ -438,3 +438,25 @@ def test_episode_keys_split_a_key_at_long_pauses_only():
     p = DetectParams(types=("hashtag",), alpha=1.0, min_keys=1)
     assert coaction_edges(crew, p)["n_keys"].to_pylist() == [2]
     assert coaction_edges(crew, p.replace(episode_types=()))["n_keys"].to_pylist() == [1]
+
+
+def test_campaign_alone_in_its_stratum_does_not_set_its_own_null():
+    # organic accounts post only texts of their own (no shared content); 8 accounts post 5
+    # identical texts each, every text by 5-7 of them within 30 s: the planted keys are the
+    # only keys of their popularity, and the members' one-key pairs used to set the rate
+    rng = np.random.default_rng(4)
+    acc = list(rng.integers(0, 300, 4000))
+    key = list(range(100, 4100))
+    t = list(rng.integers(0, 7 * 86400, 4000))
+    for k in range(5):
+        t0 = int(rng.integers(0, 7 * 86400))
+        who = rng.choice(8, int(rng.integers(5, 8)), replace=False)
+        for a in who:
+            acc.append(1000 + int(a))
+            key.append(k)
+            t.append(t0 + int(rng.integers(0, 30)))
+    e = coaction_edges(table(np.array(acc), np.array(key), np.array(t), typ="text"),
+                       DetectParams(types=("text",), windows=(60.0,), alpha=1.0))
+    pv = [r["p_value"] for r in e.to_pylist()
+          if r["account_a"] >= "u01000" and r["account_b"] >= "u01000" and r["n_keys"] >= 3]
+    assert pv and max(pv) < 1e-3
