@@ -134,6 +134,7 @@ def run_size(n: int, fmt: str, seed: int, work: Path, keep: bool) -> dict[str, A
     if not keep:
         for p in (ws, Path(str(ws) + ".wal")):
             p.unlink(missing_ok=True)
+    (work / f"result_{fmt}_{n}.json").write_text(json.dumps(res, indent=1), "utf-8")
     return res
 
 
@@ -272,6 +273,8 @@ def main() -> None:
                     help="where simulations and outputs go (default: a new temp folder); "
                          "an existing simulation there is reused")
     ap.add_argument("--keep", action="store_true", help="keep the workspaces")
+    ap.add_argument("--reuse-results", action="store_true",
+                    help="take a size's figures from --workdir when an earlier run saved them")
     ap.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
     ap.add_argument("--diagnose", nargs=2, metavar=("RESULTS", "TRUTH"), type=Path,
                     help="explain flagged breaking-news reposters in an analyze output folder")
@@ -292,6 +295,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
+        saved = work / f"result_{args.format}_{n}.json"
+        if args.reuse_results and saved.exists():
+            results.append(json.loads(saved.read_text("utf-8")))
+            continue
         results.append(run_size(n, args.format, args.seed, work, args.keep))
         print(_fmt_table(results[-1:]), file=sys.stderr)
         if not args.no_write:
