@@ -19,6 +19,7 @@ from echoscope.cluster import (
     combine_pairs,
     find_campaigns,
     merge_campaigns,
+    refine_campaigns,
     significant_edges,
     tie_edges,
     trim_members,
@@ -339,3 +340,30 @@ def test_trim_members_drops_accounts_held_by_one_weak_tie() -> None:
     # raising the bar never adds members
     _, keep3 = trim_members(pairs, memb, {0}, ClusterParams(member_ties=7))
     assert keep3 <= keep
+
+
+def test_refine_campaigns_drops_a_sparse_periphery_carried_by_a_dense_core() -> None:
+    core = [f"c{i:02d}" for i in range(12)]
+    ring = [f"r{i:02d}" for i in range(12)]
+    rows = clique(core)
+    rows += [edge(ring[i], ring[(i + 1) % 12]) for i in range(12)]
+    rows += [edge("r00", "c00"), edge("r06", "c06")]
+    rows += [edge(f"x{i:03d}", f"y{i:03d}") for i in range(200)]  # the rest of the graph
+    pairs = combine_pairs(edges_table(rows))
+    groups = {0: core + ring}
+    groups.update({i + 1: [f"x{i:03d}", f"y{i:03d}"] for i in range(200)})
+    memb = _membership(groups)
+    params = ClusterParams()
+    out, keep, tests = refine_campaigns(pairs, memb, {0}, {0: (60.0, 0.05)}, [30.0] * 19,
+                                        params)
+    cl = dict(zip(out.column("account_id").to_pylist(), out.column("cluster").to_pylist(),
+                  strict=True))
+    kept = {a for a, c in cl.items() if c in keep}
+    assert kept == set(core)
+    assert all(tests[c][1] <= params.alpha for c in keep)
+    # a campaign without pieces stays as it is
+    only = combine_pairs(edges_table(clique(core) + rows[-200:]))
+    memb2 = _membership({0: core, **{i + 1: [f"x{i:03d}", f"y{i:03d}"] for i in range(200)}})
+    out2, keep2, _ = refine_campaigns(only, memb2, {0}, {0: (60.0, 0.05)}, [30.0] * 19,
+                                      params)
+    assert keep2 == {0} and out2.to_pylist() == memb2.to_pylist()

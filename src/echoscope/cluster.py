@@ -161,6 +161,9 @@ class ClusterParams(Params):
         2, 1_000_000, "accounts", help="smallest campaign reported"))
     resolution: float = field(default=1.0, metadata=limit(
         0.001, 100.0, help="Leiden (RB configuration) resolution; higher = smaller campaigns"))
+    refine: bool = field(default=True, metadata={
+        "help": "split accepted campaigns by Leiden on their own ties; keep the pieces that "
+                "pass the campaign test and those tied to them as densely as merge asks"})
     member_ties: int = field(default=2, metadata=limit(
         0, 1_000, "ties", help="a campaign member needs this many ties inside it (at most "
                                "size - 1) or one tie significant on its own; 0: no trim"))
@@ -469,6 +472,9 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
                 pairs, membership, null_graphs=params.null_graphs,
                 resolution=params.resolution, min_size=params.min_size, seed=params.seed)
         keep = _accepted(pairs, membership, tests, params)
+        if params.refine and null_max:
+            membership, keep, tests = refine_campaigns(pairs, membership, keep, tests,
+                                                       null_max, params)
         if params.member_ties > 0:
             membership, keep = trim_members(pairs, membership, keep, params)
         if params.merge > 0:
@@ -508,6 +514,105 @@ def _accepted(pairs: pa.Table, membership: pa.Table, tests: dict[int, tuple[floa
         covered.setdefault(row["cluster"], set()).update((row["account_a"], row["account_b"]))
     keep |= {c for c, accts in covered.items() if len(accts) >= params.min_size}
     return {c for c in keep if sizes[c] >= params.min_size}
+
+
+def refine_campaigns(pairs: pa.Table, membership: pa.Table, keep: set[int],
+                     tests: dict[int, tuple[float, float]], null_max: list[float],
+                     params: ClusterParams
+                     ) -> tuple[pa.Table, set[int], dict[int, tuple[float, float]]]:
+    """Split accepted campaigns on their own ties (step 4b of the module docstring).
+
+    Modularity on the whole tie graph cannot split a cluster smaller than its resolution
+    limit (about sqrt(2E) ties), so on large inputs a dense campaign and a sparse
+    periphery of chance ties (accounts that reposted the same two breaking stories) end up
+    in one cluster, and the campaign's core carries the test for all. Leiden is run again
+    on each accepted campaign's own ties. When it finds pieces, each is tested with the
+    same statistic (in the whole graph) against the same rewired maxima; pieces that pass
+    stay campaigns, a piece that fails joins a passing piece when the tie density between
+    them is at least ``merge`` times the sparser one's own density (at least ``min_size``
+    ties), and is dropped otherwise. A campaign none of whose pieces passes stays whole.
+    """
+    if not keep or pairs.num_rows == 0:
+        return membership, keep, tests
+    g, uniq, edges, weights = _graph(pairs)
+    ids = membership.column("account_id")
+    cl_all = membership.column("cluster").to_numpy().copy()
+    pos = pc.index_in(uniq, value_set=ids).to_numpy()
+    memb = cl_all[pos]  # cluster of each graph vertex
+    nm = np.asarray(null_max)
+    n_graphs = len(null_max)
+    next_id = int(cl_all.max()) + 1
+    w = np.asarray(weights)
+    out_keep = set(keep)
+    out_tests = dict(tests)
+    for c in sorted(keep):
+        vs = np.flatnonzero(memb == c)
+        if vs.size < 2 * params.min_size:
+            continue
+        sub = g.induced_subgraph(vs.tolist())
+        # induced_subgraph keeps vertex order; map its edges back to the parent's weights
+        inside = (memb[edges[:, 0]] == c) & (memb[edges[:, 1]] == c)
+        local = {int(v): i for i, v in enumerate(vs.tolist())}
+        key = {(local[int(a)], local[int(b)]): float(x)
+               for (a, b), x in zip(edges[inside].tolist(), w[inside].tolist(), strict=True)}
+        sw = [key.get((e.source, e.target), key.get((e.target, e.source), 1.0))
+              for e in sub.es]
+        parts = _leiden(sub, sw, params.resolution, params.seed)
+        n_parts = int(parts.max()) + 1 if parts.size else 1
+        if n_parts < 2:
+            continue
+        trial = memb.copy()
+        trial[vs] = next_id + parts
+        stat, sizes = _excess(edges, trial, len(uniq))
+        piece_ids = list(range(next_id, next_id + n_parts))
+        passing = []
+        for pid in piece_ids:
+            if sizes[pid] < params.min_size:
+                continue
+            pv = (1 + int(np.sum(nm >= stat[pid] - 1e-9))) / (n_graphs + 1)
+            if pv <= params.alpha:
+                passing.append(pid)
+                out_tests[pid] = (float(stat[pid]), pv)
+        if not passing:
+            continue
+        # join failing pieces to a passing piece they are densely tied to
+        ca, cb = trial[edges[:, 0]], trial[edges[:, 1]]
+        internal = Counter(ca[(ca == cb) & (ca >= next_id)].tolist())
+        lo, hi = np.minimum(ca, cb), np.maximum(ca, cb)
+        sel = (lo != hi) & (lo >= next_id)
+        between = Counter(zip(lo[sel].tolist(), hi[sel].tolist(), strict=True))
+
+        def dens(x: int, sizes: npt.NDArray[np.int64] = sizes,
+                 internal: Counter[int] = internal) -> float:
+            n = int(sizes[x])
+            return 2.0 * internal[x] / (n * (n - 1)) if n > 1 else 0.0
+
+        target: dict[int, int] = {pid: pid for pid in passing}
+        for pid in piece_ids:
+            if pid in target:
+                continue
+            best, best_r = None, 0.0
+            for q in passing:
+                a, b = min(pid, q), max(pid, q)
+                n_ties = between.get((a, b), 0)
+                if n_ties < params.min_size:
+                    continue
+                d = n_ties / (int(sizes[pid]) * int(sizes[q]))
+                if d >= params.merge * min(dens(pid), dens(q)) and d > best_r:
+                    best, best_r = q, d
+            if best is not None:
+                target[pid] = best
+        for pid in piece_ids:
+            trial[trial == pid] = target.get(pid, pid)
+        memb = trial
+        out_keep.discard(c)
+        out_tests.pop(c, None)
+        out_keep |= set(passing)
+        next_id += n_parts
+    cl_all[pos] = memb
+    out = membership.set_column(membership.schema.get_field_index("cluster"), "cluster",
+                                pa.array(cl_all, pa.int64()))
+    return out, out_keep, out_tests
 
 
 def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
