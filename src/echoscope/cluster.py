@@ -54,6 +54,8 @@ driver; only :func:`find_campaigns` touches the workspace):
    but also two friends, a person and their own second account, or two news bots of one
    outlet; a *campaign* is a network. The tie stays visible in ``edges.csv``;
    ``min_size=2`` reports pairs too.
+4b. :func:`refine_campaigns`: Leiden again on each accepted campaign's own ties; pieces
+   that fail the campaign test and are not densely tied to a passing piece leave.
 5a. :func:`trim_members`: a member needs ``member_ties`` (2) ties inside its campaign (at
    most size - 1) or one tie significant on its own; Leiden would otherwise flag an
    ordinary account with one chance tie into a campaign.
