@@ -389,7 +389,11 @@ def analyze(
             result.files.update(signal_files)
             result.files.update(write_outputs(ws, out, params.resolved_cluster()))
             st.ran("outputs", t0)
-            _run_report(ws, out, st, result)
+            if banks:
+                result.files["bank_matches.csv"] = out / "bank_matches.csv"
+                _copy_csv(ws, ws.sql("SELECT * FROM bank_matches ORDER BY ALL"),
+                          result.files["bank_matches.csv"])
+            _run_report(ws, out, st, result, media_dir)
             counts = {name: ws.count(name) for name in (
                 "posts", "accounts", "rejects", "actions", "edges", "campaigns",
                 "campaign_members", "campaign_evidence")}
@@ -460,13 +464,17 @@ def _run_bank(ws: Workspace, banks: Sequence[str | os.PathLike[str]],
     st.ran("bank", t0, matches=res.num_rows if isinstance(res, pa.Table) else None)
 
 
-def _run_report(ws: Workspace, out: Path, st: _Stages, result: AnalyzeResult) -> None:
+def _run_report(ws: Workspace, out: Path, st: _Stages, result: AnalyzeResult,
+                media_dir: str | os.PathLike[str] | None = None) -> None:
     write_report = _optional("echoscope.report", "write_report")
     if write_report is None:
         st.skip("report", "missing", "echoscope.report.write_report is not part of this build")
         return
     t0 = time.perf_counter()
-    path = write_report(ws, out / "report.html")
+    from echoscope.report import ReportParams
+
+    rp = ReportParams(media_dir=str(media_dir)) if media_dir else None
+    path = write_report(ws, out / "report.html", rp)
     result.files["report"] = Path(path) if path else out / "report.html"
     st.ran("report", t0)
 
