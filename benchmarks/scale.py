@@ -181,7 +181,10 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
         f"{max(r['load'] for r in results):.1f} at the end (shared machine: CPU seconds "
         "include every thread; wall times are inflated by other jobs). Stage rows run from "
         "the end of the previous stage to the end of this one; peak RSS is the highest "
-        "resident memory sampled during the stage, the total's from rusage.", "",
+        "resident memory sampled during the stage, the total's from rusage."
+        + (" Sizes already measured in the same work folder were taken from that earlier "
+           "run (`--reuse-results`): code and load may differ between sizes."
+           if args.reuse_results else ""), "",
         _fmt_table(results), "", "Quality of the same runs (`echoscope evaluate`):", "",
         _quality(results), "", END])
     text = path.read_text("utf-8") if path.exists() else ""
