@@ -103,7 +103,7 @@ def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def both(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[Any, Any]:
-    """(default fast path's result, reference parser's result); the SQL path must agree."""
+    """(tight path's result, reference parser's result); the SQL path must agree."""
     from echoscope.ingest import twitter_v1
 
     got = []
@@ -132,7 +132,7 @@ def test_fast_path_is_used_and_equal(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(twitter_v1.TwitterV1, "load_fast", spy)
     fast, slow = both(f, monkeypatch)
-    assert calls == [True, True]  # the tight path, then the SQL path
+    assert calls == [True, True]  # the tight path, then the SQL path (the default)
     assert fast == slow
     assert len(fast["posts"]) == 10
 

@@ -114,9 +114,10 @@ _CHILD = textwrap.dedent(
                 time.sleep(0.2)  # stay mid-ingest until the parent kills us
 
         _driver._Flusher.flush = flush
-    elif mode == "tight":  # the default fast path: stop after some batches are written
-        from echoscope.ingest import _v1_tight
+    elif mode == "tight":  # the orjson fast path: stop after some batches are written
+        from echoscope.ingest import _v1_tight, twitter_v1
 
+        twitter_v1.V1_PATH = "tight"
         _v1_tight.BATCH = 2000
         orig_parse = _v1_tight.parse_json_line
 

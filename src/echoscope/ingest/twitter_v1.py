@@ -22,8 +22,9 @@ from echoscope.normalise import canonical_url, normalise_handle, normalise_hasht
 __all__ = ["TwitterV1"]
 
 PLATFORM = "twitter"
-#: which fast path ``load_fast`` takes: "tight" (orjson loop, the default) or "sql" (DuckDB)
-V1_PATH = os.environ.get("ECHOSCOPE_V1_PATH", "tight")
+#: which fast path ``load_fast`` takes: "sql" (DuckDB, the default) or "tight" (orjson
+#: loop: the same CPU time, but its peak RSS grew with the file: 4.9 GiB at 5M tweets)
+V1_PATH = os.environ.get("ECHOSCOPE_V1_PATH", "sql")
 _NOTICES = ("delete", "limit", "warning", "scrub_geo", "status_withheld", "user_withheld",
             "disconnect", "event", "friends")
 
@@ -259,11 +260,12 @@ class TwitterV1(Loader):
                   options: LoadOptions) -> bool:
         """The fast path for JSON-lines files; False to decline (not JSON lines).
 
-        By default the tight orjson loop of ``_v1_tight``; ``ECHOSCOPE_V1_PATH=sql``
-        selects the DuckDB SQL path of ``_v1_fast`` instead (both give the reference
-        parser's result; the tight loop measured faster, see benchmarks/RESULTS.md).
+        By default the DuckDB SQL path of ``_v1_fast``; ``ECHOSCOPE_V1_PATH=tight``
+        selects the orjson loop of ``_v1_tight`` (both give the reference parser's
+        result and cost the same CPU; the SQL path's memory stays bounded, see
+        benchmarks/RESULTS.md).
         """
-        if V1_PATH == "sql":
+        if V1_PATH != "tight":
             return self.load_sql(con, path, stage, sink, options)
         from echoscope.ingest._io import STREAM_ERRORS, open_input, peek_head
         from echoscope.ingest._v1_tight import tight_load_v1
