@@ -215,9 +215,30 @@ _LINE_FORMATS = {"twitter-v1", "twitter-v2", "bluesky", "mastodon-jsonl"}
 
 
 def _count_csv_records(data: bytes) -> int:
+    """Records as echoscope defines them: lines end at LF (CRLF too); a bare CR inside a
+    line is not a record separator, and a line the csv module cannot parse is one record."""
     text = data.decode("utf-8", "replace").lstrip("\ufeff")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    return sum(1 for r in rows[1:] if r and not (len(r) == 1 and not r[0].strip()))
+    lines = iter(_lf_lines(text))
+    reader = csv.reader(lines)
+    n = -1  # the header
+    while True:
+        try:
+            r = next(reader)
+        except StopIteration:
+            return max(n, 0)
+        except csv.Error:
+            n += 1
+            continue
+        if n < 0 or (r and not (len(r) == 1 and not r[0].strip())):
+            n += 1
+
+
+def _lf_lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    out = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
 
 
 _corruption = st.sampled_from(["truncate", "garbage", "bad_utf8", "drop_char", "dup"])
