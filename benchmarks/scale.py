@@ -301,9 +301,9 @@ def main() -> None:
         saved = work / f"result_{args.format}_{n}.json"
         if args.reuse_results and saved.exists():
             results.append(json.loads(saved.read_text("utf-8")))
-            continue
-        results.append(run_size(n, args.format, args.seed, work, args.keep))
-        print(_fmt_table(results[-1:]), file=sys.stderr)
+        else:
+            results.append(run_size(n, args.format, args.seed, work, args.keep))
+            print(_fmt_table(results[-1:]), file=sys.stderr)
         if not args.no_write:
             write_results(results, args)
     print(_fmt_table(results))
