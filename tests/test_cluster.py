@@ -23,7 +23,6 @@ from echoscope.cluster import (
     significant_edges,
     tie_edges,
     trim_members,
-    weak_tie_level,
 )
 from echoscope.errors import ParameterError
 from echoscope.score import CampaignFeatures, campaign_score, tie_significance
@@ -208,64 +207,6 @@ def test_tie_edges_group_and_edges_methods() -> None:
     pairs = lambda x: [(r["account_a"], r["account_b"]) for r in x.to_pylist()]  # noqa: E731
     assert pairs(group) == [("a", "b"), ("b", "c"), ("c", "d")]
     assert pairs(strict) == [("b", "c"), ("c", "d")]
-
-
-def _many_tested(p_first: list[float], n_tested: int = 100) -> pa.Table:
-    """``n_tested`` tested edges among 10 accounts (all pairs, several windows): the first
-    carry ``p_first``, the rest p = 0.5; plus one edge without a p-value."""
-    names = [f"a{i}" for i in range(10)]
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    rows = []
-    for k in range(n_tested):
-        a, b = pairs[k % len(pairs)]
-        p = p_first[k] if k < len(p_first) else 0.5
-        rows.append(edge(a, b, window=60.0 * (1 + k // len(pairs)), p=p, q=0.9))
-    rows.append(edge("x", "y", n_keys=2))  # no p-value: neither tested nor a candidate
-    return edges_table(rows)
-
-
-def test_weak_tie_level_known_answer() -> None:
-    t = _many_tested([0.04, 0.06])
-    # 10 candidate accounts, 100 tested edges: level = min(0.1, 0.5 * 10 / 100) = 0.05
-    level, candidates, tested = weak_tie_level(t, ClusterParams())
-    assert (candidates, tested) == (10, 100)
-    assert level == pytest.approx(0.05)
-    pairs = lambda x: [(r["account_a"], r["account_b"]) for r in x.to_pylist()]  # noqa: E731
-    assert pairs(tie_edges(t, ClusterParams())) == [("a0", "a1"), ("x", "y")]
-    # the fixed level (tie_budget = 0) keeps the p = 0.06 edge too
-    fixed = ClusterParams(tie_budget=0.0)
-    assert weak_tie_level(t, fixed)[0] == 0.1
-    assert pairs(tie_edges(t, fixed)) == [("a0", "a1"), ("a0", "a2"), ("x", "y")]
-    # few tests per account: edge_p caps the level (0.5 * 10 / 40 > 0.1)
-    assert weak_tie_level(_many_tested([], n_tested=40), ClusterParams())[0] == 0.1
-    assert weak_tie_level(edges_table([]), ClusterParams()) == (0.1, 0, 0)
-
-
-def test_find_campaigns_records_the_resolved_level() -> None:
-    with Workspace(":memory:") as ws:
-        ws.replace("edges", _many_tested([0.04, 0.06]))
-        res = find_campaigns(ws)
-    d = res.to_dict()
-    assert d["edge_p"] == pytest.approx(0.05)
-    assert (d["candidates"], d["tested_edges"]) == (10, 100)
-    assert "p_value <= 0.05 " in d["rule"]
-
-
-@settings(max_examples=40, deadline=None)
-@given(ps=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=120),
-       budget=st.floats(0.0, 5.0), cap=st.floats(0.0, 1.0))
-def test_weak_tie_level_bounds_expected_chance_ties(ps: list[float], budget: float,
-                                                     cap: float) -> None:
-    t = _many_tested(ps, n_tested=len(ps))
-    params = ClusterParams(tie_budget=budget, edge_p=cap)
-    level, candidates, tested = weak_tie_level(t, params)
-    assert tested == len(ps)
-    assert 0.0 <= level <= cap
-    if budget > 0:
-        # expected chance ties under the null: at most tie_budget per candidate account
-        assert level * tested <= budget * candidates + 1e-9
-    kept = tie_edges(t, params).column("p_value").to_pylist()
-    assert all(p <= level for p in kept if not math.isnan(p))
 
 
 def _background_with_campaign(seed: int) -> tuple[pa.Table, list[str]]:

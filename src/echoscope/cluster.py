@@ -7,12 +7,8 @@ Steps (each a pure function on Arrow tables, so the Spark engine can run them on
 driver; only :func:`find_campaigns` touches the workspace):
 
 1. :func:`tie_edges` keeps the edges that may tie accounts. Default (``method="group"``):
-   edges with a p-value at most the weak-tie level of :func:`weak_tie_level`,
-   ``min(edge_p, tie_budget * candidates / tested)`` (defaults 0.1 and 0.5: weak
-   evidence alone; the campaign test below decides). The level shrinks with the number of
-   tested edges so that chance ties stay below ``tie_budget`` per candidate account: a
-   fixed level lets them grow with the tested pairs until they percolate into a giant
-   component that Leiden merges into a real campaign (docs/scale.md). ``method="edges"``: only edges whose Benjamini-Hochberg
+   edges with a p-value at most ``edge_p`` (default 0.1: weak evidence alone; the
+   campaign test below decides). ``method="edges"``: only edges whose Benjamini-Hochberg
    q-value is at most ``alpha`` (each tie significant on its own; strict, low recall on
    sparse data). In both, an edge without a p-value (NaN: no null model for that network,
    e.g. peer-compatible modes) is kept if it rests on at least ``min_keys`` distinct
@@ -158,13 +154,7 @@ class ClusterParams(Params):
     alpha: float = field(default=0.05, metadata=limit(
         0.0, 1.0, help="edge FDR (q_value <= alpha) and level of the campaign test"))
     edge_p: float = field(default=0.1, metadata=limit(
-        0.0, 1.0, help="group method: ties are edges with p_value <= edge_p (at most; "
-                       "see tie_budget)"))
-    tie_budget: float = field(default=0.5, metadata=limit(
-        0.0, 100.0, "ties per account",
-        help="group method: size-aware weak ties; the tie level is min(edge_p, tie_budget "
-             "x candidate accounts / tested edges), so at most about tie_budget chance "
-             "ties per candidate account pass (0: the fixed edge_p)"))
+        0.0, 1.0, help="group method: ties are edges with p_value <= edge_p"))
     null_graphs: int = field(default=19, metadata=limit(
         1, 10_000, "graphs", help="rewired graphs of the campaign test (>= 1/alpha - 1)"))
     min_keys: int = field(default=2, metadata=limit(
@@ -210,15 +200,9 @@ class ClusterResult:
     rule: str
     n_clusters: int = 0
     null_max: list[float] = field(default_factory=list)
-    edge_p: float | None = None
-    candidates: int = 0
-    tested: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "edge_p": self.edge_p,
-            "candidates": self.candidates,
-            "tested_edges": self.tested,
             "edges_in": self.n_edges_in,
             "tie_edges": self.n_significant,
             "pairs": self.n_pairs,
@@ -250,45 +234,11 @@ def significant_edges(edges: pa.Table, alpha: float = 0.05, min_keys: int = 2) -
     return _keep(edges, "q", alpha, min_keys)
 
 
-def weak_tie_level(edges: pa.Table, params: ClusterParams) -> tuple[float, int, int]:
-    """The p-value level of a weak tie, with the figures it rests on.
-
-    Returns ``(level, candidates, tested)``: ``tested`` is the number of edges with a
-    p-value, ``candidates`` the number of accounts in at least one of them, and ``level``
-    is ``min(edge_p, tie_budget * candidates / tested)`` (``edge_p`` when ``tie_budget``
-    is 0 or nothing was tested). Under the null each tested edge passes with probability
-    at most ``level``, so the expected number of chance ties is at most ``tie_budget``
-    per candidate account (mean chance degree at most ``2 * tie_budget``, the percolation
-    threshold of 1 for the default 0.5; less in practice, as discrete p-values pass with
-    probability below the level), whatever the number of pairs tested. Measured: 0.25
-    gave lower precision at 1M simulated posts and lost a link network at 20k
-    (benchmarks/RESULTS.md, "size-aware weak ties").
-    """
-    if edges.num_rows == 0:
-        return params.edge_p, 0, 0
-    has_p = pc.is_valid(_nan_null(edges.column("p_value")))
-    tested_edges = edges.filter(has_p)
-    tested = tested_edges.num_rows
-    if tested == 0:
-        return params.edge_p, 0, 0
-    ids = pa.chunked_array(tested_edges.column("account_a").chunks
-                           + tested_edges.column("account_b").chunks)
-    candidates = len(pc.unique(ids))
-    if params.tie_budget <= 0:
-        return params.edge_p, candidates, tested
-    return min(params.edge_p, params.tie_budget * candidates / tested), candidates, tested
-
-
-def tie_edges(edges: pa.Table, params: ClusterParams, level: float | None = None) -> pa.Table:
-    """The edges that may tie accounts into campaigns (step 1 of the module docstring).
-
-    ``level``: the weak-tie p-value level of the group method (default: from
-    :func:`weak_tie_level`)."""
+def tie_edges(edges: pa.Table, params: ClusterParams) -> pa.Table:
+    """The edges that may tie accounts into campaigns (step 1 of the module docstring)."""
     if params.method == "edges":
         return _keep(edges, "q", params.alpha, params.min_keys)
-    if level is None:
-        level = weak_tie_level(edges, params)[0]
-    return _keep(edges, "p", level, params.min_keys)
+    return _keep(edges, "p", params.edge_p, params.min_keys)
 
 
 def _keep(edges: pa.Table, which: str, level: float, min_keys: int) -> pa.Table:
@@ -502,10 +452,9 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
     params = params or ClusterParams()
     with progress.task("cluster: campaigns") as bar:
         edges = ws.table("edges")
-        level, candidates, tested = weak_tie_level(edges, params)
-        ties = tie_edges(edges, params, level)
+        ties = tie_edges(edges, params)
         if params.method == "group":
-            rule = (f"ties: p_value <= {level:.3g} (else n_keys >= {params.min_keys}); "
+            rule = (f"ties: p_value <= {params.edge_p} (else n_keys >= {params.min_keys}); "
                     f"campaigns: campaign test at {params.alpha} against "
                     f"{params.null_graphs} rewirings, or >= {params.min_size} members with "
                     f"a tie of q_value <= {params.alpha}")
@@ -550,8 +499,6 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
         n_edges_in=edges.num_rows, n_significant=ties.num_rows, n_pairs=pairs.num_rows,
         n_campaigns=campaigns.num_rows, n_members=cmembers.num_rows, rule=rule,
         n_clusters=n_clusters, null_max=[x for x in null_max if math.isfinite(x)],
-        edge_p=level if params.method == "group" else None, candidates=candidates,
-        tested=tested,
     )
 
 
