@@ -24,18 +24,20 @@ def render() -> str:
         "Generated from each command's `--help` by `scripts/gen_cli_docs.py`; "
         "a test fails when it is out of date.\n",
     ]
-    ctx = click.Context(cli, info_name="echoscope", terminal_width=100, max_content_width=100)
+    # make_context applies the group's context_settings (help option names, widths), as
+    # running the command does; click caches each command's help option on first use, so
+    # building contexts any other way would make the output depend on what ran before.
+    ctx = cli.make_context("echoscope", [], resilient_parsing=True, terminal_width=100)
     parts.append("## echoscope\n\n```\n" + cli.get_help(ctx) + "\n```\n")
     for name in sorted(cli.commands):
         cmd = cli.commands[name]
-        sub = click.Context(cmd, info_name=f"echoscope {name}", parent=ctx,
-                            terminal_width=100, max_content_width=100)
+        sub = cmd.make_context(f"echoscope {name}", [], parent=ctx, resilient_parsing=True)
         parts.append(f"## echoscope {name}\n\n```\n{cmd.get_help(sub)}\n```\n")
         if isinstance(cmd, click.Group):
             for sname in sorted(cmd.commands):
                 scmd = cmd.commands[sname]
-                ssub = click.Context(scmd, info_name=f"echoscope {name} {sname}", parent=sub,
-                                     terminal_width=100, max_content_width=100)
+                ssub = scmd.make_context(f"echoscope {name} {sname}", [], parent=sub,
+                                         resilient_parsing=True)
                 parts.append(f"### echoscope {name} {sname}\n\n```\n{scmd.get_help(ssub)}\n```\n")
     return "\n".join(parts)
 
