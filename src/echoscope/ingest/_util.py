@@ -13,9 +13,11 @@ import orjson
 
 __all__ = [
     "app_from_source",
+    "csv_int",
     "entities_from_text",
     "iso_to_us",
     "iter_json_lines",
+    "json_int",
     "parse_json_line",
     "twitter_time_to_us",
     "unix_to_us",
@@ -136,3 +138,23 @@ def entities_from_text(text: str) -> tuple[list[str], list[str], list[str]]:
     tags = [normalise_hashtag(t) for t in _TEXT_TAG.findall(text)]
     mentions = [normalise_handle(h) for h in _TEXT_MENTION.findall(text)]
     return urls, tags, mentions
+
+
+def json_int(v: Any) -> int | None:
+    """A JSON count (int, numeric string, float) as int; None for null, bools and junk."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def csv_int(v: str | None) -> int | None:
+    """A CSV cell holding a count (``12``, ``12.0``) as int; None when empty or not a number."""
+    if not v:
+        return None
+    try:
+        return int(float(v))
+    except ValueError:
+        return None

@@ -28,7 +28,7 @@ from typing import IO
 
 from echoscope.ingest._base import Loader, LoadOptions, Sink
 from echoscope.ingest._csv import header_of, iter_csv
-from echoscope.ingest._util import entities_from_text
+from echoscope.ingest._util import csv_int, entities_from_text
 from echoscope.normalise import canonical_url, normalise_handle
 
 __all__ = ["IraCsv", "synthetic_post_id"]
@@ -50,13 +50,6 @@ def _time_us(s: str) -> int:
     raise ValueError(f"unrecognised publish_date {s!r}")
 
 
-def _int(v: str | None) -> int | None:
-    if not v:
-        return None
-    try:
-        return int(float(v))
-    except ValueError:
-        return None
 
 
 def synthetic_post_id(handle: str, publish_date: str, content: str, n: int) -> str:
@@ -111,8 +104,8 @@ class IraCsv(Loader):
                 pid = synthetic_post_id(handle, pd, content, n)
             sink.account(
                 platform=platform, account_id=handle, seen_at=created, handle=author,
-                followers=_int(r.get("followers")), following=_int(r.get("following")),
-                posts_count=_int(r.get("updates")),
+                followers=csv_int(r.get("followers")), following=csv_int(r.get("following")),
+                posts_count=csv_int(r.get("updates")),
             )
             kind = _KINDS.get((r.get("post_type") or "").strip().lower(), "post")
             if kind == "post" and (r.get("retweet") or "").strip() == "1":

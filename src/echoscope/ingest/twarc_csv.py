@@ -16,7 +16,7 @@ import orjson
 
 from echoscope.ingest._base import Loader, LoadOptions, Sink
 from echoscope.ingest._csv import header_of, iter_csv, parse_list_cell
-from echoscope.ingest._util import iso_to_us
+from echoscope.ingest._util import csv_int, iso_to_us
 from echoscope.normalise import canonical_url, normalise_handle, normalise_hashtag
 
 __all__ = ["TwarcCsv"]
@@ -25,13 +25,6 @@ PLATFORM = "twitter"
 REQUIRED = ("id", "author_id", "created_at", "text")
 
 
-def _int(v: str | None) -> int | None:
-    if not v:
-        return None
-    try:
-        return int(float(v))
-    except ValueError:
-        return None
 
 
 def _parse_row(r: dict[str, str], sink: Sink, record: int) -> None:
@@ -49,9 +42,9 @@ def _parse_row(r: dict[str, str], sink: Sink, record: int) -> None:
         platform=PLATFORM, account_id=aid, seen_at=created, handle=handle,
         display_name=r.get("author.name") or None,
         created_at=iso_to_us(r["author.created_at"]) if r.get("author.created_at") else None,
-        followers=_int(r.get("author.public_metrics.followers_count")),
-        following=_int(r.get("author.public_metrics.following_count")),
-        posts_count=_int(r.get("author.public_metrics.tweet_count")),
+        followers=csv_int(r.get("author.public_metrics.followers_count")),
+        following=csv_int(r.get("author.public_metrics.following_count")),
+        posts_count=csv_int(r.get("author.public_metrics.tweet_count")),
         description=r.get("author.description") or None,
         profile_image_url=r.get("author.profile_image_url") or None,
     )

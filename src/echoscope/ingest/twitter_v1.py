@@ -16,7 +16,12 @@ import orjson
 
 from echoscope.errors import InputError
 from echoscope.ingest._base import Loader, LoadOptions, Sink
-from echoscope.ingest._util import app_from_source, iter_json_lines, twitter_time_to_us
+from echoscope.ingest._util import (
+    app_from_source,
+    iter_json_lines,
+    json_int,
+    twitter_time_to_us,
+)
 from echoscope.normalise import canonical_url, normalise_handle, normalise_hashtag
 
 __all__ = ["TwitterV1"]
@@ -56,22 +61,15 @@ def _user_account(sink: Sink, user: dict[str, Any], seen_at: int | None) -> tupl
         handle=handle,
         display_name=user.get("name"),
         created_at=twitter_time_to_us(created) if isinstance(created, str) else None,
-        followers=_int(user.get("followers_count")),
-        following=_int(user.get("friends_count")),
-        posts_count=_int(user.get("statuses_count")),
+        followers=json_int(user.get("followers_count")),
+        following=json_int(user.get("friends_count")),
+        posts_count=json_int(user.get("statuses_count")),
         description=user.get("description"),
         profile_image_url=user.get("profile_image_url_https") or user.get("profile_image_url"),
     )
     return str(uid), handle
 
 
-def _int(v: Any) -> int | None:
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def _id(t: dict[str, Any], key: str) -> str | None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from echoscope.ingest._base import Loader, LoadOptions, Sink
-from echoscope.ingest._util import iso_to_us, iter_json_lines
+from echoscope.ingest._util import iso_to_us, iter_json_lines, json_int
 from echoscope.normalise import canonical_url, normalise_handle, normalise_hashtag
 
 __all__ = ["TwitterV2", "parse_v2_tweet"]
@@ -26,13 +26,6 @@ PLATFORM = "twitter"
 _EMPTY: Mapping[str, Any] = {}
 
 
-def _int(v: Any) -> int | None:
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def _time(v: Any) -> int | None:
@@ -51,9 +44,9 @@ def _account(sink: Sink, user: Mapping[str, Any], seen_at: int | None) -> str | 
         handle=user.get("username") or None,
         display_name=user.get("name") or None,
         created_at=_time(user.get("created_at")),
-        followers=_int(pm.get("followers_count")),
-        following=_int(pm.get("following_count")),
-        posts_count=_int(pm.get("tweet_count")),
+        followers=json_int(pm.get("followers_count")),
+        following=json_int(pm.get("following_count")),
+        posts_count=json_int(pm.get("tweet_count")),
         description=user.get("description") or None,
         profile_image_url=user.get("profile_image_url") or None,
     )

@@ -26,6 +26,7 @@ from typing import IO
 from echoscope.errors import InputError
 from echoscope.ingest._base import Loader, LoadOptions, Sink
 from echoscope.ingest._csv import header_of, iter_csv, parse_list_cell
+from echoscope.ingest._util import csv_int
 from echoscope.normalise import canonical_url, normalise_hashtag
 
 __all__ = ["XInfoOps", "users_file_beside"]
@@ -44,13 +45,6 @@ def _v(r: dict[str, str], k: str) -> str | None:
     return None if v in _MISSING else v
 
 
-def _int(v: str | None) -> int | None:
-    if v is None:
-        return None
-    try:
-        return int(float(v))
-    except ValueError:
-        return None
 
 
 def _time_us(s: str) -> int:
@@ -88,7 +82,7 @@ def _account(sink: Sink, r: dict[str, str], platform: str) -> str:
         platform=platform, account_id=uid, seen_at=None,
         handle=_v(r, "user_screen_name"), display_name=_v(r, "user_display_name"),
         created_at=_time_us(created) if created else None,
-        followers=_int(_v(r, "follower_count")), following=_int(_v(r, "following_count")),
+        followers=csv_int(_v(r, "follower_count")), following=csv_int(_v(r, "following_count")),
         description=_v(r, "user_profile_description"),
     )
     return uid
