@@ -49,13 +49,16 @@ def _styles(value: str | None) -> tuple[str, ...]:
 @click.option("--relay-spread", type=float, default=600.0, show_default=True,
               help="app_relay: copies are staggered over this many seconds.")
 @click.option("--gzip", "gzip_out", is_flag=True, help="Gzip the posts file(s).")
+@click.option("--media-dir", type=click.Path(file_okay=False), default=None,
+              help="Also write an image file per media item into this folder (synthetic "
+                   "pictures; for `analyze --media-dir`; twitter-v1/v2 only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @quiet_option
 def command(out_dir: str, posts: int, seed: int, fmt: str, days: float, start: str,
             accounts: int, styles: str | None, campaigns_per_style: int, members: int,
             campaign_share: float, hard_negative_share: float, bot_share: float,
             low_participation: float, relay_delay: float, relay_spread: float,
-            gzip_out: bool, as_json: bool) -> None:
+            gzip_out: bool, media_dir: str | None, as_json: bool) -> None:
     """Write synthetic posts with known campaigns and hard negatives, plus ground truth.
 
     Organic traffic (heavy-tailed activity, daily cycles, repost cascades, breaking news,
@@ -68,6 +71,7 @@ def command(out_dir: str, posts: int, seed: int, fmt: str, days: float, start: s
       echoscope simulate --out sim --posts 100000 --seed 1
       echoscope simulate --out sim-cnt --posts 100000 --seed 1 --format cnt-csv
       echoscope simulate --out sim --posts 50000 --styles app_relay,reincarnation --members 200
+      echoscope simulate --out sim --posts 20000 --media-dir sim/media
     """
     from echoscope.simulate import SimParams, simulate
 
@@ -78,7 +82,7 @@ def command(out_dir: str, posts: int, seed: int, fmt: str, days: float, start: s
         bot_share=bot_share, low_participation=low_participation, relay_delay=relay_delay,
         relay_spread=relay_spread, gzip=gzip_out,
     )
-    result = simulate(out_dir, params)
+    result = simulate(out_dir, params, media_dir=media_dir)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -88,3 +92,5 @@ def command(out_dir: str, posts: int, seed: int, fmt: str, days: float, start: s
         click.echo(f"  {f}")
     click.echo(f"  {result.truth_path}")
     click.echo(f"  {result.suspended_path}")
+    if result.media_dir is not None:
+        click.echo(f"  {result.media_dir}/ ({result.media_files:,} image files)")

@@ -12,6 +12,7 @@ import numpy as np
 
 from echoscope import progress
 from echoscope.errors import InputError, ParameterError
+from echoscope.simulate._images import MediaWriter
 from echoscope.simulate._organic import OrganicProcess
 from echoscope.simulate._params import SimParams
 from echoscope.simulate._plan import Plan, make_plan
@@ -35,6 +36,8 @@ class SimResult:
     accounts: int
     campaigns: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    media_dir: Path | None = None
+    media_files: int = 0
 
     @property
     def posts_per_second(self) -> float:
@@ -44,7 +47,8 @@ class SimResult:
         return {"out_dir": str(self.out_dir), "files": [str(f) for f in self.files],
                 "truth": str(self.truth_path), "suspended": str(self.suspended_path),
                 "posts": self.posts, "accounts": self.accounts, "campaigns": self.campaigns,
-                "seconds": round(self.seconds, 3),
+                "media_dir": str(self.media_dir) if self.media_dir else None,
+                "media_files": self.media_files, "seconds": round(self.seconds, 3),
                 "posts_per_second": round(self.posts_per_second, 1)}
 
 
@@ -76,7 +80,8 @@ class _Sim:
             self.organic.pool.add(p, self.organic.popularity(acct))
         return p
 
-    def run(self, out_dir: Path) -> tuple[list[Path], np.ndarray]:
+    def run(self, out_dir: Path, media: MediaWriter | None = None
+            ) -> tuple[list[Path], np.ndarray]:
         p = self.p
         n_hours = int(np.ceil((p.end_us - p.start_us) / HOUR))
         weights = self.organic.hour_weights(n_hours, p.start_us)
@@ -107,13 +112,14 @@ class _Sim:
                         heapq.heappush(pending, post)
                 while pending and pending[0].t < t1:
                     batch.append(heapq.heappop(pending))
-                self._emit(writer, batch, counts)
+                self._emit(writer, batch, counts, media)
                 bar.advance()
         while ei < len(episodes):
             for post in episodes[ei].make(self.new):
                 heapq.heappush(pending, post)
             ei += 1
-        self._emit(writer, [heapq.heappop(pending) for _ in range(len(pending))], counts)
+        self._emit(writer, [heapq.heappop(pending) for _ in range(len(pending))], counts,
+                   media)
         return writer.close(), counts
 
     def _bot_post(self, b: int, app: int, t: int) -> Post:
@@ -126,16 +132,22 @@ class _Sim:
         return self.new(t, b, 0, app, text=text)
 
     @staticmethod
-    def _emit(writer: Any, batch: list[Post], counts: np.ndarray) -> None:
+    def _emit(writer: Any, batch: list[Post], counts: np.ndarray,
+              media: MediaWriter | None = None) -> None:
         if not batch:
             return
         batch.sort()
         writer.write(batch)
+        if media is not None:
+            for q in batch:
+                if q.media:
+                    media.write(q.media)
         np.add.at(counts, np.fromiter((q.acct for q in batch), dtype=np.int64,
                                       count=len(batch)), 1)
 
 
-def simulate(out_dir: str | Path, params: SimParams | None = None) -> SimResult:
+def simulate(out_dir: str | Path, params: SimParams | None = None, *,
+             media_dir: str | Path | None = None) -> SimResult:
     """Write simulated posts with ground truth into ``out_dir``.
 
     Files: the posts in ``params.format`` (``tweets.jsonl`` for Twitter v1.1/v2,
@@ -143,19 +155,34 @@ def simulate(out_dir: str | Path, params: SimParams | None = None) -> SimResult:
     ``sim_users_csv_unhashed.csv`` for X information operations), ``truth.json`` and
     ``suspended.csv``. Deterministic per ``params.seed``; every format of one seed holds the
     same posts. Memory stays bounded: posts are generated and written one hour at a time.
+
+    ``media_dir``: also write an image file for every media item (synthetic abstract
+    pictures; the copies of an ``image_repost`` campaign are re-encoded variants of one
+    picture), named as the media URL's last segment (``B<digits>.jpg``), for
+    ``analyze --media-dir``. Only ``twitter-v1`` and ``twitter-v2`` record media. The posts
+    written are the same with or without images.
     """
     params = params or SimParams()
     out = Path(out_dir)
+    if media_dir is not None and params.format not in ("twitter-v1", "twitter-v2"):
+        raise ParameterError(
+            f"--media-dir needs --format twitter-v1 or twitter-v2: {params.format} records "
+            "no media, so no image could be matched to its post.")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a directory.", path=str(out))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sim = _Sim(params)
-    files, counts = sim.run(out)
+    media = MediaWriter(Path(media_dir)) if media_dir is not None else None
+    files, counts = sim.run(out, media)
     truth_path, susp_path = write_truth(out, sim.world, sim.plan, counts, sim.seq)
     secs = time.perf_counter() - started
     camp = {c.name: len(c.members) for c in sim.plan.campaigns}
     progress.info(f"wrote {int(counts.sum()):,} posts by {int((counts > 0).sum()):,} accounts "
                   f"to {out} in {secs:.1f} s")
+    if media is not None:
+        progress.info(f"wrote {media.files:,} image files to {media.dir}")
     return SimResult(out, files, truth_path, susp_path, int(counts.sum()),
-                     int((counts > 0).sum()), camp, secs)
+                     int((counts > 0).sum()), camp, secs,
+                     media.dir if media is not None else None,
+                     media.files if media is not None else 0)

@@ -172,7 +172,9 @@ class OrganicProcess:
                             f"-{ti % 9973}")
             media = []
             if has_media[j]:
-                media.append((int(rng.integers(1 << 40, 1 << 58)), rng.bytes(32).hex()))
+                mid = int(rng.integers(1 << 40, 1 << 58))
+                ph = rng.bytes(32).hex()
+                media.append((mid, ph, ph))
             mentions = [int(mention[j])] if has_mention[j] and int(mention[j]) != a else []
             p = new(ti, a, KIND_POST, int(w.app[a]), text=texts[j], tags=tags,  # type: ignore[operator]
                     urls=urls, media=media, mentions=mentions)

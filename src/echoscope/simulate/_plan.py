@@ -474,12 +474,15 @@ class Planner:
                     h[b // 8] ^= np.uint8(1 << (b % 8))
                 hashes.append(h.tobytes().hex())
             texts = self._texts(c, len(who), 3, 6)
-            c.info.setdefault("images", []).append(image.tobytes().hex())
+            picture = image.tobytes().hex()
+            c.info.setdefault("images", []).append(picture)
 
             def make(new: NewPost, who: np.ndarray = who, times: np.ndarray = times,
-                     texts: list[str] = texts, hashes: list[str] = hashes) -> list[Post]:
+                     texts: list[str] = texts, hashes: list[str] = hashes,
+                     picture: str = picture) -> list[Post]:
+                # every copy is a new upload (its own media id) of the same picture
                 return [new(int(t), int(a), KIND_POST, int(self.w.app[a]), text=x,
-                            media=[(int(self.rng.integers(1 << 40, 1 << 58)), h)])
+                            media=[(int(self.rng.integers(1 << 40, 1 << 58)), h, picture)])
                         for a, t, x, h in zip(who, times, texts, hashes, strict=True)]
 
             self.add(t0, len(who), make)

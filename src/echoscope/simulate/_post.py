@@ -28,7 +28,7 @@ class Post:
     def __init__(self, pid: int, t: int, acct: int, kind: int, app: int, text: str = "",
                  parent: Post | None = None, tags: list[str] | None = None,
                  urls: list[str] | None = None, mentions: list[int] | None = None,
-                 media: list[tuple[int, str]] | None = None) -> None:
+                 media: list[tuple[int, str, str]] | None = None) -> None:
         self.id = pid
         self.t = t
         self.acct = acct
@@ -39,6 +39,7 @@ class Post:
         self.tags = tags or []
         self.urls = urls or []
         self.mentions = mentions or []
+        # (media id, perceptual-hash field, picture): the picture seeds the image file
         self.media = media or []
         self.composed: tuple[str, list[tuple[str, int, int, object]]] | None = None
 

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import orjson
 
+from echoscope.simulate._images import media_file_name
 from echoscope.simulate._names import _mix
 from echoscope.simulate._post import KIND_QUOTE, KIND_REPLY, KIND_REPOST, Post
 from echoscope.simulate._world import World
@@ -118,7 +119,7 @@ def compose(p: Post, w: World) -> tuple[str, list[Span]]:
     if p.kind == KIND_QUOTE and p.parent is not None:
         link = f"https://twitter.com/{w.handles[p.parent.acct]}/status/{p.parent.id}"
         put(_tco(p.id * 16 + 9), "url", link)
-    for i, (mid, ph) in enumerate(p.media):
+    for i, (mid, ph, _) in enumerate(p.media):
         put(_tco(p.id * 16 + 10 + i), "media", (mid, ph))
     text = "".join(parts)
     p.composed = (text, spans)
@@ -237,8 +238,8 @@ class TwitterV1Writer(Writer):
                 key = f"{_mix(mid) % 10**15:015d}"
                 media.append({
                     "id": mid, "id_str": str(mid), "indices": [a, b],
-                    "media_url": f"http://pbs.twimg.com/media/B{key}.jpg",
-                    "media_url_https": f"https://pbs.twimg.com/media/B{key}.jpg",
+                    "media_url": f"http://pbs.twimg.com/media/{media_file_name(mid)}",
+                    "media_url_https": f"https://pbs.twimg.com/media/{media_file_name(mid)}",
                     "url": _tco_at(p, a, spans, w),
                     "display_url": f"pic.twitter.com/{key[:10]}",
                     "expanded_url": f"http://twitter.com/{w.handles[p.acct]}/status/{p.id}/photo/1",
@@ -385,7 +386,7 @@ class TwitterV2Writer(Writer):
                 key = f"3_{mid}"
                 keys.append(key)
                 media[key] = {"media_key": key, "type": "photo",
-                              "url": f"https://pbs.twimg.com/media/B{_mix(mid) % 10**15:015d}.jpg",
+                              "url": f"https://pbs.twimg.com/media/{media_file_name(mid)}",
                               "phash": ph}
                 ents.setdefault("urls", []).append({
                     "start": a, "end": b, "url": text[a:b],
