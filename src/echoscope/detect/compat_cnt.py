@@ -614,8 +614,14 @@ def _sweep(key: I64, t_us: I64, acct: I64, w_us: int) -> tuple[I64, I64]:
 
     Same pairs as the sort-and-sweep kernel (:func:`echoscope.detect.kernel.sweep_pairs`),
     vectorised with numpy: sort by (key, time), then each action's window end by binary
-    search and the pairs by ``np.repeat``.
+    search and the pairs by ``np.repeat``. An engine's hook
+    (:data:`echoscope.engines.hooks.PAIR_SWEEP`, e.g. Spark) computes them instead.
     """
+    from echoscope.engines.hooks import PAIR_SWEEP
+
+    hook = PAIR_SWEEP.get()
+    if hook is not None:
+        return hook(key, t_us, acct, w_us)
     n = key.size
     if n < 2:
         e = np.zeros(0, dtype=np.int64)

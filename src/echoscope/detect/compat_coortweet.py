@@ -137,10 +137,17 @@ def detect_groups(shares: Shares, time_window: float, min_participation: int) ->
     t_us = np.round(r_t * 1e6).astype(np.int64)
     top = float(np.max(np.abs(r_t))) + time_window if rows.size else 0.0
     w_us = math.floor(time_window * 1e6) + 2 + math.ceil(4 * float(np.spacing(top)) * 1e6)
-    perm = sort_actions(r_obj, t_us, r_acct.astype(np.int32))
-    ii, jj = sweep_pairs(r_obj[perm], t_us[perm], r_acct[perm].astype(np.int32), w_us)
-    a = rows[perm[ii]]
-    b = rows[perm[jj]]
+    from echoscope.engines.hooks import PAIR_SWEEP
+
+    hook = PAIR_SWEEP.get()  # an engine's pair sweep (e.g. Spark), same pairs and order
+    if hook is not None:
+        pi, pj = hook(r_obj, t_us, r_acct, w_us)
+    else:
+        perm = sort_actions(r_obj, t_us, r_acct.astype(np.int32))
+        ii, jj = sweep_pairs(r_obj[perm], t_us[perm], r_acct[perm].astype(np.int32), w_us)
+        pi, pj = perm[ii], perm[jj]
+    a = rows[pi]
+    b = rows[pj]
     # x = the row first in CooRTweet's order, y = the other; time_delta = t_x - t_y
     swap = order[a] > order[b]
     x = np.where(swap, b, a)
