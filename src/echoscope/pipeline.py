@@ -221,6 +221,11 @@ def _run_actions_detect(ws: Workspace, params: AnalyzeParams, st: _Stages,
         n = build_actions(ws, None, **kw)
         st.ran("actions", t0, rows=int(n) if isinstance(n, int) else ws.count("actions"))
 
+    rekey = _optional("echoscope.media_keys", "rekey_media_actions")
+    if rekey is not None and "actions" in st.info:
+        # perceptual-hash keys of media files (analyze --media-dir; echoscope.media_keys)
+        st.info["actions"]["media_rekeyed"] = int(rekey(ws))
+
     detect_edges = (engine.detect_edges if engine is not None
                     else _optional("echoscope.detect.coaction", "detect_edges"))
     detect_cls = _optional("echoscope.detect.coaction", "DetectParams")
@@ -375,6 +380,8 @@ def analyze(
                     "no posts could be read from the input"
                     + (f" ({summary.rejects:,} records rejected; see `echoscope info "
                        f"--rejects 20 -w {ws_path}`)" if summary.rejects else "") + ".")
+            if media_dir is not None:
+                _run_media_keys(ws, media_dir, st)
             _run_actions_detect(ws, params, st, eng)
             _run_cluster(ws, params, st, "cluster")
             signal_files: dict[str, Path] = {}
@@ -449,6 +456,16 @@ def _run_signals(ws: Workspace, out: Path, suspended: str | os.PathLike[str] | N
     if isinstance(res, dict):
         for name, path in (res.get("files") or {}).items():
             files[f"{name}.csv"] = Path(path)
+
+
+def _run_media_keys(ws: Workspace, media_dir: str | os.PathLike[str], st: _Stages) -> None:
+    build = _optional("echoscope.media_keys", "build_media_keys")
+    if build is None:
+        st.skip("media_keys", "missing", "echoscope.media_keys is not part of this build")
+        return
+    t0 = time.perf_counter()
+    n = build(ws, media_dir, log=st.log)
+    st.ran("media_keys", t0, rows=int(n))
 
 
 def _run_bank(ws: Workspace, banks: Sequence[str | os.PathLike[str]],

@@ -375,6 +375,27 @@ BANK_MATCHES = _t(
 )
 
 
+# --- perceptual-hash media keys (echoscope.media_keys) -----------------------------------
+
+MEDIA_KEYS = _t(
+    "media_keys",
+    "Local media files of posts (--media-dir), hashed with PDQ and grouped into "
+    "near-duplicate clusters: the key of their media actions.",
+    [
+        ("post_id", pa.string(), "the post"),
+        ("media_index", pa.int64(), "position of the item in the post's media list"),
+        ("media_id", pa.string(), "the item's media id as recorded (may be null)"),
+        ("recorded_key", pa.string(), "the media action key from the record alone (its "
+                                      "hash, else its media id), which key replaces"),
+        ("file", pa.string(), "local file hashed"),
+        ("pdq", pa.string(), "PDQ hash of the file (orig variant); null if not an image"),
+        ("quality", pa.int64(), "PDQ quality 0-100"),
+        ("key", pa.string(), "pdq:<smallest hash of its cluster>, or md5:<file md5> "
+                             "for files PDQ cannot use"),
+    ],
+    key=("post_id", "media_index"),
+)
+
 _DUCK: dict[str, str] = {
     "string": "VARCHAR",
     "int64": "BIGINT",
