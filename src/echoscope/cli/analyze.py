@@ -63,7 +63,9 @@ def window_option(f: click.decorators.FC) -> click.decorators.FC:
 @click.option("--bank", "banks", multiple=True, type=click.Path(dir_okay=False),
               help="Hash bank CSV of known content to match (repeatable).")
 @click.option("--media-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder with media files already on disk (never fetched).")
+              help="Folder with the posts' media files already on disk (never fetched): "
+                   "near-duplicate images (PDQ) share one media key, so re-uploads of one "
+                   "picture co-act; also used for bank matching and the report.")
 @window_option
 @click.option("--alpha", type=float, default=0.05, show_default=True,
               help="False-discovery rate for co-action edges.")
@@ -91,6 +93,7 @@ def command(inputs: tuple[str, ...], out_dir: str, workspace: str | None, fmt: s
       echoscope analyze tweets.jsonl.gz --out case1
       echoscope analyze a.jsonl b.csv --out case1 --window 60 --window 3600 --alpha 0.01
       echoscope analyze --sample --out demo-out
+      echoscope analyze tweets.jsonl --out case1 --media-dir media/
       echoscope analyze tweets.jsonl --out case1 --engine spark --spark-master local[4]
     """
     from echoscope.cluster import ClusterParams
