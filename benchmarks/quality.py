@@ -16,6 +16,7 @@ Prints a Markdown section and writes it to benchmarks/RESULTS.md under "## Quali
     .venv/bin/python benchmarks/quality.py            # simulated + IRA + Russian set
     .venv/bin/python benchmarks/quality.py --all      # also the German elections set
     .venv/bin/python benchmarks/quality.py --no-write
+    .venv/bin/python benchmarks/quality.py --media    # image reposts with media files
 """
 
 from __future__ import annotations
@@ -115,8 +116,101 @@ def run_simulated(tmp: Path) -> list[str]:
     lines += ["", "Organic FPR counts flagged accounts among all non-member accounts; the "
               "hard negatives are subsets of them. Image reposts are not detectable from the "
               "records alone: the simulator's perceptual hash (`phash`) is not a field a real "
-              "collector writes, and each copy has its own media id (docs/methods.md)."]
+              "collector writes, and each copy has its own media id (docs/methods.md); with the "
+              "media files (`--media-dir`) they are, see \"Image reposts and hijacks\"."]
     return lines
+
+
+MEDIA_HEADING = "### Image reposts and hijacks"
+
+
+def run_media(tmp: Path) -> list[str]:
+    """The simulated runs again with image files (``simulate(..., media_dir=)``), analysed
+    without and with ``--media-dir`` (perceptual-hash media keys, echoscope.media_keys);
+    plus, for hijack campaigns, the co-action edges the detector tested among members."""
+    import pyarrow as pa
+
+    from echoscope.pipeline import AnalyzeParams, analyze
+    from echoscope.simulate import SimParams, evaluate, simulate
+    from echoscope.workspace import Workspace
+
+    lines = [
+        MEDIA_HEADING,
+        "",
+        "`benchmarks/quality.py --media`: the runs above, simulated with image files "
+        "(`echoscope simulate --media-dir`: each image_repost copy is a re-encoded variant "
+        "of one synthetic picture, with its own media id) and analysed without and with "
+        "`--media-dir` (default settings otherwise).",
+        "",
+        "| set | seed | image_repost recall, ids only | with --media-dir | precision, ids only "
+        "| with --media-dir | recall, ids only | with --media-dir | organic FPR with "
+        "--media-dir | media files | media-key stage s | hijack: edges tested among members "
+        "(p <= 0.1) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for group, posts, seed, days in SIM_RUNS:
+        d = tmp / f"media_{posts}_{seed}"
+        sim = simulate(d / "data", SimParams(posts=posts, seed=seed, days=days),
+                       media_dir=d / "data" / "media")
+        res = {}
+        for name, media in (("plain", None), ("media", d / "data" / "media")):
+            r = analyze(sim.files, d / name, suspended=sim.suspended_path, media_dir=media,
+                        params=AnalyzeParams(seed=0))
+            ev = evaluate(sim.truth_path, d / name)
+            img = [c["recall"] for c in ev["campaigns"] if c["style"] == "image_repost"]
+            res[name] = (ev["accounts"], img[0] if img else None, r)
+        truth = json.loads(Path(sim.truth_path).read_text())
+        hj = [c for c in truth["campaigns"] if c["style"] == "hijack"]
+        with Workspace(res["plain"][2].workspace) as ws:
+            ws.con.register("hj", pa.table({"a": hj[0]["members"] if hj else []}))
+            tested, weak = ws.sql(
+                "SELECT count(*), count(*) FILTER (WHERE p_value <= 0.1) FROM edges "
+                "WHERE account_a IN (SELECT a FROM hj) AND account_b IN (SELECT a FROM hj)"
+            ).to_pylist()[0].values()
+        stage = res["media"][2].stages.get("media_keys", {})
+        pa_, pm = res["plain"][0], res["media"][0]
+        lines.append(
+            f"| {group} | {seed} | {_fmt(res['plain'][1])} | {_fmt(res['media'][1])} | "
+            f"{_fmt(pa_['precision'])} | {_fmt(pm['precision'])} | {_fmt(pa_['recall'])} | "
+            f"{_fmt(pm['recall'])} | {_fmt(pm['organic_fpr'])} | {sim.media_files:,} | "
+            f"{_fmt(stage.get('seconds'))} | {tested} ({weak}) |")
+        print(f"media {posts} posts seed {seed}: {json.dumps(pm)}", file=sys.stderr)
+    return lines
+
+
+def _keep_media_section(text: str, lines: list[str]) -> list[str]:
+    """The media subsection of the current Quality section, kept when ``lines`` lack it."""
+    if MEDIA_HEADING in lines:
+        return lines
+    start = text.find("\n" + MEDIA_HEADING + "\n")
+    if start < 0:
+        return lines
+    ends = [i for i in (text.find("\n### ", start + 1), text.find("\n## ", start + 1))
+            if i >= 0]
+    block = text[start + 1:min(ends) if ends else len(text)].rstrip("\n")
+    return [*lines, "", *block.split("\n")]
+
+
+def write_media_section(lines: list[str]) -> None:
+    """Replace (or add) only the media subsection inside the Quality section."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    block = "\n".join(lines).rstrip() + "\n"
+    q = text.find("\n" + HEADING + "\n")
+    if q < 0:
+        write_section(lines)
+        return
+    q_end = text.find("\n## ", q + len(HEADING) + 2)
+    q_end = len(text) if q_end < 0 else q_end
+    start = text.find("\n" + MEDIA_HEADING + "\n", q, q_end)
+    if start < 0:
+        sim_end = text.find("\n### ", text.find("\n### Simulated data", q) + 1, q_end)
+        at = sim_end if sim_end >= 0 else q_end
+        text = text[:at] + "\n\n" + block.rstrip("\n") + text[at:]
+    else:
+        nxt = [i for i in (text.find("\n### ", start + 1),) if 0 <= i < q_end]
+        end = nxt[0] if nxt else q_end
+        text = text[:start + 1] + block + text[end:]
+    RESULTS.write_text(text, encoding="utf-8")
 
 
 def run_ira(tmp: Path) -> list[str]:
@@ -220,6 +314,7 @@ def run_cluster_cost(n_accounts: int = 50_000, n_ties: int = 100_000) -> list[st
 
 def write_section(lines: list[str]) -> None:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    lines = _keep_media_section(text, lines)
     section = HEADING + "\n\n" + "\n".join(lines).rstrip() + "\n"
     start = text.find("\n" + HEADING + "\n")
     if start < 0:
@@ -235,7 +330,17 @@ def main() -> int:
     ap.add_argument("--all", action="store_true", help="also the German elections set")
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--no-sim", action="store_true", help="skip simulated data")
+    ap.add_argument("--media", action="store_true",
+                    help="only the image-repost runs (simulated images, analyze with and "
+                         "without --media-dir); writes its own subsection")
     args = ap.parse_args()
+    if args.media:
+        with tempfile.TemporaryDirectory(prefix="echoscope-quality-media-") as d:
+            media_lines = run_media(Path(d))
+        print("\n".join(media_lines))
+        if not args.no_write:
+            write_media_section(media_lines)
+        return 0
     from echoscope import __version__
 
     lines = [f"echoscope {__version__}, `benchmarks/quality.py`, default parameters "
