@@ -99,6 +99,12 @@ class ActionParams(Params):
         default=PLATFORM_HOSTS, metadata={"help": "hosts never used as domain keys"}
     )
     seed: int = field(default=1, metadata=limit(0, 2**31 - 1, "", "MinHash permutation seed"))
+    batch_posts: int = field(
+        default=250_000,
+        metadata=limit(1, 10**9, "posts",
+                       "posts read per batch by build_actions (memory only: the actions "
+                       "are the same for every batch size)"),
+    )
 
     def validate(self) -> None:
         from echoscope.errors import ParameterError
@@ -153,7 +159,20 @@ def actions_from_posts(posts: pa.Table, params: ActionParams | None = None) -> p
     Posts without a time or account cannot co-act with anything and give no actions (the
     caller counts them: :func:`build_actions` reports them in the run log).
     """
-    p = params or ActionParams()
+    return _derive(posts, params or ActionParams())
+
+
+@dataclass
+class _NearSink:
+    """What a batch leaves for the global near_text step (see :func:`build_actions`):
+    its distinct normalised texts with their hashes, and, when ``text`` actions are not
+    derived, its text rows (type ``text``, key = text hash)."""
+
+    texts: list[pa.Table] = field(default_factory=list)
+    rows: list[pa.Table] = field(default_factory=list)
+
+
+def _derive(posts: pa.Table, p: ActionParams, near_sink: _NearSink | None = None) -> pa.Table:
     missing = [c for c in _POST_COLUMNS if c not in posts.column_names]
     if missing:
         from echoscope.errors import EchoscopeError
@@ -195,7 +214,7 @@ def actions_from_posts(posts: pa.Table, params: ActionParams | None = None) -> p
         kinds = pa.array(list(p.text_kinds), pa.string())
         sub = posts.filter(pc.fill_null(pc.is_in(kind, value_set=kinds), False))
         sub = sub.filter(pc.is_valid(sub["text"]))
-        _text_actions(sub, p, types, pieces)
+        _text_actions(sub, p, types, pieces, near_sink)
 
     if types & {"url", "domain"}:
         sub, urls = _explode(content, "urls")
@@ -251,7 +270,7 @@ def _text_keys(text: pa.ChunkedArray | pa.Array, min_length: int) -> pa.Array:
 
 
 def _text_actions(sub: pa.Table, p: ActionParams, types: set[str],
-                  pieces: list[pa.Table]) -> None:
+                  pieces: list[pa.Table], near_sink: _NearSink | None = None) -> None:
     raw = sub["text"].combine_chunks()
     if len(raw) == 0:
         return
@@ -269,7 +288,18 @@ def _text_actions(sub: pa.Table, p: ActionParams, types: set[str],
     if "text" in types and sub_ok.num_rows:
         pieces.append(_piece(sub_ok["account_id"], sub_ok["created_at"], "text",
                              pa.array(hashes[idx_ok].tolist(), pa.string()), sub_ok["post_id"]))
-    if "near_text" in types and sub_ok.num_rows:
+    if "near_text" in types and sub_ok.num_rows and near_sink is not None:
+        # batched (build_actions): the clusters need every text, so keep this batch's
+        # distinct texts and text rows; near_text keys are set once all batches are read
+        good = np.flatnonzero(ok)
+        near_sink.texts.append(pa.table({
+            "norm": pa.array([norm[u] for u in good], pa.string()),
+            "h": pa.array(hashes[good].tolist(), pa.string())}))
+        if "text" not in types:
+            near_sink.rows.append(_piece(sub_ok["account_id"], sub_ok["created_at"], "text",
+                                         pa.array(hashes[idx_ok].tolist(), pa.string()),
+                                         sub_ok["post_id"]))
+    elif "near_text" in types and sub_ok.num_rows:
         # cluster distinct normalised texts (exact copies collapse first), in sorted order:
         # LSH joins each bucket member to the bucket's first text, so the clusters would
         # otherwise depend on input row order (the Spark engine uses the same order)
@@ -297,6 +327,15 @@ def build_actions(ws: Workspace, params: ActionParams | None = None, *,
                   log: RunLog | None = None) -> int:
     """Replace the workspace's ``actions`` with those derived from ``posts``; row count.
 
+    Posts are read in batches of ``params.batch_posts`` rows (by ``rowid``), so memory
+    does not grow with the workspace. ``near_text`` clusters need every text at once: each
+    batch keeps only its distinct normalised texts (in a temporary DuckDB table, which
+    spills to disk under the memory limit); once all batches are read the distinct texts
+    are streamed in sorted order, signed (MinHash), clustered, and the ``near_text``
+    actions are the ``text`` rows with the cluster key of their text. The result is the
+    set of rows :func:`actions_from_posts` gives on all posts at once, for every batch
+    size (tests/test_actions_batched.py); only the physical row order differs.
+
     Counts (actions per type, posts without a time) go to ``log`` when given, else to a
     run-log entry of its own (command ``actions``).
     """
@@ -305,20 +344,110 @@ def build_actions(ws: Workspace, params: ActionParams | None = None, *,
         with ws.run("actions", {"actions": p.to_dict()}) as own:
             return build_actions(ws, p, log=own)
     cols = ", ".join(f'"{c}"' for c in _POST_COLUMNS)
+    types = set(p.types)
+    near = "near_text" in types
+    rows_src = "actions" if "text" in types else "_actions_text_rows"
     with progress.task("actions"), log.timed("actions"):
-        posts = ws.sql(f"SELECT {cols} FROM posts")
-        no_time = int(pc.sum(pc.is_null(posts["created_at"])).as_py() or 0) \
-            if posts.num_rows else 0
-        actions = actions_from_posts(posts, p)
-        n = ws.replace("actions", actions, stage="actions")
-    per_type: dict[str, int] = {}
-    if n:
-        for row in actions.group_by("type").aggregate([("key", "count")]).to_pylist():
-            per_type[str(row["type"])] = int(row["key_count"])
+        lo, hi, n_posts, no_time = ws.con.execute(
+            "SELECT min(rowid), max(rowid), count(*), count(*) FILTER (created_at IS NULL) "
+            "FROM posts").fetchall()[0]
+        batches = 0
+        with ws.transaction() as con:
+            con.execute("DELETE FROM actions")
+            if near:
+                con.execute("CREATE OR REPLACE TEMP TABLE _actions_texts "
+                            "(norm VARCHAR, h VARCHAR)")
+                if rows_src != "actions":
+                    con.execute("CREATE OR REPLACE TEMP TABLE _actions_text_rows AS "
+                                "SELECT * FROM actions LIMIT 0")
+            start = int(lo) if lo is not None else 0
+            while hi is not None and start <= int(hi):
+                posts = ws.sql(f"SELECT {cols} FROM posts WHERE rowid >= ? AND rowid < ?",
+                               [start, start + p.batch_posts])
+                start += p.batch_posts
+                batches += 1
+                sink = _NearSink() if near else None
+                ws.append("actions", _derive(posts, p, sink), stage="actions")
+                if sink is not None:
+                    _stash(ws, sink)
+                del posts, sink
+            if near:
+                _near_text_actions(ws, p, rows_src)
+                con.execute("DROP TABLE IF EXISTS _actions_texts")
+                con.execute("DROP TABLE IF EXISTS _actions_text_rows")
+        per_type = {str(t): int(c) for t, c in ws.con.execute(
+            "SELECT type, count(*) FROM actions GROUP BY type ORDER BY type").fetchall()}
+        n = sum(per_type.values())
     log.count("actions", n)
     log.count("actions_by_type", per_type)
-    log.count("posts_without_time", no_time)
+    log.count("posts_without_time", int(no_time))
+    log.count("actions_batches", batches)
     if no_time:
         progress.info(f"actions: {no_time} post(s) have no time and give no actions")
-    progress.info(f"actions: {n:,} actions from {posts.num_rows:,} posts")
+    progress.info(f"actions: {n:,} actions from {int(n_posts):,} posts")
     return n
+
+
+def _stash(ws: Workspace, sink: _NearSink) -> None:
+    """Keep a batch's distinct texts (and text rows) for the near_text step."""
+    for table, parts in (("_actions_texts", sink.texts), ("_actions_text_rows", sink.rows)):
+        if not parts:
+            continue
+        data = pa.concat_tables(parts)
+        if table == "_actions_texts":
+            data = data.group_by(["norm", "h"], use_threads=False).aggregate([])
+        view = "_actions_stash"
+        ws.con.register(view, data)
+        try:
+            ws.con.execute(f"INSERT INTO {table} SELECT * FROM {view}")
+        finally:
+            ws.con.unregister(view)
+
+
+def _near_text_actions(ws: Workspace, p: ActionParams, rows_src: str,
+                       chunk: int = 100_000) -> None:
+    """near_text actions from the stashed texts: the same clusters and keys as
+    :func:`actions_from_posts` (distinct normalised texts in sorted order, MinHash-LSH,
+    key = smallest text hash of the cluster), holding signatures, not texts."""
+    from echoscope.detect import minhash
+
+    if p.num_perm % p.bands:
+        raise ValueError("num_perm must be a multiple of bands")
+    sigs: list[np.ndarray[Any, Any]] = []
+    hexes: list[pa.Array] = []
+    # VARCHAR order in DuckDB is UTF-8 byte order = code point order = Python's str order
+    reader = ws.con.sql("SELECT norm, h FROM (SELECT DISTINCT norm, h FROM "
+                            "_actions_texts) ORDER BY norm").to_arrow_reader(chunk)
+    for batch in reader or ():
+        if batch.num_rows:
+            sigs.append(minhash.minhash_signatures(batch.column(0).to_pylist(), k=p.shingle,
+                                                   num_perm=p.num_perm, seed=p.seed))
+            hexes.append(batch.column(1))
+    if not sigs:
+        return
+    sig = np.concatenate(sigs)
+    del sigs
+    n = sig.shape[0]
+    parent = np.arange(n, dtype=np.int64)
+    rows = p.num_perm // p.bands
+    for band in range(p.bands):
+        h = np.asarray(minhash._band_hash(sig, band * rows, rows))
+        order = np.argsort(h, kind="stable").astype(np.int64)
+        minhash._join_buckets(sig, h, order, parent, float(p.near_threshold))
+    del sig
+    labels = minhash._roots(parent)
+    h_all = pa.chunked_array(hexes, pa.string())
+    thash = np.fromiter((int(x, 16) for x in h_all.to_pylist()), dtype=np.uint64, count=n)
+    cmin = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(cmin, labels, thash)
+    keys = pa.array([f"{int(v):016x}" for v in cmin[labels]], pa.string())
+    mapping = pa.table({"h": h_all, "near_key": keys})
+    ws.con.register("_actions_near_map", mapping)
+    try:
+        ws.con.execute(
+            "INSERT INTO actions (account_id, time, type, key, post_id) "
+            "SELECT r.account_id, r.time, 'near_text', m.near_key, r.post_id "
+            f"FROM {rows_src} r JOIN _actions_near_map m ON r.key = m.h "
+            "WHERE r.type = 'text'")
+    finally:
+        ws.con.unregister("_actions_near_map")

@@ -421,6 +421,8 @@ def analyze(
                 "inputs": ([dict(e) for e in log.inputs] if len(log.inputs) == len(paths)
                            else [_input_entry(p) for p in paths]),
                 "versions": library_versions(),
+                # DuckDB memory limit / spill folder (ECHOSCOPE_MEMORY_LIMIT, docs/scale.md)
+                "engine": ws.engine_settings(),
                 "counts": counts,
                 "timings": dict(log.timings),
                 "stages": st.info,

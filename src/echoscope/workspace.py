@@ -29,7 +29,7 @@ import pyarrow as pa
 from echoscope import schema
 from echoscope.errors import EngineError, WorkspaceError
 
-__all__ = ["RunLog", "Workspace", "file_sha256", "library_versions"]
+__all__ = ["RunLog", "Workspace", "default_memory_limit", "file_sha256", "library_versions"]
 
 _VERSION_KEY = "schema_version"
 
@@ -121,9 +121,10 @@ class Workspace:
                 if read_only:
                     raise WorkspaceError(f"folder {p.parent} does not exist.")
                 p.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {}
-        if memory_limit or os.environ.get("ECHOSCOPE_MEMORY_LIMIT"):
-            config["memory_limit"] = memory_limit or os.environ["ECHOSCOPE_MEMORY_LIMIT"]
+        config: dict[str, Any] = {
+            "memory_limit": (memory_limit or os.environ.get("ECHOSCOPE_MEMORY_LIMIT")
+                             or default_memory_limit()),
+        }
         if threads:
             config["threads"] = threads
         try:
@@ -137,11 +138,16 @@ class Workspace:
                 ) from None
             raise WorkspaceError(f"cannot open workspace {self.path}: {msg}") from None
         except duckdb.Error as e:
+            if "memory" in str(e).lower():
+                raise WorkspaceError(
+                    f"memory limit {config['memory_limit']!r} (ECHOSCOPE_MEMORY_LIMIT or "
+                    f"memory_limit) is not a valid DuckDB memory size such as '4GB': {e}"
+                ) from None
             raise WorkspaceError(
                 f"{self.path} is not an echoscope workspace (a DuckDB file): {e}"
             ) from None
         if not self.in_memory:
-            tmp = Path(self.path + ".tmp")
+            tmp = os.environ.get("ECHOSCOPE_TEMP_DIR") or self.path + ".tmp"
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(f"SET temp_directory = '{_sql_str(str(tmp))}'")
         self.read_only = read_only
@@ -150,6 +156,14 @@ class Workspace:
         except BaseException:
             self.close()  # a refused workspace must not stay open (and locked)
             raise
+
+    def engine_settings(self) -> dict[str, Any]:
+        """DuckDB's memory limit, spill folder and threads for this workspace (run.json)."""
+        names = ("memory_limit", "temp_directory", "threads")
+        rows = self.con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE list_contains(?, name)",
+            [list(names)]).fetchall()
+        return {str(k): v for k, v in rows}
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> Workspace:
@@ -332,6 +346,18 @@ class Workspace:
             for k in ("params", "inputs", "counts", "timings", "versions"):
                 r[k] = json.loads(r[k]) if r[k] else None
         return rows
+
+
+def default_memory_limit() -> str:
+    """DuckDB memory limit when neither the caller nor ``ECHOSCOPE_MEMORY_LIMIT`` sets one:
+    half the machine's RAM, at most 4 GiB (DuckDB's own default, 80% of RAM, lets one
+    workspace take most of a shared machine; above the limit DuckDB spills to the
+    workspace's ``.tmp`` folder instead)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = 8 << 30
+    return f"{max(256, min(ram // 2, 4 << 30) >> 20)}MiB"
 
 
 def _json(v: Any) -> str:
