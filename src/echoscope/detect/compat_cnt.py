@@ -102,14 +102,21 @@ def cotweet_text(text: str) -> str:
     return " ".join(_MENTION.sub("", text.lower()).split())
 
 
-# Texts of these characters only normalise the same with Arrow's string kernels (ASCII
-# lower case; whitespace is exactly space, tab, CR, LF); the rest go through Python.
+# Plain texts: printable ASCII, tab, LF and CR only. For these, Python's lower() is ASCII
+# lower case, the mention pattern's whitespace (\s) and str.split()'s are both exactly
+# space, tab, LF and CR, so Arrow's string kernels give the same keys; other texts go
+# through Python.
 _PLAIN = r"^[\x20-\x7e\t\n\r]*$"
 
 
 def cotweet_keys(texts: pa.Array) -> pa.Array:
     """:func:`cotweet_text` of every text (vectorised for plain ASCII texts)."""
-    plain = _bools(pc.match_substring_regex(texts, _PLAIN))
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    # string_is_ascii is a fast scan; the control-character regex runs on ASCII texts
+    ascii_ = pc.string_is_ascii(texts)
+    plain = _bools(pc.and_kleene(ascii_, pc.invert(pc.match_substring_regex(
+        texts, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))))
     out = pc.ascii_lower(texts)
     # only texts with a mention or irregular spacing need the regex kernels
     work = plain & _bools(pc.match_substring_regex(out, r"@|[\t\n\r]|  |^ | $"))
@@ -124,6 +131,66 @@ def cotweet_keys(texts: pa.Array) -> pa.Array:
         out = pc.replace_with_mask(out, _arrow_mask(slow),
                                    _arrow_str([cotweet_text(x) for x in raw]))
     return out
+
+
+# The vectorised tokenizer. After lower case and mention removal, take a plain text with
+# no apostrophe and no '.', ',', ';' or ':' between two of [0-9a-z_]. Among ASCII
+# characters the word-boundary rules (UAX #29) join only letters, digits and '_' (WB5,
+# WB8-WB10, WB13a/b) and, between two letters or two digits, those five marks (WB6/7,
+# WB11/12); every other pair of characters is a boundary (WB999; spaces, tab, CR, LF are
+# dropped by the split). So its tokens are the runs of [0-9a-z_] and every other visible
+# character on its own. Texts outside that class go through the `regex` tokenizer.
+# tests/test_compat_cnt_tokens.py checks this against the toolkit's own tokenizer.
+_JOINED = r"'|[0-9a-z_][.,;:][0-9a-z_]"
+
+
+def token_table(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
+    """The token sets of ``texts`` (:func:`token_set` of each), as flat arrays.
+
+    Returns ``(text, code, vocabulary)``: one row per distinct token of each text, sorted
+    by text then code, and the token string of every code.
+    """
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    n = len(texts)
+    plain = _bools(pc.match_substring_regex(texts, _PLAIN)) if n else np.zeros(0, bool)
+    low = pc.ascii_lower(texts)
+    at = plain & _bools(pc.match_substring(low, "@"))
+    if at.any():
+        sub = pc.replace_substring_regex(low.filter(_arrow_mask(at)), r"@[^ \t\n\r]*", "")
+        low = pc.replace_with_mask(low, _arrow_mask(at), sub)
+    fast = plain & ~_bools(pc.match_substring_regex(low, _JOINED))
+    parts_doc: list[I64] = []
+    parts_tok: list[pa.Array] = []
+    if fast.any():
+        idx = np.flatnonzero(fast).astype(np.int64)
+        spaced = pc.replace_substring_regex(low.filter(_arrow_mask(fast)),
+                                            r"([^0-9a-z_ \t\n\r])", r" \1 ")
+        lists = pc.ascii_split_whitespace(spaced)
+        flat = pc.list_flatten(lists)
+        doc = idx[np.asarray(_np(pc.list_parent_indices(lists)), dtype=np.int64)]
+        full = _bools(pc.cast(pc.binary_length(flat), pa.bool_()))  # "" splits to [""]
+        if not full.all():
+            doc, flat = doc[full], flat.filter(_arrow_mask(full))
+        parts_doc.append(doc)
+        parts_tok.append(flat)
+    if not fast.all():
+        idx = np.flatnonzero(~fast).astype(np.int64)
+        raw = texts.filter(_arrow_mask(~fast)).to_pylist()
+        sets = [token_set(x) for x in raw]
+        sizes = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+        parts_doc.append(np.repeat(idx, sizes))
+        parts_tok.append(_arrow_str([t for x in sets for t in x]))
+    if not parts_doc:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e.copy(), pa.array([], pa.string())
+    doc = np.concatenate(parts_doc)
+    tok = parts_tok[0] if len(parts_tok) == 1 else pa.concat_arrays(
+        [t.cast(pa.string()) for t in parts_tok])
+    code, vocab = _codes(tok)
+    v = np.int64(max(len(vocab), 1))
+    pair = _sorted_unique(doc * v + code)
+    return pair // v, pair % v, vocab
 
 
 def token_set(text: str) -> frozenset[str]:
@@ -781,11 +848,18 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
 # -- co_similar_tweet: prefix filtering + exact verification ----------------------------
 
 
-def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
-    """``|tokens(a[k]) & tokens(b[k])|`` for every k; each document's tokens are sorted.
+# Up to this many (document, token) cells the overlap uses a dense membership table
+# (one byte per cell) instead of binary search.
+_DENSE_CELLS = 1 << 26
 
-    Vectorised: every token of the smaller set is looked up (binary search) among the
-    ``(document, token)`` codes of the larger, in chunks of a few million lookups.
+
+def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
+    """``|tokens(a[k]) & tokens(b[k])|`` for every k; each document's tokens are sorted
+    and every document in ``a`` has at least one token.
+
+    Vectorised: every token of the smaller set is looked up among the ``(document,
+    token)`` cells of the larger (a dense membership table when documents x vocabulary
+    is small, else binary search), in chunks of a few million lookups.
     """
     out = np.zeros(a.size, dtype=np.int64)
     if a.size == 0:
@@ -795,6 +869,10 @@ def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
     a, b = np.where(swap, b, a), np.where(swap, a, b)
     n_tok = np.int64(int(tokens.max()) + 1 if tokens.size else 1)
     code = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes) * n_tok + tokens
+    member: npt.NDArray[np.bool_] | None = None
+    if sizes.size * int(n_tok) <= _DENSE_CELLS:
+        member = np.zeros(sizes.size * int(n_tok), dtype=bool)
+        member[code] = True
     na = sizes[a]
     ends = np.cumsum(na)
     budget = 4_000_000
@@ -804,12 +882,17 @@ def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
         hi = max(lo + 1, int(np.searchsorted(ends, base + budget, side="right")))
         ca, cb, cn = a[lo:hi], b[lo:hi], na[lo:hi]
         total = int(cn.sum())
-        which = np.repeat(np.arange(ca.size, dtype=np.int64), cn)
-        pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cn) - cn, cn)
-        pos += np.repeat(indptr[ca], cn)
-        q = cb[which] * n_tok + tokens[pos]
-        at = np.minimum(np.searchsorted(code, q), code.size - 1)
-        out[lo:hi] = np.bincount(which, weights=code[at] == q, minlength=ca.size)
+        first = np.cumsum(cn) - cn               # where each pair's lookups start
+        pos = np.arange(total, dtype=np.int64)
+        pos += np.repeat(indptr[ca] - first, cn)  # token positions in the smaller set
+        q = tokens[pos]
+        q += np.repeat(cb * n_tok, cn)
+        if member is not None:
+            hit = member[q]
+        else:
+            at = np.minimum(np.searchsorted(code, q), code.size - 1)
+            hit = code[at] == q
+        out[lo:hi] = np.add.reduceat(hit, first, dtype=np.int64)
         lo = hi
     return out
 
@@ -819,75 +902,80 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     thr = float(params.similarity_threshold)
     window = float(params.time_window)
     min_size = max(1, int(params.min_document_size))
-    docs: list[int] = []
-    sets: list[frozenset[str]] = []
-    texts = tb.message.to_pylist()
-    cache: dict[str, frozenset[str]] = {}
-    for i in np.flatnonzero(original).tolist():
-        text = texts[i]
-        ts = cache.get(text)
-        if ts is None:
-            ts = cache[text] = token_set(text)
-        if len(ts) >= min_size:
-            docs.append(i)
-            sets.append(ts)
-    del cache, texts
     empty = np.zeros(0, dtype=np.int64)
-    if len(docs) < 2:
+    sel = np.flatnonzero(original).astype(np.int64)
+    if sel.size < 2:
+        return empty, empty.copy(), empty.copy()
+    # token sets of the distinct texts (vectorised tokenizer), then messages -> texts
+    msg_text, texts = _codes(tb.message.filter(_arrow_mask(original)))
+    tdoc, tcode, vocab = token_table(texts)
+    n_text = len(texts)
+    sizes = np.bincount(tdoc, minlength=n_text).astype(np.int64)
+    keep = sizes[msg_text] >= min_size
+    docs = sel[keep]                    # message index of every document
+    dtext = msg_text[keep]              # its text
+    del msg_text, keep
+    if docs.size < 2:
         return empty, empty.copy(), empty.copy()
     # Global token order: rarest first, so prefixes hold rare tokens (any fixed order is
-    # exact; rarity keeps the candidate pairs few).
-    sizes = np.fromiter((len(x) for x in sets), dtype=np.int64, count=len(sets))
-    vocab: dict[str, int] = {}
-    code = np.fromiter((vocab.setdefault(tok, len(vocab)) for x in sets for tok in x),
-                       dtype=np.int64, count=int(sizes.sum()))
-    df = np.bincount(code, minlength=len(vocab))
+    # exact; rarity keeps the candidate pairs few). Tokens of each text sorted by rank.
+    n_vocab = max(len(vocab), 1)
+    df = np.bincount(tcode, minlength=n_vocab)
     order = np.lexsort((np.arange(df.size), df))
     rank = np.empty(df.size, dtype=np.int64)
     rank[order] = np.arange(df.size, dtype=np.int64)
-    flat_rank = rank[code]
-    flat_doc = np.repeat(np.arange(len(sets), dtype=np.int64), sizes)
-    tokens = flat_rank[np.lexsort((flat_rank, flat_doc))]
-    indptr = np.zeros(len(sets) + 1, dtype=np.int64)
+    tokens = np.sort(tdoc * np.int64(n_vocab) + rank[tcode]) % np.int64(n_vocab)
+    indptr = np.zeros(n_text + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
-    del sets, vocab, code, flat_rank, flat_doc
+    del tdoc, tcode, df, order, rank
     # Prefix length for Jaccard >= t (t lowered a hair so float rounding never prunes).
     t_low = thr * (1 - 1e-9)
-    prefix = sizes - np.ceil(t_low * sizes).astype(np.int64) + 1
-    prefix = np.clip(prefix, 1, sizes)
-    doc_arr = np.asarray(docs, dtype=np.int64)
-    p_doc = np.repeat(np.arange(sizes.size, dtype=np.int64), prefix)
-    starts = np.repeat(indptr[:-1], prefix)
-    offs = np.arange(p_doc.size, dtype=np.int64) - np.repeat(np.cumsum(prefix) - prefix, prefix)
-    p_tok = tokens[starts + offs]
-    p_t = tb.t[doc_arr[p_doc]]
-    p_acct = tb.user[doc_arr[p_doc]]
+    prefix = np.clip(sizes - np.ceil(t_low * sizes).astype(np.int64) + 1, 1,
+                     np.maximum(sizes, 1))
+    plen = prefix[dtext]
+    p_doc = np.repeat(np.arange(docs.size, dtype=np.int64), plen)
+    offs = np.arange(p_doc.size, dtype=np.int64) - np.repeat(np.cumsum(plen) - plen, plen)
+    p_tok = tokens[indptr[dtext][p_doc] + offs]
+    del offs, plen
+    p_t = tb.t[docs[p_doc]]
+    p_acct = tb.user[docs[p_doc]]
     t_us = np.round(p_t * 1e6).astype(np.int64)
     w_us = math.floor(window * 1e6) + _slack_us(p_t, window)
     ii, jj = _sweep(p_tok, t_us, p_acct, w_us)
-    da = p_doc[ii]
-    db = p_doc[jj]
-    del ii, jj
-    # candidates sharing several prefix tokens repeat: keep one of each, ordered by the
-    # larger document (the side _overlap looks tokens up in, so lookups stay local)
-    sa, sb = sizes[da], sizes[db]
-    swap = (sa > sb) | ((sa == sb) & (da > db))
-    del sa, sb
-    a = np.where(swap, db, da)
-    b = np.where(swap, da, db)
-    del da, db, swap
-    pair = _sorted_unique(b * np.int64(sizes.size) + a)
-    a = pair % sizes.size
-    b = pair // sizes.size
-    del pair
+    del p_tok, p_t, p_acct, t_us
+    # candidate document pairs -> pairs of texts; each distinct pair of texts is scored
+    # once: order each pair by (size, text) so the larger set is the one looked up in
+    # (_overlap), then sort-unique with the inverse
+    a, b = p_doc[ii], p_doc[jj]
+    del ii, jj, p_doc
+    ta, tb_ = dtext[a], dtext[b]
+    sa, sb = sizes[ta], sizes[tb_]
+    swap = (sa > sb) | ((sa == sb) & (ta > tb_))
+    tkey = np.where(swap, ta, tb_) * np.int64(n_text) + np.where(swap, tb_, ta)
+    del ta, tb_, sa, sb, swap
+    korder = np.argsort(tkey)
+    ks = tkey[korder]
+    new = np.empty(ks.size, dtype=bool)
+    if ks.size:
+        new[0] = True
+        np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    uniq = ks[new]
+    inv = np.empty(ks.size, dtype=np.int64)
+    inv[korder] = np.cumsum(new) - 1
+    del tkey, korder, ks, new
+    ua, ub = uniq % np.int64(n_text), uniq // np.int64(n_text)
     # size filter, then exact Jaccard as the toolkit computes it (float division)
-    na = sizes[a]
-    nb = sizes[b]
-    ok = np.minimum(na, nb) >= t_low * np.maximum(na, nb)
-    a, b, na, nb = a[ok], b[ok], na[ok], nb[ok]
-    inter = _overlap(indptr, tokens, a, b)
-    jac = inter / (na + nb - inter)
-    ok = jac >= thr
-    ma = doc_arr[a[ok]]
-    mb = doc_arr[b[ok]]
+    na, nb = sizes[ua], sizes[ub]
+    ok_u = np.minimum(na, nb) >= t_low * np.maximum(na, nb)
+    cand = np.flatnonzero(ok_u)
+    inter = _overlap(indptr, tokens, ua[cand], ub[cand])
+    na, nb = na[cand], nb[cand]
+    ok_u[cand] = inter / (na + nb - inter) >= thr
+    ok = ok_u[inv]
+    # pairs sharing several prefix tokens repeat: keep one of each
+    nd = np.int64(docs.size)
+    a, b = a[ok], b[ok]
+    pair = _sorted_unique(np.minimum(a, b) * nd + np.maximum(a, b))
+    ma = docs[pair // nd]
+    mb = docs[pair % nd]
     return _both_ways(ma, mb, tb.t, tb.user, np.arange(tb.t.size, dtype=np.int64), window)
