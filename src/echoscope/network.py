@@ -21,6 +21,7 @@ workspace.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import sys
@@ -144,7 +145,7 @@ def network(
     """One network as an Arrow table (columns depend on the mode; see the module doc).
 
     Give ``inputs`` (files) or ``workspace``; ``window`` is in seconds and required.
-    ``engine="spark"`` (default mode only) computes it on Spark (docs/spark.md).
+    ``engine="spark"`` computes it on Spark (docs/spark.md; the compat modes' pair sweep).
     """
     paths = [str(p) for p in inputs]
     if not paths and workspace is None:
@@ -155,9 +156,12 @@ def network(
         raise ParameterError(
             "the time window is required (--time-window SECONDS): the peers' defaults differ "
             "(coordination-network-toolkit's CLI uses 1 s, its README says 60 s).")
-    if compat is not None and engine != "duckdb":
-        raise ParameterError(f"--compat {compat} runs on the embedded engine only; drop "
-                             "--engine (docs/spark.md says what Spark covers).")
+    pairs_ctx: Any = contextlib.nullcontext()
+    if compat is not None and (engine != "duckdb" or spark_master is not None):
+        from echoscope.engines import get_engine
+        from echoscope.engines.compat import pairs_on  # the pair sweep on Spark
+
+        pairs_ctx = pairs_on(get_engine(engine, spark_master))
     if compat == "cnt":
         from echoscope.detect.compat_cnt import CntParams, cnt_network
 
@@ -166,7 +170,7 @@ def network(
                            similarity_threshold=similarity_threshold,
                            min_document_size=min_document_size)
         msgs = _cnt_messages(paths, workspace, format, platform, params.type)
-        with progress.task(f"{params.type} network (coordination-network-toolkit)"):
+        with progress.task(f"{params.type} network (coordination-network-toolkit)"), pairs_ctx:
             return cnt_network(msgs, params)
     if compat == "coortweet":
         from echoscope.detect.compat_coortweet import CoortweetParams, coortweet_network
@@ -178,7 +182,7 @@ def network(
         cparams = CoortweetParams(time_window=window, min_participation=min_participation,
                                   edge_weight=edge_weight)
         shares = _coortweet_shares(paths, workspace, format, platform)
-        with progress.task("coordinated network (CooRTweet)"):
+        with progress.task("coordinated network (CooRTweet)"), pairs_ctx:
             return coortweet_network(shares, cparams)
     if compat is not None:
         raise ParameterError(f"--compat {compat!r} is not one of: {', '.join(COMPAT_MODES)}.")

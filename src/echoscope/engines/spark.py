@@ -53,8 +53,10 @@ __all__ = [
     "MAX_DRIVER_EDGES",
     "SparkEngine",
     "actions_df",
+    "auto_window",
     "bucketed",
     "edges_from_actions",
+    "episodes_df",
     "read_posts",
     "run_job",
     "spark_session",
@@ -381,12 +383,13 @@ def _components(joins: pa.Table) -> pa.Table:
 
 def edges_from_actions(actions: DataFrame, params: Any = None, *,
                        stats: dict[str, Any] | None = None,
-                       split_rows: int = SPLIT_ROWS) -> pa.Table:
+                       split_rows: int = SPLIT_ROWS, episodes: bool = True) -> pa.Table:
     """Default-mode co-action edges of a Spark DataFrame of actions (Arrow ``edges``).
 
     Identical to :func:`echoscope.detect.coaction.coaction_edges` on the same actions
-    (when that applied no popular-key cap). ``null="shift"`` and ``window="auto"`` need
-    the whole layer in one place and are not offered here.
+    (when that applied no popular-key cap), every null model and ``window="auto"``
+    included. Keys of ``episode_types`` are split into episodes here
+    (:func:`episodes_df`) unless ``episodes`` is false (the caller already did).
     """
     from pyspark.sql import functions as F
 
@@ -394,19 +397,15 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
 
     p: DetectParams = params or DetectParams()
     stats = stats if stats is not None else {}
-    if p.window == "auto":
-        raise ParameterError("window = 'auto' is not available with the Spark engine; give "
-                             "explicit windows (e.g. --window 60 --window 3600).")
-    if p.null == "shift":
-        raise ParameterError("null = 'shift' is not available with the Spark engine; use "
-                             "the default configuration null or the DuckDB engine.")
     if split_rows < 2:
         raise ParameterError(f"split_rows = {split_rows} must be at least 2.")
     spark = actions.sparkSession
     stats["engine"] = "spark"
     stats["max_pairs"] = p.max_pairs
-    acts = (actions.where(F.col("type").isin(list(p.types)))
-            .select("account_id", F.unix_micros("time").alias("t"), "type", "key"))
+    actions = actions.where(F.col("type").isin(list(p.types)))
+    if episodes:
+        actions = episodes_df(actions, p.episode_types, p.episode_gap)
+    acts = actions.select("account_id", F.unix_micros("time").alias("t"), "type", "key")
     names = acts.select("account_id").distinct().toArrow()["account_id"].combine_chunks()
     if len(names) > MAX_DRIVER_ACCOUNTS:
         raise UserError(f"{len(names):,} accounts exceed the Spark engine's driver limit of "
@@ -421,13 +420,24 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
     keystats = acts.groupBy("type", "key").agg(
         F.countDistinct("acode").alias("n_acc"), F.count(F.lit(1)).alias("n_type_rows"))
     windows = p.resolved_windows()
+    per_type: dict[str, list[float]] = {typ: list(windows) for typ in p.types}
+    if p.window == "auto":
+        acts = acts.persist()
+        per_type = {}
+        present = {r[0] for r in acts.select("type").distinct().collect()}
+        for typ in p.types:
+            if typ not in present:
+                continue
+            first, curve = auto_window(acts.where(F.col("type") == typ), p)
+            stats.setdefault("auto_curves", {})[typ] = curve
+            per_type[typ] = [first] + [w for w in windows[1:] if w > first]
     layers: list[tuple[int, str, float, int, bool]] = []
-    for typ in p.types:
-        for i, w in enumerate(windows):
+    for typ, tws in per_type.items():
+        for i, w in enumerate(tws):
             if i and typ not in p.wide_types:
                 continue
             layers.append((len(layers), typ, w, round(w * US), i > 0))
-    stats["windows"] = {typ: list(windows) for typ in p.types}
+    stats["windows"] = per_type
     layer_df = spark.createDataFrame(
         [(lid, typ, wus, rare) for lid, typ, _, wus, rare in layers],
         "layer int, type string, w long, rare_only boolean")
@@ -446,11 +456,169 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
                   if p.null == "configuration" else None)
         finally:
             pairs.unpersist()
+        shift = _shift_shared(la, agg, n_acct) if p.null == "shift" else None
     finally:
         la.unpersist()
-    results, family = _assemble(layers, counts, per_stratum, agg, n_acct, p, stats, cc)
+        if p.window == "auto":
+            acts.unpersist()
+    results, family = _assemble(layers, counts, per_stratum, agg, n_acct, p, stats, cc,
+                                shift)
     stats["family_size"] = family
     return _finish(results, acct_dict, p, family, stats)
+
+
+def episodes_df(actions: DataFrame, types: tuple[str, ...], gap: float) -> DataFrame:
+    """Keys of ``types`` split into episodes, as :func:`echoscope.detect.coaction.episode_keys`.
+
+    Rows of those types are repartitioned by (type, key), so every key's actions meet in
+    one partition, and each partition runs ``episode_keys`` itself (one implementation for
+    both engines). Rows of other types pass unchanged.
+    """
+    from pyspark.sql import functions as F
+
+    if not types:
+        return actions
+    cols = ["account_id", "time", "type", "key", "post_id"]
+    is_ep = F.col("type").isin(list(types))
+    rest = actions.where(~is_ep).select(*cols)
+    ep_types = tuple(types)
+
+    def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from echoscope.detect.coaction import episode_keys
+
+        t = _partition_table(batches)
+        if t is None:
+            return
+        t = t.set_column(t.schema.get_field_index("time"), "time", _naive_ts(t["time"]))
+        yield from episode_keys(t, ep_types, gap).to_batches()
+
+    eps = (actions.where(is_ep).select(*cols).repartition("type", "key")
+           .mapInArrow(per_partition, _ACTIONS_DDL))
+    return rest.unionByName(eps)
+
+
+def auto_window(acts: DataFrame, p: Any) -> tuple[float, list[dict[str, float]]]:
+    """``window="auto"`` of one action type on Spark: the window and curve of
+    :func:`echoscope.detect.windows.choose_window` on the same actions (columns
+    ``acode``, ``t``, ``key``), bit for bit.
+
+    The integer figures (pairs of different accounts on a key at any time, observed pairs
+    per candidate window, the time span) are counted in Spark: the observed pairs per
+    (key) partition with the kernel's ``count_pairs``. Keys are sampled as the single
+    machine samples them (seeded uniform draw over the keys in sorted order, drawn on the
+    driver) when the pairs exceed ``max_pairs``. The curve is read on the driver.
+    """
+    from pyspark.sql import functions as F
+
+    cands = tuple(sorted({float(c) for c in p.auto_candidates}))
+    default = p.resolved_windows()[0]
+    per_key = acts.groupBy("key").agg(F.count(F.lit(1)).alias("n"))
+    tot = per_key.agg(F.count(F.lit(1)).alias("keys"), F.sum("n").alias("rows"),
+                      F.sum(F.col("n") * F.col("n")).alias("sq")).collect()[0]
+    if (tot["rows"] or 0) < 2:
+        return default, []
+    s_all = float(tot["sq"]) / 2.0
+    if s_all > p.max_pairs:
+        n_keys = int(tot["keys"])
+        rng = np.random.default_rng(p.seed)
+        chosen = np.flatnonzero(rng.random(n_keys) < p.max_pairs / s_all).astype(np.int64)
+        ranked = per_key.select("key").orderBy("key").rdd.zipWithIndex().map(
+            lambda r: (r[0][0], r[1])).toDF("key string, rank long")
+        sel = acts.sparkSession.createDataFrame(pa.table({"rank": pa.array(chosen)}))
+        keep = ranked.join(F.broadcast(sel), "rank").select("key")
+        acts = acts.join(keep, "key")
+    sums = acts.agg(F.count(F.lit(1)).alias("rows"), F.min("t").alias("tmin"),
+                    F.max("t").alias("tmax")).collect()[0]
+    if (sums["rows"] or 0) < 2:
+        return default, []
+    key_sq = acts.groupBy("key").count().agg(
+        F.sum(F.col("count") * F.col("count"))).collect()[0][0]
+    ak_sq = acts.groupBy("key", "acode").count().agg(
+        F.sum(F.col("count") * F.col("count"))).collect()[0][0]
+    # exact integers, as float: numpy's float sums of the same squares agree below 2**53
+    s_total = (float(key_sq) - float(ak_sq)) / 2.0
+    span = float(sums["tmax"] - sums["tmin"]) + 1.0
+    wus = [round(c * US) for c in cands]
+    ddl = ", ".join(f"c{i} long" for i in range(len(wus)))
+
+    def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from echoscope.detect._util import encode as _encode
+        from echoscope.detect.kernel import count_pairs, sort_actions
+
+        t = _partition_table(batches)
+        if t is None:
+            return
+        key, _ = _encode(t["key"])
+        tt = t["t"].to_numpy()
+        acct = t["acode"].to_numpy().astype(np.int32)
+        o = sort_actions(key, tt, acct)
+        key, tt, acct = key[o], tt[o], acct[o]
+        yield pa.RecordBatch.from_pydict(
+            {f"c{i}": pa.array([count_pairs(key, tt, acct, w)], pa.int64())
+             for i, w in enumerate(wus)})
+
+    obs = (acts.select("key", "t", "acode").repartition("key").mapInArrow(count, ddl)
+           .agg(*[F.sum(f"c{i}").alias(f"c{i}") for i in range(len(wus))]).collect()[0])
+    curve: list[dict[str, float]] = []
+    for i, c in enumerate(cands):
+        o_ = float(obs[f"c{i}"] or 0)
+        exp = s_total * min(1.0, (2.0 * wus[i] + 1.0) / span)
+        curve.append({"window": c, "observed": o_, "expected": exp,
+                      "ratio": o_ / exp if exp > 0 else 0.0})
+    return _pick_window(curve, default), curve
+
+
+def _pick_window(curve: list[dict[str, float]], default: float) -> float:
+    """The reading rule of :func:`echoscope.detect.windows.choose_window` (kept in step
+    with it; tests compare both engines' curves and choices)."""
+    start = next((i for i, x in enumerate(curve) if x["observed"] >= 10), None)
+    if start is None:
+        return default
+    base = curve[-1]["ratio"]
+    top = curve[start]["ratio"]
+    if top < 2.0 * base or top <= 0:
+        return default
+    target = base + 0.5 * (top - base)
+    chosen_w = curve[start]["window"]
+    for x in curve[start + 1:]:
+        if x["ratio"] < target:
+            break
+        chosen_w = x["window"]
+    return chosen_w
+
+
+def _shift_shared(la: DataFrame, agg: pa.Table, n_acct: int) -> tuple[pa.Table, pa.Table]:
+    """``null="shift"``: per tested pair ``S_ab`` (action pairs of a and b on shared keys
+    at any time, :func:`echoscope.detect.null.shift_shared`) and per layer the time span,
+    counted in Spark (exact integers)."""
+    from pyspark.sql import functions as F
+
+    spark = la.sparkSession
+    span = la.groupBy("layer").agg(F.min("t").alias("tmin"), F.max("t").alias("tmax"))
+    code = agg["code"].to_numpy().astype(np.int64)
+    cand = spark.createDataFrame(pa.table({
+        "layer": agg["layer"].combine_chunks(), "code": pa.array(code),
+        "ca": pa.array(code // n_acct), "cb": pa.array(code % n_acct)}))
+    per = la.groupBy("layer", "acode", "key").agg(F.count(F.lit(1)).alias("n"))
+    a = per.select("layer", F.col("acode").alias("ca"), "key", F.col("n").alias("na"))
+    b = per.select("layer", F.col("acode").alias("cb"), "key", F.col("n").alias("nb"))
+    s = (cand.join(a, ["layer", "ca"]).join(b, ["layer", "cb", "key"])
+         .groupBy("layer", "code").agg(F.sum(F.col("na") * F.col("nb")).alias("s")))
+    return s.toArrow(), span.toArrow()
+
+
+def _shift_lambda(shift: tuple[pa.Table, pa.Table], lid: int, ucode: Any, wus: int) -> Any:
+    """λ of the shift null for one layer's tested pairs (``ucode`` sorted), as coaction."""
+    s, span = shift
+    sl = s.filter(pc.equal(s["layer"], lid))
+    sp = span.filter(pc.equal(span["layer"], lid))
+    shared = np.zeros(ucode.size, dtype=np.int64)
+    if sl.num_rows:
+        pos = np.searchsorted(ucode, sl["code"].to_numpy())
+        shared[pos] = sl["s"].to_numpy()
+    t_span = float(sp["tmax"][0].as_py() - sp["tmin"][0].as_py()) + 1.0 if sp.num_rows else 1.0
+    frac = min(1.0, (2.0 * wus + 1.0) / t_span)
+    return shared.astype(np.float64) * frac
 
 
 def _sweep(la: DataFrame, n_acct: int, split_rows: int, stats: dict[str, Any]) -> DataFrame:
@@ -466,10 +634,12 @@ def _sweep(la: DataFrame, n_acct: int, split_rows: int, stats: dict[str, Any]) -
     return x.mapInArrow(sweep, _PAIRS_DDL)
 
 
-def bucketed(la: DataFrame, split_rows: int, stats: dict[str, Any] | None = None) -> DataFrame:
-    """Layer actions (columns layer, key, t, acode, w, n_acc, stratum) as the sweep sees
-    them: popular keys cut into time buckets with one window of overlap, repartitioned by
-    (layer, key, bucket). Exposed for the skew figures of benchmarks/spark.py.
+def bucketed(la: DataFrame, split_rows: int, stats: dict[str, Any] | None = None, *,
+             extra: tuple[str, ...] = ()) -> DataFrame:
+    """Layer actions (columns layer, key, t, acode, w, n_acc, stratum, and ``extra``) as
+    the sweep sees them: popular keys cut into time buckets with one window of overlap,
+    repartitioned by (layer, key, bucket). Exposed for the skew figures of
+    benchmarks/spark.py and for the compat modes (:mod:`echoscope.engines.compat`).
     """
     from pyspark.sql import functions as F
 
@@ -500,7 +670,8 @@ def bucketed(la: DataFrame, split_rows: int, stats: dict[str, Any] | None = None
              .drop("dup", "tmin", "width"))
     else:
         x = la.withColumn("bucket", F.lit(0).cast("long")).withColumn("is_copy", F.lit(False))
-    x = x.select("layer", "key", "bucket", "t", "acode", "is_copy", "n_acc", "stratum", "w")
+    x = x.select("layer", "key", "bucket", "t", "acode", "is_copy", "n_acc", "stratum", "w",
+                 *extra)
     return x.repartition("layer", "key", "bucket")
 
 
@@ -619,7 +790,8 @@ def _candidate_pairs(pairs: DataFrame, agg: pa.Table, n_acct: int, min_keys: int
 
 def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
               per_stratum: pa.Table, agg: pa.Table, n_acct: int, p: Any,
-              stats: dict[str, Any], cc: pa.Table | None = None
+              stats: dict[str, Any], cc: pa.Table | None = None,
+              shift: tuple[pa.Table, pa.Table] | None = None
               ) -> tuple[list[dict[str, Any]], int]:
     """Per layer on the driver: the null constants and expectations, as coaction does."""
     from echoscope.detect.null import rates as _rates
@@ -629,7 +801,7 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
     g_layer = agg["layer"].to_numpy()
     results: list[dict[str, Any]] = []
     family = 0
-    for lid, typ, w, _, _ in layers:
+    for lid, typ, w, wus, _ in layers:
         cs = counts.filter(pa.array(c_layer == lid))
         if cs.num_rows == 0:
             continue
@@ -681,6 +853,8 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
                 null["cc_pairs"] = cc_pairs
                 null["cc_denom"] = candidate_denominator(strata, cand)
             lam = null["ab"] @ _rates(pairs, denom)
+        elif p.null == "shift" and shift is not None:
+            lam = _shift_lambda(shift, lid, ucode, wus)
         else:
             lam = np.full(ea.size, np.nan)
         stats.setdefault("layers", []).append({
@@ -729,11 +903,7 @@ class SparkEngine:
     def edges(self, actions: pa.Table, params: Any = None, *,
               stats: dict[str, Any] | None = None) -> pa.Table:
         """Like :func:`echoscope.detect.coaction.coaction_edges`, computed on Spark."""
-        from echoscope.detect.coaction import DetectParams, episode_keys
-
         actions = schema.check("actions", actions, stage="detect")
-        dp = params if isinstance(params, DetectParams) else DetectParams()
-        actions = episode_keys(actions, dp.episode_types, dp.episode_gap)
         return edges_from_actions(self.dataframe(actions), params, stats=stats,
                                   split_rows=self.split_rows)
 
