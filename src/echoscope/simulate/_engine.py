@@ -18,7 +18,7 @@ from echoscope.simulate._params import SimParams
 from echoscope.simulate._plan import Plan, make_plan
 from echoscope.simulate._post import Post, TextMaker, snowflake
 from echoscope.simulate._truth import write_truth
-from echoscope.simulate._world import DAY, HOUR, World, build_world
+from echoscope.simulate._world import DAY, HOUR, ORGANIC, World, build_world
 from echoscope.simulate._writers import WRITERS
 
 __all__ = ["SimResult", "simulate"]
@@ -141,7 +141,7 @@ class _Sim:
         if media is not None:
             for q in batch:
                 if q.media:
-                    media.write(q.media)
+                    media.write(q.media, q.acct)
         np.add.at(counts, np.fromiter((q.acct for q in batch), dtype=np.int64,
                                       count=len(batch)), 1)
 
@@ -175,6 +175,10 @@ def simulate(out_dir: str | Path, params: SimParams | None = None, *,
     sim = _Sim(params)
     media = MediaWriter(Path(media_dir)) if media_dir is not None else None
     files, counts = sim.run(out, media)
+    if media is not None:
+        # organic accounts that uploaded a viral picture: a hard negative of image keys
+        sim.plan.hard["viral_images"] = {a for a in media.viral_accounts
+                                         if sim.world.role[a] == ORGANIC}
     truth_path, susp_path = write_truth(out, sim.world, sim.plan, counts, sim.seq)
     secs = time.perf_counter() - started
     camp = {c.name: len(c.members) for c in sim.plan.campaigns}

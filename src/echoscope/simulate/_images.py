@@ -1,8 +1,9 @@
 """Synthetic, neutral images for simulated media (``simulate(..., media_dir=DIR)``).
 
-Every media item of a simulated post names a *picture* (a hex seed): organic posts each
-show a picture of their own, an ``image_repost`` campaign shows the same picture again and
-again. A picture is abstract art drawn from its seed (a colour gradient, a few ellipses,
+Every media item of a simulated post names a *picture* (a hex seed): an ``image_repost``
+campaign shows the same picture again and again; an organic photo shows a picture of its
+own or, a quarter of the time, one of a few dozen viral pictures (memes, news photos that
+many unrelated accounts upload anew: a hard negative, ``viral_images`` in truth.json). A picture is abstract art drawn from its seed (a colour gradient, a few ellipses,
 rectangles and polygons, light noise): nothing real, nothing readable. Each copy is then
 re-encoded the way a re-upload would be, with perturbations drawn from its media id: a
 resize (55-100 %), a crop of up to 1 % per side, a brightness change of up to 10 % and a
@@ -92,21 +93,52 @@ def copy_bytes(picture: np.ndarray, media_id: int) -> bytes:
     return buf.getvalue()
 
 
+#: Share of organic photos that show a viral picture (a meme, a news photo) uploaded anew,
+#: and the number of such pictures (popularity falls steeply with the index).
+VIRAL_SHARE = 0.25
+VIRAL_POOL = 40
+
+
+def organic_picture(media_id: int, phash: str) -> tuple[str, bool]:
+    """The picture of an organic photo, and whether it is a viral one.
+
+    Drawn from the media id (not from the simulation's generator): a quarter of organic
+    photos are new uploads of one of ``VIRAL_POOL`` viral pictures (index ~ pool x u^2, so
+    a few are very popular), the rest show a picture of their own.
+    """
+    x = _mix(media_id ^ 0x5EED_1A6E_0F_F1C1A1)
+    u = (x >> 11) / float(1 << 53)
+    if u >= VIRAL_SHARE:
+        return phash, False
+    v = (_mix(x) >> 11) / float(1 << 53)
+    idx = int(VIRAL_POOL * v * v)
+    return f"{_mix(idx + 0xA1B2C3):016x}", True
+
+
 class MediaWriter:
-    """Writes the image file of every media item of the posts it is given, once each."""
+    """Writes the image file of every media item of the posts it is given, once each.
+
+    ``viral_accounts`` collects the authors of organic posts that showed a viral picture
+    (given ``author``), a hard negative: unrelated accounts posting one image.
+    """
 
     def __init__(self, media_dir: Path) -> None:
         self.dir = media_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.done: set[int] = set()
         self.pictures: dict[str, np.ndarray] = {}
+        self.viral_accounts: set[int] = set()
         self.files = 0
 
-    def write(self, items: list[tuple[int, str, str]]) -> None:
-        for mid, _phash, picture in items:
+    def write(self, items: list[tuple[int, str, str]], author: int | None = None) -> None:
+        for mid, phash, picture in items:
             if mid in self.done:
                 continue
             self.done.add(mid)
+            if not picture:
+                picture, viral = organic_picture(mid, phash)
+                if viral and author is not None:
+                    self.viral_accounts.add(author)
             arr = self.pictures.get(picture)
             if arr is None:
                 arr = render_picture(picture)

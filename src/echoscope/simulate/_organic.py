@@ -174,7 +174,7 @@ class OrganicProcess:
             if has_media[j]:
                 mid = int(rng.integers(1 << 40, 1 << 58))
                 ph = rng.bytes(32).hex()
-                media.append((mid, ph, ph))
+                media.append((mid, ph, ""))  # "": a picture of its own (see _images)
             mentions = [int(mention[j])] if has_mention[j] and int(mention[j]) != a else []
             p = new(ti, a, KIND_POST, int(w.app[a]), text=texts[j], tags=tags,  # type: ignore[operator]
                     urls=urls, media=media, mentions=mentions)

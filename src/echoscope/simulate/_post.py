@@ -39,7 +39,8 @@ class Post:
         self.tags = tags or []
         self.urls = urls or []
         self.mentions = mentions or []
-        # (media id, perceptual-hash field, picture): the picture seeds the image file
+        # (media id, perceptual-hash field, picture): the picture seeds the image file;
+        # "" = organic, the picture is chosen by simulate._images from the media id
         self.media = media or []
         self.composed: tuple[str, list[tuple[str, int, int, object]]] | None = None
 
