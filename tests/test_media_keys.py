@@ -215,3 +215,15 @@ def test_analyze_finds_image_reposts_with_media_dir(sim: Path) -> None:
     media = evaluate(data / "truth.json", sim / "media")["accounts"]
     assert plain["recall"] == 0
     assert media["recall"] > 0.5 and media["precision"] == 1.0
+
+
+def test_cli_simulate_media_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from echoscope.cli import main
+
+    out = tmp_path / "sim"
+    assert main(["simulate", "--out", str(out), "--posts", "300", "--styles", "image_repost",
+                 "--media-dir", str(out / "media"), "-q"]) == 0
+    assert "image files" in capsys.readouterr().out
+    assert any((out / "media").iterdir())
+    assert main(["simulate", "--out", str(tmp_path / "c"), "--posts", "300",
+                 "--format", "cnt-csv", "--media-dir", str(tmp_path / "m"), "-q"]) == 2
