@@ -5,15 +5,20 @@ popular posts, replies, shared links, and a few coordinated groups), then runs, 
 in its own child process so time and peak memory are its own:
 
 * the toolkit: ``preprocess`` + ``co_retweet``, ``co_tweet``, ``co_link``, ``co_reply``
-  (its Python API; ``n_threads`` = CPUs), and ``co_similar_tweet`` on a smaller input;
-* echoscope: read the CSV + the same networks (``echoscope.detect.compat_cnt``).
+  (its Python API; ``n_threads`` = CPUs), and ``co_similar_tweet`` on two smaller inputs:
+  one at the same density (messages per second) as the big one, one ten times denser
+  (the toolkit scores every pair of messages in a window, so its cost per message grows
+  with the density);
+* echoscope: read the CSV + the same networks (``echoscope.detect.compat_cnt``), once
+  one network after the other on one thread (each part timed), and once all networks
+  together on ``--threads`` threads (``cnt_networks``), which is the end-to-end figure.
 
 Edge lists are compared (they must be identical) and the figures printed; with
 ``--append`` they are appended to benchmarks/RESULTS.md under
 "## vs coordination-network-toolkit".
 
-    .venv/bin/python benchmarks/vs_cnt.py --size 100000
-    .venv/bin/python benchmarks/vs_cnt.py --size 1000000 --similar-size 20000 --append
+    .venv/bin/python benchmarks/vs_cnt.py --size 100000 --similar-size 10000 --dense-size 5000
+    .venv/bin/python benchmarks/vs_cnt.py --size 1000000 --append
 """
 
 from __future__ import annotations
@@ -44,12 +49,15 @@ _WORDS = ("river lamp orange garden market silver window cloud bridge paper coff
 WORDS = _WORDS.split()
 
 
-def generate(path: Path, n: int, seed: int = 1) -> None:
-    """A toolkit CSV of ``n`` messages (every non-repost carries at least one URL, so the
-    toolkit's empty-URL bug does not show)."""
+DEFAULT_RATE = 1 / 0.6  # messages per second of the generated inputs (~144k a day)
+
+
+def generate(path: Path, n: int, seed: int = 1, rate: float = DEFAULT_RATE) -> None:
+    """A toolkit CSV of ``n`` messages, ``rate`` per second on average (every non-repost
+    carries at least one URL, so the toolkit's empty-URL bug does not show)."""
     rng = random.Random(seed)
     n_users = max(20, n // 20)
-    span = max(3600, int(n * 0.6))          # ~1.7 messages per second
+    span = max(3600 if rate == DEFAULT_RATE else 60, int(n / rate))
     pool_urls = [f"https://site{i % 997}.example/{i}" for i in range(max(50, n // 40))]
     templates = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14)))
                  for _ in range(max(50, n // 50))]
@@ -146,34 +154,54 @@ def child_toolkit(csv_path: str, out_dir: str, types: list[str], window: int, k:
     return {"times": times, "edges": counts, "peak_rss_mb": _rss_mb()}
 
 
-def child_echoscope(csv_path: str, out_dir: str, types: list[str], window: int, k: int
-                    ) -> dict[str, Any]:
+def child_echoscope(csv_path: str, out_dir: str, types: list[str], window: int, k: int,
+                    threads: int) -> dict[str, Any]:
+    """``threads`` > 1: the networks computed together (``cnt_networks``), as a user
+    computing all of them would; 1: one after the other, each timed on its own."""
     t0 = time.perf_counter()
-    from echoscope.detect.compat_cnt import CntParams, cnt_network, messages_from_cnt_csv
+    from echoscope.detect.compat_cnt import (
+        CntParams,
+        cnt_network,
+        cnt_networks,
+        messages_from_cnt_csv,
+    )
 
     times = {"import": time.perf_counter() - t0}
     t0 = time.perf_counter()
     msgs = messages_from_cnt_csv(csv_path, types=types)  # only the columns these types read
-    msgs.tables  # noqa: B018 - dedupe and encode, like the toolkit's preprocess
-    times["preprocess"] = time.perf_counter() - t0
-    counts = {}
-    for typ in types:
+    times["read"] = time.perf_counter() - t0
+    params = [CntParams(type=t, time_window=window, min_edge_weight=k) for t in types]
+    tables = {}
+    if threads > 1:
         t0 = time.perf_counter()
-        t = cnt_network(msgs, CntParams(type=typ, time_window=window, min_edge_weight=k))
+        for p, t in zip(params, cnt_networks(msgs, params, threads=threads), strict=True):
+            tables[p.type] = t
+        times["networks"] = time.perf_counter() - t0
+    else:
+        t0 = time.perf_counter()
+        msgs.tables  # noqa: B018 - dedupe and encode, like the toolkit's preprocess
+        times["preprocess"] = times["read"] + time.perf_counter() - t0
+        for p in params:
+            t0 = time.perf_counter()
+            tables[p.type] = cnt_network(msgs, p)
+            times[p.type] = time.perf_counter() - t0
+    counts = {}
+    tag = "echoscope" if threads > 1 else "echoscope1"
+    for typ, t in tables.items():
         edges = sorted(f"{a}\t{b}\t{w}" for a, b, w in zip(
             t["source"].to_pylist(), t["target"].to_pylist(), t["weight"].to_pylist(),
             strict=True))
-        times[typ] = time.perf_counter() - t0
-        Path(out_dir, f"echoscope_{typ}.tsv").write_text("\n".join(edges))
+        Path(out_dir, f"{tag}_{typ}.tsv").write_text("\n".join(edges))
         counts[typ] = len(edges)
     return {"times": times, "edges": counts, "peak_rss_mb": _rss_mb()}
 
 
-def run_child(side: str, csv_path: Path, out_dir: Path, types: list[str], args: Any
-              ) -> dict[str, Any]:
+def run_child(side: str, csv_path: Path, out_dir: Path, types: list[str], args: Any,
+              threads: int | None = None) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", side, "--csv", str(csv_path),
            "--out", str(out_dir), "--types", ",".join(types), "--window", str(args.window),
-           "--min-edge-weight", str(args.min_edge_weight), "--threads", str(args.threads)]
+           "--min-edge-weight", str(args.min_edge_weight), "--threads",
+           str(args.threads if threads is None else threads)]
     t0 = time.perf_counter()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -188,15 +216,19 @@ def run_child(side: str, csv_path: Path, out_dir: Path, types: list[str], args: 
     return res
 
 
-def compare(out_dir: Path, types: list[str]) -> dict[str, bool]:
+def compare(out_dir: Path, types: list[str], tag: str = "echoscope") -> dict[str, bool]:
     return {t: (out_dir / f"toolkit_{t}.tsv").read_text() ==
-            (out_dir / f"echoscope_{t}.tsv").read_text() for t in types}
+            (out_dir / f"{tag}_{t}.tsv").read_text() for t in types}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=100_000)
-    ap.add_argument("--similar-size", type=int, default=20_000)
+    ap.add_argument("--similar-size", type=int, default=100_000)
+    ap.add_argument("--dense-size", type=int, default=30_000,
+                    help="co_similar_tweet also on this many messages at --dense-rate")
+    ap.add_argument("--dense-rate", type=float, default=10 * DEFAULT_RATE,
+                    help="messages per second of the dense input (default 10x the others)")
     ap.add_argument("--window", type=int, default=60)
     ap.add_argument("--min-edge-weight", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -213,7 +245,7 @@ def main() -> None:
                                 args.threads)
         else:
             res = child_echoscope(args.csv, args.out, types, args.window,
-                                  args.min_edge_weight)
+                                  args.min_edge_weight, args.threads)
         print(json.dumps(res))
         return
 
@@ -231,48 +263,60 @@ def main() -> None:
         gen_s = time.perf_counter() - t0
         small = d / "small.csv"
         generate(small, args.similar_size, seed=2)
-        say(f"### {args.size:,} messages (exact types), {args.similar_size:,} "
-            f"(co_similar_tweet); window {args.window} s, min edge weight "
-            f"{args.min_edge_weight}; {platform.machine()}, {os.cpu_count()} CPUs, "
-            f"toolkit n_threads={args.threads}; load average at start "
-            f"{os.getloadavg()[0]:.1f} (shared machine)")
-        say(f"(input generated in {gen_s:.1f} s: {big.stat().st_size / 1e6:.1f} MB)")
+        dense = d / "dense.csv"
+        generate(dense, args.dense_size, seed=3, rate=args.dense_rate)
+        say(f"### {args.size:,} messages (exact types); co_similar_tweet on "
+            f"{args.similar_size:,} (same density) and {args.dense_size:,} (dense); window "
+            f"{args.window} s, min edge weight {args.min_edge_weight}; {platform.machine()}, "
+            f"{os.cpu_count()} CPUs, toolkit n_threads={args.threads}, echoscope threads="
+            f"{args.threads}; load average at start {os.getloadavg()[0]:.1f} (shared machine)")
+        say(f"(inputs generated in {gen_s:.1f} s: {big.stat().st_size / 1e6:.1f} MB; "
+            f"{DEFAULT_RATE:.1f} messages/s = {DEFAULT_RATE * args.window:.0f} per window, "
+            f"dense input {args.dense_rate:.1f}/s = {args.dense_rate * args.window:.0f} per "
+            "window)")
         say("")
         say("| part | toolkit s | echoscope s | speed-up | edges | identical |")
         say("|---|---:|---:|---:|---:|---|")
         rows = []
         for label, path, types in (("exact", big, list(EXACT)),
-                                   ("similar", small, ["co_similar_tweet"])):
-            out = d / label
+                                   ("similar", small, ["co_similar_tweet"]),
+                                   ("similar dense", dense, ["co_similar_tweet"])):
+            out = d / label.replace(" ", "_")
             out.mkdir()
             tk = run_child("toolkit", path, out, types, args)
-            es = run_child("echoscope", path, out, types, args)
-            same = compare(out, types)
-            parts = ["preprocess", *types]
-            for part in parts:
-                a, b = tk["times"][part], es["times"][part]
+            # one thread, each part timed on its own; then (several types) all together
+            e1 = run_child("echoscope", path, out, types, args, threads=1)
+            same1 = compare(out, types, "echoscope1")
+            if len(types) > 1 and args.threads > 1:
+                es = run_child("echoscope", path, out, types, args)
+                same = compare(out, types)
+            else:
+                es, same = e1, same1
+            ok = all(same.values()) and all(same1.values())
+            sfx = "" if label == "exact" else f" ({label} input)"
+            for part in ["preprocess", *types]:
+                x, y = tk["times"][part], e1["times"][part]
                 edges = tk["edges"].get(part, "")
-                say(f"| {part}{' (small input)' if label == 'similar' else ''} | {a:.2f} | "
-                    f"{b:.2f} | {a / max(b, 1e-9):.0f}x | {edges} | "
-                    f"{same.get(part, '') if part != 'preprocess' else ''} |")
-            ta = sum(tk["times"][p] for p in parts)
-            tb = sum(es["times"][p] for p in parts)
-            rows.append((label, ta, tb, tk, es, all(same.values())))
-            say(f"| **{label} end to end** (child wall incl. start-up) | {tk['wall']:.2f} | "
-                f"{es['wall']:.2f} | {tk['wall'] / es['wall']:.0f}x | | "
-                f"{all(same.values())} |")
+                say(f"| {part}{sfx} | {x:.2f} | {y:.2f} | {x / max(y, 1e-9):.0f}x | {edges} | "
+                    f"{same1.get(part, '') if part != 'preprocess' else ''} |")
+            if es is not e1:
+                say(f"| {label} end to end, one thread (child wall incl. start-up) | "
+                    f"{tk['wall']:.2f} | {e1['wall']:.2f} | {tk['wall'] / e1['wall']:.0f}x | "
+                    f"| {all(same1.values())} |")
+            say(f"| **{label} end to end** (child wall incl. start-up"
+                f"{', networks on 2 threads' if es is not e1 else ''}) | {tk['wall']:.2f} | "
+                f"{es['wall']:.2f} | {tk['wall'] / es['wall']:.0f}x | | {ok} |")
             say(f"| **{label} end to end, CPU seconds** (user+sys, incl. workers) | "
                 f"{tk['cpu']:.2f} | {es['cpu']:.2f} | {tk['cpu'] / max(es['cpu'], 1e-9):.0f}x "
                 f"| | |")
+            rows.append((label, tk, es, ok))
         say("")
-        for label, _ta, _tb, tk, es, _ok in rows:
+        for label, tk, es, _ok in rows:
             say(f"- {label}: peak RSS toolkit {tk['peak_rss_mb']:.0f} MB (incl. its worker "
-                f"processes), echoscope {es['peak_rss_mb']:.0f} MB")
-        for label, _ta, _tb, _tk, es, _ok in rows:
-            say(f"- {label}: echoscope's own start-up (imports) {es['times']['import']:.2f} s "
-                "of its wall time")
+                f"processes), echoscope {es['peak_rss_mb']:.0f} MB; echoscope's start-up "
+                f"(imports) {es['times']['import']:.2f} s of its wall time")
         say(f"- load average at the end {os.getloadavg()[0]:.1f}")
-        ok = all(r[5] for r in rows)
+        ok = all(r[3] for r in rows)
         say(f"- edge lists identical for every type: {ok}")
         say("")
     if args.append:
@@ -290,7 +334,7 @@ def main() -> None:
         else:
             text = text[:nxt].rstrip("\n") + "\n" + block + text[nxt:]
         res.write_text(text, encoding="utf-8")
-    if not all(r[5] for r in rows):
+    if not all(r[3] for r in rows):
         raise SystemExit("edge lists differ")
 
 

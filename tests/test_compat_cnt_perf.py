@@ -95,11 +95,13 @@ def test_first_of_runs_both_paths(keys: list[tuple[int, int]], axis_max: float) 
     assert [want_first[x] for x in to_first.tolist()] == [seen[k] for k in keys]
 
 
+@pytest.mark.parametrize("dense_cells", [1 << 26, 0])  # membership table, binary search
 @settings(max_examples=80, deadline=None)
 @given(docs=st.lists(st.sets(st.integers(0, 12), min_size=1, max_size=8), min_size=2,
                      max_size=12),
        data=st.data())
-def test_overlap_is_set_intersection(docs: list[set[int]], data: st.DataObject) -> None:
+def test_overlap_is_set_intersection(docs: list[set[int]], data: st.DataObject,
+                                     dense_cells: int) -> None:
     sizes = np.array([len(d) for d in docs], dtype=np.int64)
     indptr = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
@@ -108,7 +110,12 @@ def test_overlap_is_set_intersection(docs: list[set[int]], data: st.DataObject) 
     pairs = data.draw(st.lists(st.tuples(idx, idx), max_size=20))
     a = np.array([p[0] for p in pairs], dtype=np.int64)
     b = np.array([p[1] for p in pairs], dtype=np.int64)
-    got = cc._overlap(indptr, tokens, a, b).tolist()
+    old = cc._DENSE_CELLS
+    cc._DENSE_CELLS = dense_cells
+    try:
+        got = cc._overlap(indptr, tokens, a, b).tolist()
+    finally:
+        cc._DENSE_CELLS = old
     assert got == [len(docs[x] & docs[y]) for x, y in pairs]
 
 
@@ -186,3 +193,61 @@ def test_csv_read_with_and_without_quotes(tmp_path: Path, quoted: bool) -> None:
     assert rows["urls"].to_pylist() == [["http://x.example/1"], [""]]
     subset = cc.messages_from_cnt_csv(str(path), types=["co_retweet"]).rows
     assert subset.column_names == ["message_id", "user_id", "repost_id", "timestamp"]
+
+
+# -- several networks at once on threads ---------------------------------------------
+
+WORDS = ["river", "lamp", "Lamp", "@ann", "garden", "!", "x.y", "naïve", "مرحبا"]
+
+
+def _random_messages(seed: int, n: int) -> cc.CntMessages:
+    import random
+
+    rng = random.Random(seed)
+    rows: list[cc.RawRow] = []
+    for i in range(n):
+        mid = f"m{rng.randrange(n)}" if rng.random() < 0.05 else f"m{i}"  # some repeats
+        repost = f"p{rng.randrange(6)}" if rng.random() < 0.3 else None
+        reply = f"r{rng.randrange(6)}" if rng.random() < 0.2 else None
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 5)))
+        urls = [f"http://x.example/{rng.randrange(5)}" for _ in range(rng.randint(1, 2))]
+        rows.append((mid, f"u{rng.randrange(8)}", repost, reply, text,
+                     float(rng.randrange(600)), urls))
+    return cc.CntMessages.from_rows(rows)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cnt_networks_equal_one_call_per_type(seed: int) -> None:
+    params = [cc.CntParams(type=t, time_window=w, min_edge_weight=1)
+              for t in cc.CNT_TYPES for w in (0, 45)]
+    want = [cc.cnt_network(_random_messages(seed, 300), p) for p in params]
+    assert sum(t.num_rows for t in want) > 0
+    for threads in (1, 2):
+        got = cc.cnt_networks(_random_messages(seed, 300), params, threads=threads)
+        assert [t.to_pylist() for t in got] == [t.to_pylist() for t in want]
+
+
+def test_cnt_networks_threads_see_the_pair_sweep_hook() -> None:
+    import threading
+
+    from echoscope.engines.hooks import PAIR_SWEEP
+
+    seen: list[str] = []
+
+    def brute(key: np.ndarray, t: np.ndarray, acct: np.ndarray, w: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(threading.current_thread().name)
+        pairs = sorted(_definition(key.tolist(), t.tolist(), acct.tolist(), w))
+        return (np.array([p[0] for p in pairs], dtype=np.int64),
+                np.array([p[1] for p in pairs], dtype=np.int64))
+
+    params = [cc.CntParams(type=t, time_window=30, min_edge_weight=1)
+              for t in ("co_retweet", "co_tweet", "co_link")]
+    want = cc.cnt_networks(_random_messages(5, 120), params, threads=1)
+    token = PAIR_SWEEP.set(brute)
+    try:
+        got = cc.cnt_networks(_random_messages(5, 120), params, threads=2)
+    finally:
+        PAIR_SWEEP.reset(token)
+    assert len(seen) == 3 and threading.main_thread().name not in seen
+    assert [t.to_pylist() for t in got] == [t.to_pylist() for t in want]

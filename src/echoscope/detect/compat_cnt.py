@@ -51,11 +51,14 @@ __all__ = [
     "CntMessages",
     "CntParams",
     "cnt_network",
+    "cnt_networks",
+    "cotweet_keys",
     "cotweet_text",
     "messages_from_cnt_csv",
     "messages_from_posts",
     "messages_from_twitter_json",
     "token_set",
+    "token_table",
 ]
 
 CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply", "co_post")
@@ -102,28 +105,32 @@ def cotweet_text(text: str) -> str:
     return " ".join(_MENTION.sub("", text.lower()).split())
 
 
-# Plain texts: printable ASCII, tab, LF and CR only. For these, Python's lower() is ASCII
-# lower case, the mention pattern's whitespace (\s) and str.split()'s are both exactly
-# space, tab, LF and CR, so Arrow's string kernels give the same keys; other texts go
-# through Python.
+# Plain texts: printable ASCII, tab, LF and CR only (the tokenizer's fast class).
 _PLAIN = r"^[\x20-\x7e\t\n\r]*$"
+# On ASCII text the toolkit's co_tweet key is exact with Arrow's kernels: Python's lower()
+# is ASCII lower case; a mention ends at the pattern's whitespace (\s: space, \t, \n,
+# \v, \f, \r); str.split() also splits at \x1c-\x1f. Other texts go through Python.
+_MENTION_ASCII = r"@[^ \t\n\r\x0b\x0c]*"
+_SPACE_ASCII = r"[ \t\n\r\x0b\x0c\x1c-\x1f]"
 
 
-def cotweet_keys(texts: pa.Array) -> pa.Array:
-    """:func:`cotweet_text` of every text (vectorised for plain ASCII texts)."""
+def cotweet_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`cotweet_text` of every text (vectorised for ASCII texts)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    # string_is_ascii is a fast scan; the control-character regex runs on ASCII texts
-    ascii_ = pc.string_is_ascii(texts)
-    plain = _bools(pc.and_kleene(ascii_, pc.invert(pc.match_substring_regex(
-        texts, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"))))
+    plain = _bools(pc.string_is_ascii(texts))
     out = pc.ascii_lower(texts)
     # only texts with a mention or irregular spacing need the regex kernels
-    work = plain & _bools(pc.match_substring_regex(out, r"@|[\t\n\r]|  |^ | $"))
+    work = plain & _bools(pc.match_substring_regex(
+        out, r"@|[\t\n\r\x0b\x0c\x1c-\x1f]|  |^ | $"))
     if work.any():
-        sub = out.filter(_arrow_mask(work))
-        sub = pc.replace_substring_regex(sub, r"@[^ \t\n\r]*", "")
-        sub = pc.utf8_trim(pc.replace_substring_regex(sub, r"[ \t\n\r]+", " "), " ")
+        sub = pc.replace_substring_regex(out.filter(_arrow_mask(work)), _MENTION_ASCII, "")
+        odd = _bools(pc.match_substring_regex(sub, r"[\t\n\r\x0b\x0c\x1c-\x1f]|  "))
+        if odd.any():
+            runs = pc.replace_substring_regex(sub.filter(_arrow_mask(odd)),
+                                              _SPACE_ASCII + "+", " ")
+            sub = pc.replace_with_mask(sub, _arrow_mask(odd), runs)
+        sub = pc.utf8_trim(sub, " ")
         out = pc.replace_with_mask(out, _arrow_mask(work), sub)
     if not plain.all():
         slow = ~plain
@@ -317,6 +324,7 @@ class _Tables:
         self._mid = mid
         self._row_user = user
         self._row_t = t
+        self.first_rows: I64 = first            # input row of every message
         self.user: I64 = user[first]            # account code per message
         self.t: F64 = t[first]
         self._cache: dict[str, Any] = {}
@@ -810,7 +818,62 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
 
     Rows are sorted by source then target (the toolkit's order is arbitrary).
     """
-    tb = msgs.tables
+    return _network(msgs.tables, params)
+
+
+def cnt_networks(msgs: CntMessages, params: Sequence[CntParams], *, threads: int = 2
+                 ) -> list[pa.Table]:
+    """:func:`cnt_network` for each of ``params``, computed together on ``threads``
+    threads (same edge lists as one call each).
+
+    The message tables (ids, accounts, times) and co_tweet's text keys are built at the
+    same time, then the networks run side by side; Arrow's and numpy's kernels release
+    the interpreter lock, so two threads use two cores. An engine's pair-sweep hook
+    (:data:`echoscope.engines.hooks.PAIR_SWEEP`) is seen by every thread.
+    """
+    import contextvars
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    if threads <= 1 or len(params) == 0:
+        tb = msgs.tables
+        return [_network(tb, p) for p in params]
+    ctx = contextvars.copy_context()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        def run(fn: Any, *args: Any) -> Future[Any]:
+            return pool.submit(ctx.copy().run, fn, *args)
+
+        f_tables = run(lambda: msgs.tables)
+        f_cot = (run(_cotweet_row_codes, msgs.rows)
+                 if any(p.type == "co_tweet" for p in params) else None)
+
+        def one(p: CntParams) -> pa.Table:
+            tb = f_tables.result()
+            cot = f_cot.result() if p.type == "co_tweet" and f_cot is not None else None
+            return _network(tb, p, cot)
+
+        # slower kinds first, so the two threads finish close together
+        slow = {"co_similar_tweet": 0, "co_link": 1, "co_tweet": 3}
+        order = sorted(range(len(params)), key=lambda i: slow.get(params[i].type, 2))
+        futs = {i: run(one, params[i]) for i in order}
+        return [futs[i].result() for i in range(len(params))]
+
+
+def _cotweet_row_codes(rows: pa.Table) -> I64:
+    """co_tweet key code of every input row that is not a repost (-1 for reposts)."""
+    n = rows.num_rows
+    out = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return out
+    rep = rows["repost_id"].combine_chunks()
+    orig = _bools(pc.fill_null(_is_empty(rep), True))
+    texts = rows["message"].combine_chunks()
+    if not orig.all():
+        texts = texts.filter(_arrow_mask(orig))
+    out[orig] = key_codes(cotweet_keys(texts))
+    return out
+
+
+def _network(tb: _Tables, params: CntParams, cotweet_rows: I64 | None = None) -> pa.Table:
     n_acct = max(len(tb.accounts), 1)
     window = float(params.time_window)
     kind = params.type
@@ -829,7 +892,10 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
             keys = key_codes(tb.reply.filter(_arrow_mask(sel)))
         elif kind == "co_tweet":
             sel = original
-            keys = key_codes(cotweet_keys(tb.message.filter(_arrow_mask(sel))))
+            if cotweet_rows is not None:  # codes per input row: take each message's first
+                keys = cotweet_rows[tb.first_rows][sel]
+            else:
+                keys = key_codes(cotweet_keys(tb.message.filter(_arrow_mask(sel))))
         else:  # co_post: any two messages, reposts included
             sel = np.ones(tb.t.size, dtype=bool)
             keys = np.zeros(tb.t.size, dtype=np.int64)
