@@ -95,13 +95,14 @@ def test_first_of_runs_both_paths(keys: list[tuple[int, int]], axis_max: float) 
     assert [want_first[x] for x in to_first.tolist()] == [seen[k] for k in keys]
 
 
+@pytest.mark.parametrize("freq_bits", [64, 3, 0])  # all, some, no tokens as bit masks
 @pytest.mark.parametrize("dense_cells", [1 << 26, 0])  # membership table, binary search
 @settings(max_examples=80, deadline=None)
-@given(docs=st.lists(st.sets(st.integers(0, 12), min_size=1, max_size=8), min_size=2,
+@given(docs=st.lists(st.sets(st.integers(0, 12), min_size=0, max_size=8), min_size=2,
                      max_size=12),
        data=st.data())
 def test_overlap_is_set_intersection(docs: list[set[int]], data: st.DataObject,
-                                     dense_cells: int) -> None:
+                                     dense_cells: int, freq_bits: int) -> None:
     sizes = np.array([len(d) for d in docs], dtype=np.int64)
     indptr = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
@@ -110,12 +111,12 @@ def test_overlap_is_set_intersection(docs: list[set[int]], data: st.DataObject,
     pairs = data.draw(st.lists(st.tuples(idx, idx), max_size=20))
     a = np.array([p[0] for p in pairs], dtype=np.int64)
     b = np.array([p[1] for p in pairs], dtype=np.int64)
-    old = cc._DENSE_CELLS
-    cc._DENSE_CELLS = dense_cells
+    old = cc._DENSE_CELLS, cc._FREQ_BITS
+    cc._DENSE_CELLS, cc._FREQ_BITS = dense_cells, freq_bits
     try:
         got = cc._overlap(indptr, tokens, a, b).tolist()
     finally:
-        cc._DENSE_CELLS = old
+        cc._DENSE_CELLS, cc._FREQ_BITS = old
     assert got == [len(docs[x] & docs[y]) for x, y in pairs]
 
 

@@ -917,29 +917,51 @@ def _network(tb: _Tables, params: CntParams, cotweet_rows: I64 | None = None) ->
 # Up to this many (document, token) cells the overlap uses a dense membership table
 # (one byte per cell) instead of binary search.
 _DENSE_CELLS = 1 << 26
+# The most frequent tokens (at most 64) are held as one bit mask per document.
+_FREQ_BITS = 64
 
 
 def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
-    """``|tokens(a[k]) & tokens(b[k])|`` for every k; each document's tokens are sorted
-    and every document in ``a`` has at least one token.
+    """``|tokens(a[k]) & tokens(b[k])|`` for every k. ``tokens`` are ranks, rarest first,
+    sorted within each document.
 
-    Vectorised: every token of the smaller set is looked up among the ``(document,
-    token)`` cells of the larger (a dense membership table when documents x vocabulary
-    is small, else binary search), in chunks of a few million lookups.
+    Vectorised: the most frequent tokens (word frequencies are Zipf-like, so they make
+    a large share of every text) are a 64-bit mask per document and their overlap is a
+    popcount; each rarer token of the pair's side with fewer of them is looked up among
+    the ``(document, token)`` cells of the other side (a dense membership table when
+    documents x vocabulary is small, else binary search), a few million at a time.
     """
     out = np.zeros(a.size, dtype=np.int64)
     if a.size == 0:
         return out
     sizes = np.diff(indptr)
-    swap = sizes[a] > sizes[b]
+    n_doc = sizes.size
+    n_tok = int(tokens.max()) + 1 if tokens.size else 1
+    cut = max(n_tok - _FREQ_BITS, 0)
+    freq = tokens >= cut
+    bits = np.zeros(tokens.size, dtype=np.uint64)
+    bits[freq] = np.left_shift(np.uint64(1), (tokens[freq] - cut).astype(np.uint64))
+    mask = np.zeros(n_doc, dtype=np.uint64)
+    full = np.flatnonzero(sizes > 0)
+    if full.size:  # a document's bits are distinct, so their sum is their union
+        mask[full] = np.add.reduceat(bits, indptr[full], dtype=np.uint64)
+    del bits, freq
+    out += np.bitwise_count(mask[a] & mask[b])
+    # the rare tokens are each document's first ones (ranks ascending)
+    rare = sizes - np.bitwise_count(mask).astype(np.int64)
+    swap = rare[a] > rare[b]
     a, b = np.where(swap, b, a), np.where(swap, a, b)
-    n_tok = np.int64(int(tokens.max()) + 1 if tokens.size else 1)
-    code = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes) * n_tok + tokens
+    todo = np.flatnonzero(rare[a] > 0)
+    if todo.size == 0:
+        return out
+    a, b = a[todo], b[todo]
+    n_t = np.int64(n_tok)
+    code = np.repeat(np.arange(n_doc, dtype=np.int64), sizes) * n_t + tokens
     member: npt.NDArray[np.bool_] | None = None
-    if sizes.size * int(n_tok) <= _DENSE_CELLS:
-        member = np.zeros(sizes.size * int(n_tok), dtype=bool)
+    if n_doc * n_tok <= _DENSE_CELLS:
+        member = np.zeros(n_doc * n_tok, dtype=bool)
         member[code] = True
-    na = sizes[a]
+    na = rare[a]
     ends = np.cumsum(na)
     budget = 4_000_000
     lo = 0
@@ -950,15 +972,15 @@ def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
         total = int(cn.sum())
         first = np.cumsum(cn) - cn               # where each pair's lookups start
         pos = np.arange(total, dtype=np.int64)
-        pos += np.repeat(indptr[ca] - first, cn)  # token positions in the smaller set
+        pos += np.repeat(indptr[ca] - first, cn)  # positions of the rare tokens of a
         q = tokens[pos]
-        q += np.repeat(cb * n_tok, cn)
+        q += np.repeat(cb * n_t, cn)
         if member is not None:
             hit = member[q]
         else:
             at = np.minimum(np.searchsorted(code, q), code.size - 1)
             hit = code[at] == q
-        out[lo:hi] = np.add.reduceat(hit, first, dtype=np.int64)
+        out[todo[lo:hi]] += np.add.reduceat(hit, first, dtype=np.int64)
         lo = hi
     return out
 
@@ -1009,35 +1031,17 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     w_us = math.floor(window * 1e6) + _slack_us(p_t, window)
     ii, jj = _sweep(p_tok, t_us, p_acct, w_us)
     del p_tok, p_t, p_acct, t_us
-    # candidate document pairs -> pairs of texts; each distinct pair of texts is scored
-    # once: order each pair by (size, text) so the larger set is the one looked up in
-    # (_overlap), then sort-unique with the inverse
+    # candidate document pairs -> their texts; size filter, then exact Jaccard as the
+    # toolkit computes it (float division)
     a, b = p_doc[ii], p_doc[jj]
     del ii, jj, p_doc
     ta, tb_ = dtext[a], dtext[b]
-    sa, sb = sizes[ta], sizes[tb_]
-    swap = (sa > sb) | ((sa == sb) & (ta > tb_))
-    tkey = np.where(swap, ta, tb_) * np.int64(n_text) + np.where(swap, tb_, ta)
-    del ta, tb_, sa, sb, swap
-    korder = np.argsort(tkey)
-    ks = tkey[korder]
-    new = np.empty(ks.size, dtype=bool)
-    if ks.size:
-        new[0] = True
-        np.not_equal(ks[1:], ks[:-1], out=new[1:])
-    uniq = ks[new]
-    inv = np.empty(ks.size, dtype=np.int64)
-    inv[korder] = np.cumsum(new) - 1
-    del tkey, korder, ks, new
-    ua, ub = uniq % np.int64(n_text), uniq // np.int64(n_text)
-    # size filter, then exact Jaccard as the toolkit computes it (float division)
-    na, nb = sizes[ua], sizes[ub]
-    ok_u = np.minimum(na, nb) >= t_low * np.maximum(na, nb)
-    cand = np.flatnonzero(ok_u)
-    inter = _overlap(indptr, tokens, ua[cand], ub[cand])
-    na, nb = na[cand], nb[cand]
-    ok_u[cand] = inter / (na + nb - inter) >= thr
-    ok = ok_u[inv]
+    na, nb = sizes[ta], sizes[tb_]
+    cand = np.flatnonzero(np.minimum(na, nb) >= t_low * np.maximum(na, nb))
+    a, b, ta, tb_, na, nb = a[cand], b[cand], ta[cand], tb_[cand], na[cand], nb[cand]
+    inter = _overlap(indptr, tokens, ta, tb_)
+    ok = inter / (na + nb - inter) >= thr
+    del ta, tb_, na, nb, inter, cand
     # pairs sharing several prefix tokens repeat: keep one of each
     nd = np.int64(docs.size)
     a, b = a[ok], b[ok]
