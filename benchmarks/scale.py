@@ -89,9 +89,10 @@ def child(args: argparse.Namespace) -> None:
                            workspace=args.workspace, format=args.format_name)
     sampler.stop.set()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    run = json.loads((Path(args.out) / "run.json").read_text("utf-8"))
     print(json.dumps({"stages": rows, "wall": time.perf_counter() - t0,
                       "cpu": time.process_time() - c0, "peak_mb": peak,
-                      "counts": res.counts}))
+                      "counts": res.counts, "engine": run.get("engine", {})}))
 
 
 # -- parent ------------------------------------------------------------------------------
@@ -108,7 +109,8 @@ def _simulate(n: int, fmt: str, seed: int, folder: Path) -> list[Path]:
     return files()
 
 
-def run_size(n: int, fmt: str, seed: int, work: Path, keep: bool) -> dict[str, Any]:
+def run_size(n: int, fmt: str, seed: int, work: Path, keep: bool,
+             memory_limit: str | None = None) -> dict[str, Any]:
     sim = work / f"sim_{fmt}_{n}_s{seed}"
     inputs = _simulate(n, fmt, seed, sim)
     out = work / f"out_{fmt}_{n}"
@@ -119,7 +121,10 @@ def run_size(n: int, fmt: str, seed: int, work: Path, keep: bool) -> dict[str, A
            "--suspended", str(sim / "suspended.csv"), *map(str, inputs)]
     print(f"[scale] {n:,} posts: {' '.join(cmd)}", file=sys.stderr)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if memory_limit:
+        env["ECHOSCOPE_MEMORY_LIMIT"] = memory_limit
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     stdout, _ = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -181,7 +186,10 @@ def write_results(results: list[dict[str, Any]], args: argparse.Namespace) -> No
         f"{max(r['load'] for r in results):.1f} at the end (shared machine: CPU seconds "
         "include every thread; wall times are inflated by other jobs). Stage rows run from "
         "the end of the previous stage to the end of this one; peak RSS is the highest "
-        "resident memory sampled during the stage, the total's from rusage."
+        "resident memory sampled during the stage, the total's from rusage. DuckDB "
+        "memory limit: " + ", ".join(sorted({str(r.get("engine", {}).get("memory_limit",
+                                                                         "not recorded"))
+                                             for r in results})) + "."
         + (" Sizes already measured in the same work folder were taken from that earlier "
            "run (`--reuse-results`): code and load may differ between sizes."
            if args.reuse_results else ""), "",
@@ -279,6 +287,9 @@ def main() -> None:
     ap.add_argument("--reuse-results", action="store_true",
                     help="take a size's figures from --workdir when an earlier run saved them")
     ap.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
+    ap.add_argument("--memory-limit", default=None,
+                    help="DuckDB memory limit for analyze (ECHOSCOPE_MEMORY_LIMIT; default: "
+                         "the workspace default, min(50%% of RAM, 4 GiB))")
     ap.add_argument("--diagnose", nargs=2, metavar=("RESULTS", "TRUTH"), type=Path,
                     help="explain flagged breaking-news reposters in an analyze output folder")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -302,7 +313,8 @@ def main() -> None:
         if args.reuse_results and saved.exists():
             results.append(json.loads(saved.read_text("utf-8")))
         else:
-            results.append(run_size(n, args.format, args.seed, work, args.keep))
+            results.append(run_size(n, args.format, args.seed, work, args.keep,
+                                    args.memory_limit))
             print(_fmt_table(results[-1:]), file=sys.stderr)
         if not args.no_write:
             write_results(results, args)

@@ -188,12 +188,23 @@ class _Stages:
 
     def ran(self, name: str, t0: float, **extra: Any) -> None:
         secs = round(time.perf_counter() - t0, 4)
+        _release_memory()
         self.log.timings[name] = secs  # (a stage that logs its own time is not counted twice)
         self.info[name] = {"status": "ran", "seconds": secs, **extra}
 
     def skip(self, name: str, status: str, note: str) -> None:
         self.info[name] = {"status": status, "note": note}
         progress.info(f"{name}: {note}")
+
+
+def _release_memory() -> None:
+    """Hand memory freed by a stage back to the system before the next stage: Arrow's
+    allocator keeps freed pages for reuse, so a stage's peak would otherwise stay
+    resident through every later stage (docs/scale.md)."""
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
 
 
 def _engine(name: str, spark_master: str | None) -> Any:

@@ -57,6 +57,7 @@ minutes to dodge spam filters while popular content co-occurs by chance at that 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +73,10 @@ from echoscope.detect._util import F64, I32, I64, US, distinct_per, encode, time
 from echoscope.detect.base import DETECTORS, DetectorBase
 from echoscope.detect.kernel import count_pairs, isolated_mask, sort_actions, sweep_pair_codes
 from echoscope.detect.null import (
+    account_excess,
     benjamini_hochberg,
     candidate_denominator,
+    chance_partners,
     configuration_strata,
     pairs_per_key,
     poisson_tail,
@@ -326,6 +329,14 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         null["cc_pairs"] = np.bincount(key_stratum[pkey[both]], minlength=n_str)[
             :n_str].astype(np.float64)
         null["cc_denom"] = candidate_denominator(strata, cand)
+        # for the account-level test (null.chance_partners): the stratum Gram matrix of
+        # all the layer's accounts and the strata rows of the accounts in tested pairs
+        null["gram"] = strata.T @ strata
+        null["colsum"] = strata.sum(axis=0)
+        tested = np.unique(np.concatenate([ucode[sel] // layer.n_accounts,
+                                           ucode[sel] % layer.n_accounts]))
+        null["tested_accounts"] = tested
+        null["tested_rows"] = strata[tested]
     del code, pkey, delay
     ucode, nk, npairs, mind = ucode[sel], nk[sel], npairs[sel], mind[sel]
     medd, rsum = medd[sel], rsum[sel]
@@ -399,27 +410,37 @@ def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: 
     """
     p = params or DetectParams()
     stats = stats if stats is not None else {}
-    stats["max_pairs"] = p.max_pairs
     actions = schema.check("actions", actions, stage="detect")
     actions = episode_keys(actions, p.episode_types, p.episode_gap)
+    acct_all, acct_dict = encode(actions["account_id"])
+    types_col = actions["type"]
+
+    def layers() -> Iterator[tuple[str, pa.Table, I32]]:
+        for typ in p.types:
+            mask = pc.equal(types_col, typ).combine_chunks() if actions.num_rows else None
+            if mask is None:
+                continue
+            sel = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+            if not sel.any():
+                continue
+            yield typ, actions.filter(mask), acct_all[sel].astype(np.int32)
+
+    return _edges_of_layers(layers(), acct_dict, p, seed, stats)
+
+
+def _edges_of_layers(layers: Iterable[tuple[str, pa.Table, I32]], acct_dict: pa.Array,
+                     p: DetectParams, seed: int, stats: dict[str, Any]) -> pa.Table:
+    """Edges from the action layers (type, its actions with episode keys, account codes
+    into ``acct_dict``), one layer in memory at a time."""
+    stats["max_pairs"] = p.max_pairs
     windows = p.resolved_windows()
     stats["windows"] = {}
-    acct_all, acct_dict = encode(actions["account_id"])
     n_acct = len(acct_dict)
-    types_col = actions["type"]
     results: list[dict[str, Any]] = []
     families = 0
-    for typ in p.types:
-        mask = pc.equal(types_col, typ).combine_chunks() if actions.num_rows else None
-        if mask is None:
-            continue
-        sel = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
-        if not sel.any():
-            continue
-        sub = actions.filter(mask)
+    for typ, sub, acct in layers:
         key, _ = encode(sub["key"])
         t = times_us(sub["time"])
-        acct = acct_all[sel].astype(np.int32)
         first = windows[0]
         if p.window == "auto":
             first, curve = choose_window(key, t, acct, p.auto_candidates,
@@ -446,6 +467,32 @@ def coaction_edges(actions: pa.Table, params: DetectParams | None = None, seed: 
     return _finish(results, acct_dict, p, families, stats)
 
 
+def _account_test(results: list[dict[str, Any]], acct_dict: pa.Array,
+                  p: DetectParams) -> pa.Table:
+    """Per account: tested pairs (partners reaching ``min_keys`` keys, summed over layers),
+    the number chance would give (:func:`echoscope.detect.null.chance_partners`) and the
+    p-value of the excess (:func:`echoscope.detect.null.account_excess`)."""
+    n = len(acct_dict)
+    partners = np.zeros(n, dtype=np.float64)
+    expected = np.zeros(n, dtype=np.float64)
+    for r in results:
+        nl = r["null"]
+        if "gram" not in nl or "rate" not in nl:
+            continue
+        partners += np.bincount(r["a"], minlength=n)[:n]
+        partners += np.bincount(r["b"], minlength=n)[:n]
+        idx = nl["tested_accounts"]
+        expected[idx] += chance_partners(nl["tested_rows"], nl["gram"], nl["colsum"],
+                                         nl["rate"], p.min_keys)
+    idx = np.flatnonzero(partners > 0)
+    return schema.check("coaction_accounts", pa.table({
+        "account_id": acct_dict.take(pa.array(idx)),
+        "partners": pa.array(partners[idx].astype(np.int64)),
+        "expected": pa.array(expected[idx]),
+        "p_value": pa.array(account_excess(partners[idx], expected[idx])),
+    }), stage="detect")
+
+
 def _finish(results: list[dict[str, Any]], acct_dict: pa.Array, p: DetectParams,
             family: int, stats: dict[str, Any]) -> pa.Table:
     if not results:
@@ -466,6 +513,7 @@ def _finish(results: list[dict[str, Any]], acct_dict: pa.Array, p: DetectParams,
     else:
         if p.null == "configuration":
             lam = robust_rates(results, nk, family, stats)
+            stats["_accounts"] = _account_test(results, acct_dict, p)
         pv = poisson_tail(nk, lam)
         qv = benjamini_hochberg(pv, family)
         weight = cat["rarity"] * nk / (nk + lam)
@@ -509,10 +557,29 @@ def detect_edges(ws: Workspace, params: DetectParams | None = None, *,
             return detect_edges(ws, p, log=own)
     stats: dict[str, Any] = {}
     with progress.task("co-action networks"), log.timed("detect"):
-        types = ", ".join("'" + t.replace("'", "''") + "'" for t in p.types)
-        actions = ws.sql(f"SELECT * FROM actions WHERE type IN ({types})")
-        edges = coaction_edges(actions, p, p.seed, stats=stats)
+        # one action type in memory at a time (the account codes come from all of them,
+        # sorted, as coaction_edges encodes them): same edges, a fraction of the memory
+        acct_dict = ws.sql(
+            "SELECT DISTINCT account_id FROM actions WHERE list_contains(?, type) "
+            "ORDER BY account_id", [list(p.types)]).column(0).combine_chunks()
+        acct_dict = acct_dict.cast(pa.string())
+
+        def layers() -> Iterator[tuple[str, pa.Table, I32]]:
+            for typ in p.types:
+                sub = ws.sql("SELECT account_id, time, type, key FROM actions "
+                             "WHERE type = ?", [typ])
+                if not sub.num_rows:
+                    continue
+                sub = episode_keys(sub, p.episode_types, p.episode_gap)
+                codes = pc.index_in(sub["account_id"], value_set=acct_dict)
+                yield typ, sub, np.asarray(codes.to_numpy(zero_copy_only=False),
+                                           dtype=np.int32)
+
+        edges = _edges_of_layers(layers(), acct_dict, p, p.seed, stats)
         ws.replace("edges", edges, stage="detect")
+        acc = stats.pop("_accounts", None)
+        ws.replace("coaction_accounts", acc if acc is not None
+                   else schema.empty("coaction_accounts"), stage="detect")
     log.count("edges", edges.num_rows)
     log.count("detect", _jsonable(stats))
     capped = [x for x in stats.get("layers", []) if x.get("capped_keys")]
