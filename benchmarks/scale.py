@@ -82,6 +82,9 @@ def child(args: argparse.Namespace) -> None:
         rows.append({"stage": name, "wall": wall - last["wall"], "cpu": cpu - last["cpu"],
                      "peak_mb": sampler.take() / 2**20})
         last.update(wall=wall, cpu=cpu)
+        # each stage as it ends: a run stopped early (a 10M run out of time) keeps them
+        with open(Path(args.out).parent / (Path(args.out).name + ".stages.jsonl"), "a") as f:
+            f.write(json.dumps(rows[-1]) + "\n")
 
     pipeline._Stages.ran = ran  # type: ignore[method-assign]
     t0, c0 = time.perf_counter(), time.process_time()
