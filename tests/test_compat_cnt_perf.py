@@ -252,3 +252,14 @@ def test_cnt_networks_threads_see_the_pair_sweep_hook() -> None:
         PAIR_SWEEP.reset(token)
     assert len(seen) == 3 and threading.main_thread().name not in seen
     assert [t.to_pylist() for t in got] == [t.to_pylist() for t in want]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "", "ab", "é"]), max_size=6),
+                max_size=5))
+def test_codes_of_chunked_arrays(chunks: list[list[str]]) -> None:
+    arr = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], type=pa.string())
+    codes, values = cc._codes(arr)
+    flat = [x for c in chunks for x in c]
+    assert values.to_pylist() == list(dict.fromkeys(flat))  # first appearance order
+    assert [values[i].as_py() for i in codes.tolist()] == flat

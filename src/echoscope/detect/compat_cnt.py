@@ -430,10 +430,17 @@ class CntMessages:
 def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[I64, pa.Array]:
     """Integer codes (in order of first appearance) and the distinct values."""
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+        if arr.num_chunks != 1:
+            # chunk by chunk: one dictionary for all chunks, the strings are not copied
+            chunks = arr.dictionary_encode().chunks
+            if not chunks:
+                return np.zeros(0, dtype=np.int64), pa.array([], arr.type)
+            codes = np.concatenate([np.asarray(_np(c.indices), dtype=np.int64)
+                                    for c in chunks])
+            return codes, chunks[-1].dictionary
+        arr = arr.chunk(0)
     enc = arr.dictionary_encode()
-    return np.asarray(_np(enc.indices), dtype=np.int64), \
-        enc.dictionary
+    return np.asarray(_np(enc.indices), dtype=np.int64), enc.dictionary
 
 
 def _none_if_empty(arr: pa.Array) -> pa.Array:
@@ -859,17 +866,26 @@ def cnt_networks(msgs: CntMessages, params: Sequence[CntParams], *, threads: int
 
 
 def _cotweet_row_codes(rows: pa.Table) -> I64:
-    """co_tweet key code of every input row that is not a repost (-1 for reposts)."""
+    """co_tweet key code of every input row that is not a repost (-1 for reposts).
+
+    Batch by batch as read (the text stays in cache and no column is copied whole); one
+    dictionary over all batches gives the codes."""
     n = rows.num_rows
     out = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return out
-    rep = rows["repost_id"].combine_chunks()
-    orig = _bools(pc.fill_null(_is_empty(rep), True))
-    texts = rows["message"].combine_chunks()
-    if not orig.all():
-        texts = texts.filter(_arrow_mask(orig))
-    out[orig] = key_codes(cotweet_keys(texts))
+    keys: list[pa.Array] = []
+    masks: list[npt.NDArray[np.bool_]] = []
+    for batch in rows.select(["repost_id", "message"]).to_batches():
+        orig = _bools(pc.fill_null(_is_empty(batch.column(0)), True))
+        texts = batch.column(1)
+        if not orig.all():
+            texts = texts.filter(_arrow_mask(orig))
+        keys.append(cotweet_keys(texts).cast(pa.string()))
+        masks.append(orig)
+    enc = pa.chunked_array(keys, type=pa.string()).dictionary_encode()
+    codes = [np.asarray(_np(c.indices), dtype=np.int64) for c in enc.chunks]
+    out[np.concatenate(masks)] = np.concatenate(codes) if codes else []
     return out
 
 
