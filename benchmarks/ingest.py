@@ -123,9 +123,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs; the best is reported")
     ap.add_argument("--no-fast-path", action="store_true",
                     help="measure the reference Python parser (ECHOSCOPE_NO_FAST_PATH=1)")
-    ap.add_argument("--path", choices=["tight", "sql"], default="sql",
-                    help="which fast path (ECHOSCOPE_V1_PATH): DuckDB SQL (the default) or "
-                         "the orjson loop")
+    ap.add_argument("--path", choices=["struct", "tight", "sql"], default="struct",
+                    help="which fast path (ECHOSCOPE_V1_PATH): msgspec structs (the "
+                         "default), DuckDB SQL or the orjson loop")
     ap.add_argument("--child", nargs=2, metavar=("FILE", "WS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

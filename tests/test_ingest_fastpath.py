@@ -103,18 +103,20 @@ def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def both(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[Any, Any]:
-    """(tight path's result, reference parser's result); the SQL path must agree."""
+    """(msgspec path's result, reference parser's result); the tight and SQL paths must
+    agree with the reference too."""
     from echoscope.ingest import twitter_v1
 
     got = []
-    for fast, way in ((True, "tight"), (True, "sql"), (False, "tight")):
+    for fast, way in ((True, "struct"), (True, "tight"), (True, "sql"), (False, "struct")):
         monkeypatch.setattr(_driver, "FAST_PATH", fast)
         monkeypatch.setattr(twitter_v1, "V1_PATH", way)
         with Workspace(":memory:") as ws:
             ingest_files([str(path)], ws, **kw)
             got.append(snapshot(ws))
-    assert got[1] == got[2], "the SQL path differs from the reference parser"
-    return got[0], got[2]
+    assert got[1] == got[3], "the tight path differs from the reference parser"
+    assert got[2] == got[3], "the SQL path differs from the reference parser"
+    return got[0], got[3]
 
 
 def test_fast_path_is_used_and_equal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +134,7 @@ def test_fast_path_is_used_and_equal(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(twitter_v1.TwitterV1, "load_fast", spy)
     fast, slow = both(f, monkeypatch)
-    assert calls == [True, True]  # the tight path, then the SQL path (the default)
+    assert calls == [True, True, True]  # the msgspec (default), tight and SQL paths
     assert fast == slow
     assert len(fast["posts"]) == 10
 

@@ -9,6 +9,7 @@ post's text is the original's full text); quotes; replies; entities and
 
 from __future__ import annotations
 
+import io
 import os
 from typing import IO, Any
 
@@ -27,9 +28,9 @@ from echoscope.normalise import canonical_url, normalise_handle, normalise_hasht
 __all__ = ["TwitterV1"]
 
 PLATFORM = "twitter"
-#: which fast path ``load_fast`` takes: "sql" (DuckDB, the default) or "tight" (orjson
-#: loop: the same CPU time, but its peak RSS grew with the file: 4.9 GiB at 5M tweets)
-V1_PATH = os.environ.get("ECHOSCOPE_V1_PATH", "sql")
+#: which fast path ``load_fast`` takes: "struct" (msgspec typed decoding, the default),
+#: "sql" (DuckDB) or "tight" (orjson loop); see benchmarks/RESULTS.md "Ingest"
+V1_PATH = os.environ.get("ECHOSCOPE_V1_PATH", "struct")
 _NOTICES = ("delete", "limit", "warning", "scrub_geo", "status_withheld", "user_withheld",
             "disconnect", "event", "friends")
 
@@ -258,12 +259,12 @@ class TwitterV1(Loader):
                   options: LoadOptions) -> bool:
         """The fast path for JSON-lines files; False to decline (not JSON lines).
 
-        By default the DuckDB SQL path of ``_v1_fast``; ``ECHOSCOPE_V1_PATH=tight``
-        selects the orjson loop of ``_v1_tight`` (both give the reference parser's
-        result and cost the same CPU; the SQL path's memory stays bounded, see
-        benchmarks/RESULTS.md).
+        By default the msgspec path of ``_v1_struct``; ``ECHOSCOPE_V1_PATH=sql`` selects
+        the DuckDB SQL path of ``_v1_fast`` and ``ECHOSCOPE_V1_PATH=tight`` the orjson
+        loop of ``_v1_tight``. All give the reference parser's result; the msgspec path
+        is the fastest and its memory stays bounded (see benchmarks/RESULTS.md).
         """
-        if V1_PATH != "tight":
+        if V1_PATH == "sql":
             return self.load_sql(con, path, stage, sink, options)
         from echoscope.ingest._io import STREAM_ERRORS, open_input, peek_head
         from echoscope.ingest._v1_tight import tight_load_v1
@@ -280,7 +281,21 @@ class TwitterV1(Loader):
             head = head[: 1 << 12]
             if not start.startswith(b"{") or (b"\n" in head and not _looks_like_jsonl(head)):
                 return False
-            tight_load_v1(stream, sink, con, stage)
+            if V1_PATH == "tight":
+                tight_load_v1(stream, sink, con, stage)
+            else:
+                from echoscope.ingest._v1_struct import struct_load_v1
+
+                if stream.__class__ is not io.BufferedReader or not isinstance(
+                        getattr(stream, "raw", None), io.FileIO):
+                    # a plain file whose head was re-wrapped: read it afresh (in big
+                    # blocks; a decompressing stream is read line by line)
+                    with open(path, "rb") as f:
+                        plain = f.read(4)[:2] not in (b"\x1f\x8b", b"\x28\xb5")
+                    if plain:
+                        stream.close()
+                        stream = open(path, "rb")  # noqa: SIM115 - closed below
+                struct_load_v1(stream, sink, con, stage)
         finally:
             stream.close()
         return True

@@ -1,0 +1,538 @@
+"""The default path of the Twitter v1.1 JSONL loader: msgspec typed decoding.
+
+``msgspec.json.Decoder(type=_Tweet)`` decodes each line straight into small typed
+structs holding only the ~40 fields echoscope uses; every other field is skipped in C
+without building Python objects, so decoding costs less than ``orjson.loads`` of the
+line. The per-tweet Python then only reads attributes (the decoder has already checked
+every type) into column lists, as the tight path (``_v1_tight``) does.
+
+Memory stays bounded however large the file: each batch of 50,000 posts (and its
+account snapshots) is appended to an Arrow stream file in the workspace's temporary
+folder, and DuckDB loads each file with one bulk statement at the end (many small appends to an
+uncommitted table made DuckDB's memory grow with the file; see benchmarks/RESULTS.md).
+
+Exactness is by construction. A line goes whole to the reference parser
+(:func:`echoscope.ingest.twitter_v1._dispatch`), before anything was recorded for it,
+when msgspec cannot decode it into the structs (invalid JSON, a field of another type,
+not an object), when a value has a shape the reference treats specially (an empty
+``extended_tweet.entities``, a retweet without a user object), when it might hold a
+number that ``orjson`` refuses and msgspec skips (overflowing a double), or invalid
+UTF-8 in a skipped field (msgspec only checks the strings it decodes). Tests compare
+this path, the tight and SQL paths and the reference parser on the example records,
+mixed bad files and Hypothesis mutations.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import gc
+import io
+import os
+import shutil
+import tempfile
+import uuid
+from bisect import bisect_right
+from itertools import accumulate
+from typing import IO, Annotated, Any
+
+import msgspec
+import pyarrow as pa
+
+from echoscope import schema
+from echoscope.ingest._base import Sink
+from echoscope.ingest._util import app_from_source, parse_json_line, twitter_time_to_us
+from echoscope.normalise import _canonical, canonical_url, normalise_handle, normalise_hashtag
+
+__all__ = ["struct_load_v1"]
+
+#: posts per Arrow batch written to the spill file
+BATCH = 50_000
+#: lines checked together (UTF-8, numbers) before decoding
+_POST_SCHEMA = schema.TABLES["posts"].schema
+
+# ints the reference turns into the same text / int64 (orjson gives a float beyond)
+_Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_Str = str | None
+
+
+class _Unwound(msgspec.Struct):
+    url: _Str = None
+
+
+class _Url(msgspec.Struct):
+    url: _Str = None
+    expanded_url: _Str = None
+    unwound: _Unwound | None = None
+
+
+class _Tag(msgspec.Struct):
+    text: _Str = None
+
+
+class _Mention(msgspec.Struct):
+    screen_name: _Str = None
+    id_str: _Str = None
+    id: _Int | None = None
+
+
+class _Media(msgspec.Struct):
+    id_str: _Str = None
+    id: _Int | None = None
+    media_url_https: _Str = None
+    media_url: _Str = None
+
+
+class _Entities(msgspec.Struct):
+    hashtags: list[_Tag] | None = None
+    urls: list[_Url] | None = None
+    user_mentions: list[_Mention] | None = None
+    media: list[_Media] | None = None
+
+
+class _XEntities(msgspec.Struct):
+    media: list[_Media] | None = None
+
+
+class _User(msgspec.Struct):
+    id_str: _Str = None
+    id: _Int | None = None
+    screen_name: _Str = None
+    name: _Str = None
+    created_at: _Str = None
+    followers_count: _Int | None = None
+    friends_count: _Int | None = None
+    statuses_count: _Int | None = None
+    description: _Str = None
+    profile_image_url_https: _Str = None
+    profile_image_url: _Str = None
+
+
+class _Extended(msgspec.Struct):
+    full_text: _Str = None
+    entities: _Entities | None = None
+    extended_entities: _XEntities | None = None
+
+
+class _Content(msgspec.Struct):
+    id_str: _Str = None
+    id: _Int | None = None
+    created_at: _Str = None
+    text: _Str = None
+    full_text: _Str = None
+    extended_tweet: _Extended | None = None
+    entities: _Entities | None = None
+    extended_entities: _XEntities | None = None
+    user: _User | None = None
+
+
+class _Tweet(_Content):
+    lang: _Str = None
+    source: _Str = None
+    in_reply_to_status_id_str: _Str = None
+    in_reply_to_status_id: _Int | None = None
+    in_reply_to_user_id_str: _Str = None
+    in_reply_to_user_id: _Int | None = None
+    quoted_status_id_str: _Str = None
+    quoted_status_id: _Int | None = None
+    is_quote_status: bool | None = None
+    retweeted_status: _Content | None = None
+    quoted_status: _Content | None = None
+
+
+_SNAP_FIELDS = [("line", pa.int64()), ("account_id", pa.string()), ("handle", pa.string()),
+                ("display_name", pa.string()), ("created_at", schema.TS),
+                ("followers", pa.int64()), ("following", pa.int64()),
+                ("posts_count", pa.int64()), ("description", pa.string()),
+                ("profile_image_url", pa.string()), ("seen", schema.TS)]
+_SNAP_SCHEMA = pa.schema(_SNAP_FIELDS)
+
+# A number orjson refuses (it overflows a double) while msgspec skips it unchecked has an
+# exponent of 3+ digits or 200+ digits before it. Found in a whole block at once, with
+# every digit mapped to "0", "E" to "e" and "+" deleted (bytes.translate and find run in
+# C; a regex was 5-10x slower). Text that merely looks like it ("1e234" in a link) only
+# sends its line to the reference parser.
+_DIGITS = bytes.maketrans(b"123456789E", b"000000000e")
+_NUMBER_SIGNS = (b"e000", b"0" * 200)
+#: bytes read at a time from a plain file
+_CHUNK = 1 << 23
+#: lines checked together when reading line by line (a compressed stream)
+_BLOCK = 4096
+
+
+class _Odd(Exception):
+    """This line is not of the common shape: the reference parser takes it."""
+
+
+def _id(s: str | None, i: int | None) -> str | None:
+    """The reference ``_id``: the ``_str`` form when non-empty, else the number."""
+    if s:
+        return s
+    return None if i is None else str(i)
+
+
+def _suspect_lines(block: bytes, lines: list[bytes], sep: int, extra: int = 0) -> set[int]:
+    """Indexes of ``lines`` msgspec must not decode (see above).
+
+    ``block`` is the lines joined, each followed by ``sep`` more bytes (1 when they were
+    split off a block at its newlines, 0 when they still end with theirs), and then
+    ``extra`` bytes that belong to no line here (a hit there is ignored).
+    """
+    bad: set[int] = set()
+    ends: list[int] | None = None
+    if not block.isascii():
+        try:
+            # final=False: a character cut at the end (in ``extra``) is not an error
+            codecs.utf_8_decode(block, "strict", False)
+        except UnicodeDecodeError:
+            for i, raw in enumerate(lines):
+                if not raw.isascii():
+                    try:
+                        raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        bad.add(i)
+    digits = block.translate(_DIGITS, b"+")
+    if b"e000" in digits or b"0" * 200 in digits:
+        # positions in ``digits`` are shifted by the deleted "+": map on the original
+        marked = block.translate(_DIGITS)
+        for sign in (b"e000", b"e+000", b"0" * 200):
+            at = marked.find(sign)
+            while at >= 0:
+                if ends is None:
+                    ends = list(accumulate(len(x) + sep for x in lines))
+                i = bisect_right(ends, at)
+                if i < len(lines):
+                    bad.add(i)
+                at = marked.find(sign, at + 1)
+    return bad
+
+
+def _spill_dir(con: Any) -> str:
+    """A fresh folder for this load's Parquet batches (in DuckDB's temp folder)."""
+    base = None
+    with contextlib.suppress(Exception):
+        base = str(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+    if base and base != ".tmp":
+        with contextlib.suppress(OSError):
+            os.makedirs(base, exist_ok=True)
+            return tempfile.mkdtemp(prefix="echoscope-v1-", dir=base)
+    return tempfile.mkdtemp(prefix="echoscope-v1-")
+
+
+def _bulk(con: Any, path: str, sql: str) -> None:
+    """Run ``sql`` (with ``{}`` for the source) over the Arrow stream file at ``path``.
+
+    One statement reads every batch (memory-mapped, so memory stays bounded): DuckDB
+    writes one bulk insert out as it goes, where many small appends stayed in memory.
+    """
+    view = f"_v1_spill_{uuid.uuid4().hex[:8]}"
+    with pa.memory_map(path) as src:
+        reader = pa.ipc.open_stream(src)
+        con.register(view, reader)
+        try:
+            con.execute(sql.format(f'"{view}"'))
+        finally:
+            con.unregister(view)
+
+
+def struct_load_v1(stream: IO[bytes], sink: Sink, con: Any, stage: str) -> None:
+    """Read JSON lines from ``stream`` into ``stage`` (posts) and ``sink`` (the rest).
+
+    Lines the reference parser must see are handed to it (its posts reach the stage
+    table through the driver's usual flush). Batches written here are loaded into
+    ``stage`` before this returns, also when an exception (a broken stream) leaves.
+    """
+    from echoscope.ingest.twitter_v1 import _dispatch
+
+    spill = _spill_dir(con)
+    try:
+        _load(stream, sink, con, stage, spill, _dispatch)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
+          dispatch: Any) -> None:
+    cols: list[list[Any]] = [[] for _ in range(18)]
+    (c_pid, c_uid, c_handle, c_created, c_kind, c_text, c_lang, c_app, c_par, c_paracc,
+     c_partime, c_urls, c_tags, c_men, c_menids, c_media, c_rec) = cols[1:]
+    # account snapshots: (order, account id, *profile, seen) rows, aggregated in SQL by the
+    # driver (``_driver._fast_snapshots``); order 2n for the author of line n, 2n+1 for the
+    # parent's author (a later call wins a tie, as in Sink.snapshot)
+    snaps: list[tuple[Any, ...]] = []
+    posts_file = os.path.join(spill, "posts.arrows")
+    snaps_file = os.path.join(spill, "accounts.arrows")
+    writers: dict[str, Any] = {}
+    files: dict[str, Any] = {}
+    decode = msgspec.json.Decoder(_Tweet).decode
+    DecodeError = msgspec.DecodeError
+    times: dict[str, int] = {}  # whole time strings (authors repeat; so do busy seconds)
+    days: dict[str, int] = {}
+
+    def ttime(s: str) -> int:
+        # == twitter_time_to_us(s) for the usual '+0000' layout (days cached); any other
+        # layout goes there
+        v = times.get(s)
+        if v is not None:
+            return v
+        if len(s) != 30 or s[19:26] != " +0000 ":
+            v = twitter_time_to_us(s)
+        else:
+            d = days.get(s[4:11] + s[26:])
+            if d is None:
+                d = days[s[4:11] + s[26:]] = twitter_time_to_us(
+                    s[:11] + "00:00:00 +0000" + s[25:])
+            v = d + (int(s[11:13]) * 3600 + int(s[14:16]) * 60 + int(s[17:19])) * 1_000_000
+        if len(times) >= 1 << 18:
+            times.clear()
+        times[s] = v
+        return v
+
+    def user_of(user: _User) -> tuple[str, tuple[Any, ...]]:
+        uid = _id(user.id_str, user.id)
+        if not uid:
+            raise _Odd  # the reference rejects it: "missing field user.id_str"
+        created = user.created_at
+        return uid, (user.screen_name, user.name,
+                     ttime(created) if created is not None else None,
+                     user.followers_count, user.friends_count, user.statuses_count,
+                     user.description, user.profile_image_url_https or user.profile_image_url)
+
+    def write(name: str, table: pa.Table) -> None:
+        w = writers.get(name)
+        if w is None:
+            sink_file = files[name] = pa.OSFile(name, "wb")
+            w = writers[name] = pa.ipc.new_stream(sink_file, table.schema)
+        w.write_table(table)
+
+    def flush() -> None:
+        if snaps:
+            scols = list(zip(*snaps, strict=True))
+            snaps.clear()
+            write(snaps_file, pa.table([pa.array(v, type=t) for (_, t), v in
+                                        zip(_SNAP_FIELDS, scols, strict=True)],
+                                       schema=_SNAP_SCHEMA))
+        n = len(c_rec)
+        if not n:
+            return
+        cols[0] = ["twitter"] * n
+        data = {name: pa.array(values, type=_POST_SCHEMA.field(name).type)
+                for name, values in zip(Sink.POST_COLUMNS, cols, strict=True)}
+        data["source_file"] = pa.array([sink.source_file] * n, pa.string())
+        table = pa.table(data).select(_POST_SCHEMA.names)
+        for c in cols:
+            c.clear()
+        write(posts_file, table.cast(_POST_SCHEMA))
+        sink.n_posts += n
+
+    def finish() -> None:
+        flush()
+        close()
+        if posts_file in writers:
+            _bulk(con, posts_file, f'INSERT INTO "{stage}" SELECT * FROM {{}}')
+        if snaps_file in writers:
+            acc_table = f"_v1_sacc_{uuid.uuid4().hex[:8]}"
+            _bulk(con, snaps_file, f'CREATE TABLE "{acc_table}" AS SELECT * FROM {{}}')
+            sink.fast_accounts.append(acc_table)
+
+    def close() -> None:
+        for name, w in writers.items():
+            with contextlib.suppress(Exception):
+                w.close()
+            with contextlib.suppress(Exception):
+                files[name].close()
+
+    def reference(n: int, raw: bytes) -> None:
+        if not raw.strip() or (n == 1 and raw.startswith(b"\xef\xbb\xbf")
+                               and not raw[3:].strip()):
+            return  # a blank line: not a record
+        obj, err = parse_json_line(raw, first=n == 1)
+        if err is not None:
+            sink.reject(n, raw, err)
+        else:
+            dispatch(obj, sink, n, raw)
+
+    def one(n: int, raw: bytes, nl: bytes) -> None:
+        try:
+            t = decode(raw)
+        except DecodeError:
+            reference(n, raw + nl)
+            return
+        try:
+            pid = _id(t.id_str, t.id)
+            created_raw = t.created_at
+            user = t.user
+            if not pid or created_raw is None or user is None:
+                raise _Odd
+            created = ttime(created_raw)
+            uid, prof = user_of(user)
+            rt = t.retweeted_status
+            parent_id = parent_acc = parent_time = None
+            psnap: tuple[str, tuple[Any, ...]] | None = None
+            content: _Content = t
+            if rt is not None:
+                kind = "repost"
+                content = rt
+                parent_id = _id(rt.id_str, rt.id)
+                ru = rt.user
+                if ru is None:
+                    raise _Odd
+                ptime = rt.created_at
+                parent_time = ttime(ptime) if ptime is not None else None
+                psnap = user_of(ru)
+                parent_acc = psnap[0]
+            elif reply := _id(t.in_reply_to_status_id_str, t.in_reply_to_status_id):
+                kind = "reply"
+                parent_id = reply
+                parent_acc = _id(t.in_reply_to_user_id_str, t.in_reply_to_user_id)
+            else:
+                quoted = t.quoted_status
+                qid = _id(t.quoted_status_id_str, t.quoted_status_id)
+                if t.is_quote_status or qid or quoted is not None:
+                    kind = "quote"
+                    parent_id = qid or (_id(quoted.id_str, quoted.id)
+                                        if quoted is not None else None)
+                    if quoted is not None and quoted.user is not None:
+                        qtime = quoted.created_at
+                        parent_time = ttime(qtime) if qtime is not None else None
+                        psnap = user_of(quoted.user)
+                        parent_acc = psnap[0]
+                    if parent_id is None:
+                        kind = "post"
+                else:
+                    kind = "post"
+            ext = content.extended_tweet
+            text = (ext.full_text if ext is not None else None) or content.full_text \
+                or content.text or ""
+            ents = ext.entities if ext is not None else None
+            if ents is not None and (ents.hashtags is None and ents.urls is None
+                                     and ents.user_mentions is None and ents.media is None):
+                raise _Odd  # an empty object or only other keys: the reference decides
+            if ents is not None:
+                xents = ext.extended_entities if ext is not None else None
+            else:
+                ents = content.entities
+                xents = content.extended_entities
+            urls: list[str] = []
+            tags: list[str] = []
+            men: list[str] = []
+            menids: list[str] = []
+            media: list[dict[str, Any]] = []
+            if ents is not None:
+                if ents.urls:
+                    for u in ents.urls:
+                        url = u.url
+                        expanded = u.expanded_url
+                        unw = u.unwound
+                        b = unw.url if unw is not None else expanded
+                        if b and url is not None and url.startswith(
+                                ("https://t.co/", "http://t.co/")):
+                            s = b.strip()
+                            c = _canonical(s) if s else None
+                        else:
+                            c = canonical_url(url, b)
+                        if c is None and expanded:
+                            c = canonical_url(expanded)
+                        if c and c not in urls:
+                            urls.append(c)
+                if ents.hashtags:
+                    tags = [normalise_hashtag(h.text) for h in ents.hashtags if h.text]
+                if ents.user_mentions:
+                    for m in ents.user_mentions:
+                        if m.screen_name:
+                            men.append(normalise_handle(m.screen_name))
+                        mid = _id(m.id_str, m.id)
+                        if mid:
+                            menids.append(mid)
+            mlist = (xents.media if xents is not None else None) or (
+                ents.media if ents is not None else None)
+            if mlist:
+                media = [{"media_id": _id(m.id_str, m.id),
+                          "url": m.media_url_https or m.media_url, "hash": None}
+                         for m in mlist]
+            app = app_from_source(t.source)
+        except Exception:
+            reference(n, raw + nl)
+            return
+        # record it (nothing above changed any state)
+        snaps.append((2 * n, uid, *prof, created))
+        if psnap is not None:
+            snaps.append((2 * n + 1, psnap[0], *psnap[1], parent_time))
+        c_pid.append(pid)
+        c_uid.append(uid)
+        c_handle.append(prof[0])
+        c_created.append(created)
+        c_kind.append(kind)
+        c_text.append(text)
+        c_lang.append(t.lang)
+        c_app.append(app)
+        c_par.append(parent_id)
+        c_paracc.append(parent_acc)
+        c_partime.append(parent_time)
+        c_urls.append(urls)
+        c_tags.append(tags)
+        c_men.append(men)
+        c_menids.append(menids)
+        c_media.append(media)
+        c_rec.append(n)
+
+    def block(first: int, lines: list[bytes], nl: bytes, bad: set[int]) -> None:
+        # ``nl``: what each line lost when it was split off (the reference sees it);
+        # ``bad``: the lines msgspec must not decode
+        for i, raw in enumerate(lines):
+            n = first + i
+            if i in bad or (n == 1 and raw.startswith(b"\xef\xbb\xbf")):
+                reference(n, raw + nl)
+            else:
+                one(n, raw, nl)
+        if len(c_rec) >= BATCH:
+            flush()
+
+    # The loop makes millions of small objects and no reference cycles: the cyclic
+    # collector would only rescan the growing column lists.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    first = 1
+    try:
+        if stream.__class__ is io.BufferedReader and isinstance(
+                getattr(stream, "raw", None), io.FileIO):
+            # a plain file: big reads, split at newlines (cheaper than line by line)
+            rest = b""
+            while data := stream.read(_CHUNK):
+                lines = data.split(b"\n")
+                tail = lines.pop()  # after the last newline: the start of the next line
+                if not lines:
+                    rest += tail
+                    continue
+                bad = _suspect_lines(data, lines, 1, len(tail))
+                if rest:
+                    lines[0] = rest + lines[0]
+                    bad.discard(0)
+                    bad |= _suspect_lines(lines[0], lines[:1], 1)
+                rest = tail
+                block(first, lines, b"\n", bad)
+                first += len(lines)
+            if rest:
+                block(first, [rest], b"", _suspect_lines(rest, [rest], 0))
+        else:
+            # a decompressing stream: line by line, so that what was read before a
+            # broken stream is kept exactly as on the reference path
+            todo: list[bytes] = []
+            try:
+                for raw in stream:
+                    todo.append(raw)
+                    if len(todo) >= _BLOCK:
+                        lines, todo = todo, []
+                        block(first, lines, b"", _suspect_lines(b"".join(lines), lines, 0))
+                        first += len(lines)
+            finally:
+                if todo:
+                    lines, todo = todo, []
+                    block(first, lines, b"", _suspect_lines(b"".join(lines), lines, 0))
+    finally:
+        try:
+            finish()
+        finally:
+            close()
+            if gc_was_on:
+                gc.enable()
