@@ -144,10 +144,11 @@ def run_media(tmp: Path) -> list[str]:
         "",
         "| set | seed | image_repost recall, ids only | with --media-dir | precision, ids only "
         "| with --media-dir | recall, ids only | with --media-dir | organic FPR with "
-        "--media-dir | media files | media-key stage s | hijack: edges tested among members "
-        "(p <= 0.1) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "--media-dir | viral-image posters flagged | media files | media-key stage s | hijack: "
+        "edges tested among members (p <= 0.1) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    img_recall: dict[str, list[float]] = defaultdict(list)
     for group, posts, seed, days in SIM_RUNS:
         d = tmp / f"media_{posts}_{seed}"
         sim = simulate(d / "data", SimParams(posts=posts, seed=seed, days=days),
@@ -158,7 +159,8 @@ def run_media(tmp: Path) -> list[str]:
                         params=AnalyzeParams(seed=0))
             ev = evaluate(sim.truth_path, d / name)
             img = [c["recall"] for c in ev["campaigns"] if c["style"] == "image_repost"]
-            res[name] = (ev["accounts"], img[0] if img else None, r)
+            viral = (ev.get("hard_negatives") or {}).get("viral_images") or {}
+            res[name] = (ev["accounts"], img[0] if img else None, r, viral)
         truth = json.loads(Path(sim.truth_path).read_text())
         hj = [c for c in truth["campaigns"] if c["style"] == "hijack"]
         with Workspace(res["plain"][2].workspace) as ws:
@@ -169,12 +171,19 @@ def run_media(tmp: Path) -> list[str]:
             ).to_pylist()[0].values()
         stage = res["media"][2].stages.get("media_keys", {})
         pa_, pm = res["plain"][0], res["media"][0]
+        viral = res["media"][3]
+        if res["media"][1] is not None:
+            img_recall[group].append(res["media"][1])
         lines.append(
             f"| {group} | {seed} | {_fmt(res['plain'][1])} | {_fmt(res['media'][1])} | "
             f"{_fmt(pa_['precision'])} | {_fmt(pm['precision'])} | {_fmt(pa_['recall'])} | "
-            f"{_fmt(pm['recall'])} | {_fmt(pm['organic_fpr'])} | {sim.media_files:,} | "
+            f"{_fmt(pm['recall'])} | {_fmt(pm['organic_fpr'])} | "
+            f"{viral.get('flagged', '–')} of {viral.get('accounts', '–')} | {sim.media_files:,} | "
             f"{_fmt(stage.get('seconds'))} | {tested} ({weak}) |")
         print(f"media {posts} posts seed {seed}: {json.dumps(pm)}", file=sys.stderr)
+    lines += ["", "Mean image_repost recall with `--media-dir`: "
+              + ", ".join(f"{g} {statistics.mean(v):.3f}" for g, v in img_recall.items())
+              + " (ids only: 0)."]
     return lines
 
 
@@ -333,10 +342,12 @@ def main() -> int:
     ap.add_argument("--media", action="store_true",
                     help="only the image-repost runs (simulated images, analyze with and "
                          "without --media-dir); writes its own subsection")
+    ap.add_argument("--keep", metavar="DIR", default=None,
+                    help="with --media: keep the simulated data and outputs in DIR")
     args = ap.parse_args()
     if args.media:
         with tempfile.TemporaryDirectory(prefix="echoscope-quality-media-") as d:
-            media_lines = run_media(Path(d))
+            media_lines = run_media(Path(args.keep) if args.keep else Path(d))
         print("\n".join(media_lines))
         if not args.no_write:
             write_media_section(media_lines)
