@@ -263,3 +263,23 @@ def test_codes_of_chunked_arrays(chunks: list[list[str]]) -> None:
     flat = [x for c in chunks for x in c]
     assert values.to_pylist() == list(dict.fromkeys(flat))  # first appearance order
     assert [values[i].as_py() for i in codes.tolist()] == flat
+
+
+def test_csv_columns_and_plain_open_agree_with_ingest(tmp_path: Path) -> None:
+    import gzip
+
+    from echoscope.ingest.cnt_csv import COLUMNS
+
+    assert cc._CSV_COLUMNS == COLUMNS
+    body = "1,A,a,,,hello,0,http://x.example/1\n2,B,b,1,,RT,3,\n"
+    plain = tmp_path / "in.csv"
+    for head in ("\ufeffMessage_ID,user_id,username,repost_id,reply_id,message,timestamp,"
+                 "urls\n", '"message_id",u,n,r,p,m,"timestamp",urls\n', ""):
+        plain.write_text(head + body, encoding="utf-8")
+        assert cc.messages_from_cnt_csv(str(plain)).rows["message_id"].to_pylist() == \
+            ["1", "2"], head
+    packed = tmp_path / "in.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert cc._open_plain(str(packed)) is None
+    assert cc._open_plain(str(tmp_path)) is None and cc._open_plain("-") is None
+    assert cc.messages_from_cnt_csv(str(packed)).rows["message_id"].to_pylist() == ["1", "2"]

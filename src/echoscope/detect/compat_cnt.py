@@ -522,17 +522,52 @@ def _has_quote(path: str) -> bool:
         return True
 
 
+# The toolkit CSV's columns (as echoscope.ingest.cnt_csv.COLUMNS; a test keeps them equal):
+# named here so that reading a plain file does not import the ingest package (its
+# loaders and rich), a tenth of a second per process.
+_CSV_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message",
+                "timestamp", "urls")
+
+
+def _open_plain(path: str) -> io.BufferedReader | None:
+    """``path`` opened if it is a readable, uncompressed file; else None (stdin,
+    compressed or unreadable input goes through the ingest opener and its errors)."""
+    if path == "-":
+        return None
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError:
+        return None
+    try:
+        magic = f.peek(4)[:4]
+    except OSError:
+        f.close()
+        return None
+    if magic[:2] == b"\x1f\x8b" or magic == b"\x28\xb5\x2f\xfd":  # gzip, zstd
+        f.close()
+        return None
+    return f
+
+
 def _read_cnt_csv_arrow(path: str, columns: list[str]) -> pa.Table | None:
     import pyarrow.csv as pacsv
 
-    from echoscope.ingest._io import open_input
-    from echoscope.ingest.cnt_csv import COLUMNS, is_header_line
+    COLUMNS = _CSV_COLUMNS
+    stream: Any = _open_plain(path)
+    if stream is None:
+        from echoscope.ingest._io import open_input
 
-    stream = open_input(path)
+        stream = open_input(path)
     try:
         head = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
         first = head.split(b"\n", 1)[0]
-        skip = 1 if is_header_line(first) else 0
+        name = first.removeprefix(b"\xef\xbb\xbf").split(b",", 1)[0].strip().lower()
+        if name == b"message_id":  # surely a header (the common case)
+            skip = 1
+        else:
+            from echoscope.ingest.cnt_csv import is_header_line
+
+            skip = 1 if is_header_line(first) else 0
         # without a quote character no value can hold a newline, and Arrow splits the
         # file into blocks for its threads much faster
         plain_file = isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO)
