@@ -210,7 +210,9 @@ def test_campaigns_identical(engine: Any, posts: pa.Table, tmp_path: Any) -> Non
         eng.build_actions(ws)
         eng.detect_edges(ws, DetectParams(alpha=1.0))
         find_campaigns(ws)
-        out[name] = (ws.table("actions"), ws.table("edges"),
+        # row order of the actions table is the writer's (the embedded engine writes
+        # in batches); the rows are what must agree
+        out[name] = (ws.sql("SELECT * FROM actions ORDER BY ALL"), ws.table("edges"),
                      ws.sql("SELECT * FROM campaign_members ORDER BY ALL"))
         ws.close()
     for a, b in zip(out["duckdb"], out["spark"], strict=True):
@@ -218,11 +220,32 @@ def test_campaigns_identical(engine: Any, posts: pa.Table, tmp_path: Any) -> Non
     assert out["spark"][2].num_rows > 0
 
 
-def test_unsupported_parameters_are_clear(engine: Any, actions: pa.Table) -> None:
-    with pytest.raises(ParameterError, match="auto"):
-        engine.edges(actions, DetectParams(window="auto"))
-    with pytest.raises(ParameterError, match="shift"):
-        engine.edges(actions, DetectParams(null="shift"))
+def test_shift_null_identical(engine: Any, actions: pa.Table) -> None:
+    p = DetectParams(alpha=1.0, null="shift", min_keys=1, seed=4,
+                     types=("repost", "hashtag", "url", "text"))
+    want = coaction_edges(actions, p, p.seed)
+    got = engine.edges(actions, p)
+    pv = want["p_value"].to_numpy()
+    assert want.num_rows > 0 and np.isfinite(pv).all() and (pv < 1).any()
+    _assert_edges_equal(got, want)
+
+
+@pytest.mark.parametrize("max_pairs", [30_000_000, 3_000])
+def test_window_auto_identical(engine: Any, actions: pa.Table, max_pairs: int) -> None:
+    # max_pairs 3,000 makes both engines sample keys (seeded, the same keys)
+    p = DetectParams(window="auto", alpha=1.0, min_keys=1, max_pairs=max_pairs, seed=7,
+                     types=("repost", "hashtag", "url", "reply"))
+    ws: dict[str, Any] = {}
+    want = coaction_edges(actions, p, p.seed, stats=ws)
+    gs: dict[str, Any] = {}
+    got = engine.edges(actions, p, stats=gs)
+    assert gs["auto_curves"] == ws["auto_curves"]
+    assert gs["windows"] == ws["windows"]
+    assert any(w[0] != 60.0 for w in ws["windows"].values())  # auto chose something
+    if not any(x["capped_keys"] for x in ws["layers"]):
+        _assert_edges_equal(got, want)
+    else:  # the small budget also made the single machine leave popular keys out
+        assert max_pairs < 30_000_000
 
 
 def test_get_engine_rejects_unknown() -> None:
@@ -255,9 +278,6 @@ def test_cli_detect_engine_spark_matches_default(spark: Any, posts: pa.Table,
         ws.close()
     assert tables["spark"][0].equals(tables["duckdb"][0])
     assert tables["spark"][1].equals(tables["duckdb"][1])
-    # the compat modes stay on the embedded engine, with a clear error
-    assert main(["network", "-w", str(tmp_path / "spark.duckdb"), "--compat", "cnt",
-                 "--time-window", "60", "--engine", "spark", "-o", "-"]) == 2
 
 
 def test_read_posts_parquet_and_twitter_v1(spark: Any, tmp_path: Any) -> None:
@@ -297,3 +317,45 @@ def test_near_text_independent_of_row_order(posts: pa.Table) -> None:
     for _ in range(3):
         shuffled = posts.take(pa.array(rng.permutation(posts.num_rows)))
         assert actions_from_posts(shuffled, p).equals(want)
+
+
+def test_run_job_equals_embedded_detect(spark: Any, tmp_path: Any) -> None:
+    """spark_job's path (posts on files -> edges, members) gives the embedded engine's
+    edges, hashtag episodes included, and the clusters of those edges."""
+    import pyarrow.parquet as pq
+
+    from echoscope.cluster import ClusterParams, cluster_pairs, combine_pairs, tie_edges
+    from echoscope.detect.coaction import episode_keys
+    from echoscope.engines.spark import run_job
+
+    posts = make_posts(5)
+    # a hashtag used in two storms a day apart by the same crew: two episodes
+    extra = []
+    for day in (0, 1):
+        for k in range(4):
+            extra.append({**posts.slice(0, 1).to_pylist()[0], "post_id": f"storm{day}{k}",
+                          "account_id": f"crew{k}", "kind": "post", "parent_post_id": None,
+                          "hashtags": ["stormtag"], "urls": [], "media": [], "mentions": [],
+                          "text": "x",
+                          "created_at": T0 + dt.timedelta(days=day, seconds=10 * k)})
+    posts = pa.concat_tables([posts, pa.Table.from_pylist(extra, schema=posts.schema)])
+    pq.write_table(posts, tmp_path / "posts.parquet")
+    acts = actions_from_posts(posts)
+    split = episode_keys(acts, ("hashtag",), 6 * 3600.0)
+    assert not split["key"].equals(acts["key"])  # episodes matter on this input
+    p = DetectParams(alpha=1.0, seed=2)
+    want = coaction_edges(acts, p, p.seed)
+    res = run_job(str(tmp_path / "posts.parquet"), str(tmp_path / "out"), detect_params=p,
+                  seed=2, split_rows=50)
+    got = pq.read_table(tmp_path / "out" / "edges.parquet")
+    _assert_edges_equal(got, want)
+    assert res["edges"] == want.num_rows
+    crew = want.filter(pc.and_(pc.equal(want["type"], "hashtag"),
+                               pc.starts_with(want["account_a"], "crew")))
+    assert crew.num_rows and set(crew["n_keys"].to_pylist()) == {2}  # two storms, two keys
+    cp = ClusterParams(seed=2)
+    members = cluster_pairs(combine_pairs(tie_edges(want, cp)), resolution=cp.resolution,
+                            seed=2)
+    assert pq.read_table(tmp_path / "out" / "members.parquet").equals(members)
+    assert (tmp_path / "out" / "edges.csv").read_text(encoding="utf-8").count("\n") == \
+        want.num_rows + 1

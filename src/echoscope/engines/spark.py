@@ -99,16 +99,25 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     if active is not None and master is None:
         active.conf.set("spark.sql.session.timeZone", "UTC")
         return active
-    url = master or "local[*]"
+    # under spark-submit (its gateway is up) the master comes from spark-submit's
+    # --master: setting one here would override it and silently run in local mode
+    submitted = master is None and "PYSPARK_GATEWAY_PORT" in os.environ
+    url = master or ("" if submitted else "local[*]")
     if url.startswith("local"):
         os.environ["PYSPARK_PYTHON"] = sys.executable
         os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    b = (SparkSession.builder.master(url).appName("echoscope")
+    b = SparkSession.builder.master(url) if url else SparkSession.builder
+    b = (b.appName("echoscope")
          .config("spark.ui.enabled", "false")
          .config("spark.ui.showConsoleProgress", "false")
          .config("spark.sql.session.timeZone", "UTC"))
     if shuffle_partitions:
         b = b.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    # numba's kernels cache even when echoscope is imported from a shipped wheel
+    # (echoscope.engines.numba_cache); the standard locators still come first
+    from echoscope.engines.numba_cache import LOCATOR_CLASSES
+
+    b = b.config("spark.executorEnv.NUMBA_CACHE_LOCATOR_CLASSES", LOCATOR_CLASSES)
     for k, v in (conf or {}).items():
         b = b.config(k, v)
     try:
@@ -117,7 +126,27 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
         raise UserError(f"could not start Spark with master {url!r}: {e}. The Spark engine "
                         "needs Java 17 (JAVA_HOME or java on PATH).") from e
     s.conf.set("spark.sql.session.timeZone", "UTC")
+    _ship_own_wheel(s)
     return s
+
+
+def _ship_own_wheel(spark: SparkSession) -> None:
+    """When echoscope runs from a wheel (``spark-submit --py-files echoscope-...whl``),
+    ship it to the executors as a ``.zip``: Python workers put only ``.zip``, ``.egg``
+    and ``.jar`` files of ``--py-files`` on their path, never a ``.whl``."""
+    import shutil
+    import tempfile
+
+    from echoscope.engines.numba_cache import own_archive
+
+    archive = own_archive()
+    if archive is None or archive.lower().endswith((".zip", ".egg")):
+        return
+    name = os.path.basename(archive).rsplit(".", 1)[0] + ".zip"
+    folder = tempfile.mkdtemp(prefix="echoscope-ship-")
+    dest = os.path.join(folder, name)
+    shutil.copyfile(archive, dest)
+    spark.sparkContext.addPyFile(dest)
 
 
 def _naive_ts(col: pa.ChunkedArray | pa.Array) -> pa.Array:

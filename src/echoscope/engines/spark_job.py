@@ -17,7 +17,10 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the job, print counts as JSON; exit code 2 on a user error."""
+    from echoscope.engines.numba_cache import install
     from echoscope.errors import EchoscopeError
+
+    install()  # before any numba kernel: they cache even from a shipped wheel (zip)
 
     ap = argparse.ArgumentParser(
         prog="spark_job.py",
