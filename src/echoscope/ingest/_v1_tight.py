@@ -302,9 +302,11 @@ def tight_load_v1(stream: IO[bytes], sink: Sink, con: Any, stage: str) -> None:
                         raise _Odd
                     for m in lst:
                         if m.__class__ is dict:
+                            murl = m.get("media_url_https") or m.get("media_url")
+                            if murl is not None and murl.__class__ is not str:
+                                raise _Odd
                             media.append({"media_id": _id(m, "id", "id_str"),
-                                          "url": m.get("media_url_https") or m.get(
-                                              "media_url"), "hash": None})
+                                          "url": murl, "hash": None})
                 lang = t.get("lang")
                 if lang is not None and lang.__class__ is not str:
                     raise _Odd

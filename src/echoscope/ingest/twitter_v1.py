@@ -49,24 +49,32 @@ def _entities(t: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return t.get("entities") or {}, t.get("extended_entities") or {}
 
 
+def _text(v: Any, field: str) -> str | None:
+    """A text field: a string or null; any other type is a bad value (a reject)."""
+    if v is None or isinstance(v, str):
+        return v
+    raise TypeError(f"{field} is a JSON {type(v).__name__}, not a string")
+
+
 def _user_account(sink: Sink, user: dict[str, Any], seen_at: int | None) -> tuple[str, str | None]:
     uid = user.get("id_str") or (str(user["id"]) if user.get("id") is not None else None)
     if not uid:
         raise KeyError("user.id_str")
-    handle = user.get("screen_name")
+    handle = _text(user.get("screen_name"), "user.screen_name")
     created = user.get("created_at")
     sink.account(
         platform=PLATFORM,
         account_id=str(uid),
         seen_at=seen_at,
         handle=handle,
-        display_name=user.get("name"),
+        display_name=_text(user.get("name"), "user.name"),
         created_at=twitter_time_to_us(created) if isinstance(created, str) else None,
         followers=json_int(user.get("followers_count")),
         following=json_int(user.get("friends_count")),
         posts_count=json_int(user.get("statuses_count")),
-        description=user.get("description"),
-        profile_image_url=user.get("profile_image_url_https") or user.get("profile_image_url"),
+        description=_text(user.get("description"), "user.description"),
+        profile_image_url=_text(user.get("profile_image_url_https")
+                                or user.get("profile_image_url"), "user.profile_image_url"),
     )
     return str(uid), handle
 
@@ -158,7 +166,7 @@ def parse_tweet(t: dict[str, Any], sink: Sink, record: int) -> None:
         if isinstance(m, dict):
             media.append({
                 "media_id": _id(m, "id"),
-                "url": m.get("media_url_https") or m.get("media_url"),
+                "url": _text(m.get("media_url_https") or m.get("media_url"), "media_url"),
                 "hash": None,
             })
     sink.post(
@@ -169,7 +177,7 @@ def parse_tweet(t: dict[str, Any], sink: Sink, record: int) -> None:
         created_at=created,
         kind=kind,
         text=text,
-        lang=t.get("lang"),
+        lang=_text(t.get("lang"), "lang"),
         source_app=app_from_source(t.get("source")),
         parent_post_id=parent_id,
         parent_account_id=parent_acc,

@@ -1,0 +1,178 @@
+"""The msgspec path of the v1.1 loader (the default) gives exactly what the reference
+Python parser gives, on the example records and on corrupted input: bytes msgspec would
+accept but orjson refuses, block boundaries, odd shapes."""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from echoscope.ingest import _driver, _v1_struct, ingest_files, twitter_v1
+from echoscope.workspace import Workspace
+from tests.test_ingest_fastpath import lines_of, snapshot, variants
+
+
+def struct_and_reference(path: Path, monkeypatch: pytest.MonkeyPatch,
+                         **kw: Any) -> tuple[Any, Any]:
+    """(msgspec path's result, reference parser's result) for one file."""
+    got = []
+    monkeypatch.setattr(twitter_v1, "V1_PATH", "struct")
+    for fast in (True, False):
+        monkeypatch.setattr(_driver, "FAST_PATH", fast)
+        with Workspace(":memory:") as ws:
+            ingest_files([str(path)], ws, **kw)
+            got.append(snapshot(ws))
+    return got[0], got[1]
+
+
+def _line(obj: dict[str, Any], key: str, raw_value: bytes) -> bytes:
+    """``obj`` as a JSON line with ``"key": raw_value`` spliced in (any bytes)."""
+    body = orjson.dumps(obj)
+    return body[:-1] + b',"' + key.encode() + b'":' + raw_value + b"}\n"
+
+
+def test_struct_path_is_the_default_and_is_used(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    assert twitter_v1.V1_PATH == "struct"
+    calls: list[int] = []
+    orig = _v1_struct.struct_load_v1
+
+    def spy(*a: Any) -> None:
+        calls.append(1)
+        orig(*a)
+
+    monkeypatch.setattr(_v1_struct, "struct_load_v1", spy)
+    f = tmp_path / "v.jsonl"
+    f.write_bytes(lines_of(variants()))
+    fast, slow = struct_and_reference(f, monkeypatch)
+    assert calls == [1]
+    assert fast == slow and len(fast["posts"]) == 10
+
+
+def test_what_msgspec_accepts_but_orjson_refuses(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numbers overflowing a double and invalid UTF-8 in fields echoscope does not read
+    (msgspec skips them unchecked): the reference rejects such lines, and so must we."""
+    base = variants()[1]
+    lines = [
+        _line(dict(base, id_str="501"), "x", b"1e400"),
+        _line(dict(base, id_str="502"), "x", b"-1E+400"),
+        _line(dict(base, id_str="503"), "x", b"1" + b"0" * 400),
+        _line(dict(base, id_str="504"), "x", b"[1.5e-400, 2E5, 1e308]"),  # fine for both
+        _line(dict(base, id_str="505"), "x", b'"\xff\xfe"'),
+        _line(dict(base, id_str="506"), "x", b'"\xed\xa0\x80"'),  # an encoded surrogate
+        _line(dict(base, id_str="507"), "x", b'"\\ud800"'),
+        _line(dict(base, id_str="508"), "x", b'"caf\xc3\xa9 \xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a"'),
+        _line(dict(base, id_str="509"), "text", b'"a link t.co/x1e234 and 3e100"'),
+        _line(dict(base, id_str="510"), "id", b"18446744073709551616"),  # orjson: a float
+        _line(dict(base, id_str=""), "id", b"18446744073709551615"),
+        _line(dict(base, id_str=""), "id", b"9223372036854775807"),
+        _line(dict(base, id_str="511"), "id_str", b'"512"'),  # a duplicate key: last wins
+        _line(dict(base, id_str="513"), "x", b"[" * 600 + b"]" * 600),  # deep nesting
+        _line(dict(base, id_str="514"), "extended_tweet",
+              b'{"full_text": "ft", "entities": {}}'),
+        _line(dict(base, id_str="515"), "extended_tweet",
+              b'{"full_text": "ft", "entities": {"symbols": []}}'),
+        _line(dict(base, id_str="516"), "user", b'{"id_str": "1", "followers_count": 5.0}'),
+        _line(dict(base, id_str="517"), "user", b'{"id_str": "1", "followers_count": true}'),
+        _line(dict(base, id_str="518"), "is_quote_status", b"1"),
+        b'{"id_str": "519", "user": {"id_str": "1"}, "created_at": "Fri Jun 13 09:12:44 '
+        b'+0000 2014"}\r\n',
+        b"\n",
+        b"  \t \n",
+    ]
+    f = tmp_path / "odd.jsonl"
+    f.write_bytes(b"".join(lines) + lines_of(variants()))
+    fast, slow = struct_and_reference(f, monkeypatch)
+    assert fast == slow
+    rejected = {r[1] for r in fast["rejects"]}
+    assert {2, 3, 5, 6, 7} <= rejected  # the overflowing numbers and bad UTF-8 lines
+    post_ids = {p[1] for p in fast["posts"]}
+    assert {"504", "508", "509", "512", "514", "515"} <= post_ids
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 1500, 1 << 23])
+def test_block_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                          chunk: int) -> None:
+    """Lines split across reads (multi-byte characters and number signs cut in two)."""
+    monkeypatch.setattr(_v1_struct, "_CHUNK", chunk)
+    objs = variants()
+    objs[1]["text"] = "مرحبا بالعالم 😀 " * 20
+    body = (b"\xef\xbb\xbf" + lines_of(objs[:3])
+            + _line(dict(objs[1], id_str="601"), "x", b"2" * 350)
+            + _line(dict(objs[1], id_str="602"), "x", b"7.5e+1234")
+            + lines_of(objs[3:]) + lines_of(objs[:1])[:-1])  # no newline at the end
+    f = tmp_path / "b.jsonl"
+    f.write_bytes(body)
+    fast, slow = struct_and_reference(f, monkeypatch)
+    assert fast == slow
+    assert len(fast["rejects"]) == 2 and fast["files"][0][2] == 13
+
+
+def test_compressed_input_is_read_line_by_line(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    monkeypatch.setattr(_v1_struct, "_BLOCK", 3)
+    body = lines_of(variants()) + _line(dict(variants()[1], id_str="701"), "x", b"1e999")
+    g = tmp_path / "v.jsonl.gz"
+    g.write_bytes(gzip.compress(body))
+    fast, slow = struct_and_reference(g, monkeypatch)
+    assert fast == slow and len(fast["posts"]) == 10 and len(fast["rejects"]) == 1
+
+
+def test_spill_files_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_v1_struct, "BATCH", 3)  # several batches per spill file
+    f = tmp_path / "v.jsonl"
+    f.write_bytes(lines_of(variants()))
+    ws_path = tmp_path / "w.echoscope.duckdb"
+    fast, slow = struct_and_reference(f, monkeypatch)
+    assert fast == slow
+    monkeypatch.setattr(_driver, "FAST_PATH", True)
+    with Workspace(ws_path) as ws:
+        ingest_files([str(f)], ws)
+        assert ws.count("posts") == 10
+    tmp = Path(str(ws_path) + ".tmp")
+    assert not tmp.exists() or not any(tmp.glob("echoscope-v1-*"))
+
+
+_SPLICE = st.sampled_from([
+    b"1e400", b"-2E+308", b"1" * 320, b"0.5e-999", b"12", b"-0", b'"\xff"', b'"\xc3"',
+    b'"\\ud83d\\ude00"', b'"\\udc00"', b'"ok \xe2\x82\xac"', b"null", b"true", b"{}",
+    b"[]", b'{"url": 1}', b"[[[[1]]]]", b'"Fri Jun 13 09:12:44 +0000 2014"', b"1.0",
+    b"9223372036854775808", b'"x"', b"[{}]", b'[{"text": "T"}]',
+])
+_KEYS = st.sampled_from(["x", "id", "id_str", "text", "full_text", "lang", "source",
+                         "user", "entities", "extended_tweet", "retweeted_status",
+                         "quoted_status", "is_quote_status", "in_reply_to_status_id",
+                         "quoted_status_id", "created_at", "extended_entities"])
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 9), _KEYS, _SPLICE), max_size=6),
+       cuts=st.lists(st.tuples(st.integers(0, 9), st.integers(1, 400)), max_size=2),
+       chunk=st.sampled_from([64, 777, 1 << 23]))
+def test_struct_path_equivalence_on_corrupted_lines(
+        edits: list[Any], cuts: list[Any], chunk: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_v1_struct, "_CHUNK", chunk)
+    objs = [copy.deepcopy(o) for o in variants()]
+    lines = [orjson.dumps(o) + b"\n" for o in objs]
+    for i, key, value in edits:
+        lines[i] = lines[i][:-2] + b',"' + key.encode() + b'":' + value + b"}\n"
+    for i, at in cuts:  # truncate a line (a half-written record)
+        lines[i] = lines[i][:at] + b"\n"
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "c.jsonl"
+        f.write_bytes(b"".join(lines))
+        fast, slow = struct_and_reference(f, monkeypatch)
+        assert fast == slow
