@@ -414,15 +414,16 @@ def _near_text_actions(ws: Workspace, p: ActionParams, rows_src: str,
     if p.num_perm % p.bands:
         raise ValueError("num_perm must be a multiple of bands")
     sigs: list[np.ndarray[Any, Any]] = []
-    hexes: list[pa.Array] = []
-    # VARCHAR order in DuckDB is UTF-8 byte order = code point order = Python's str order
-    reader = ws.con.sql("SELECT norm, h FROM (SELECT DISTINCT norm, h FROM "
-                            "_actions_texts) ORDER BY norm").to_arrow_reader(chunk)
+    hashes: list[np.ndarray[Any, Any]] = []
+    # VARCHAR order in DuckDB is UTF-8 byte order = code point order = Python's str order;
+    # the hex text hash becomes its 64-bit value in SQL (no Python string per text)
+    reader = ws.con.sql("SELECT norm, ('0x' || h)::UBIGINT AS hv FROM (SELECT DISTINCT "
+                        "norm, h FROM _actions_texts) ORDER BY norm").to_arrow_reader(chunk)
     for batch in reader or ():
         if batch.num_rows:
             sigs.append(minhash.minhash_signatures(batch.column(0).to_pylist(), k=p.shingle,
                                                    num_perm=p.num_perm, seed=p.seed))
-            hexes.append(batch.column(1))
+            hashes.append(np.asarray(batch.column(1).to_numpy(), dtype=np.uint64))
     if not sigs:
         return
     sig = np.concatenate(sigs)
@@ -434,20 +435,19 @@ def _near_text_actions(ws: Workspace, p: ActionParams, rows_src: str,
         h = np.asarray(minhash._band_hash(sig, band * rows, rows))
         order = np.argsort(h, kind="stable").astype(np.int64)
         minhash._join_buckets(sig, h, order, parent, float(p.near_threshold))
-    del sig
+    del sig, h, order
     labels = minhash._roots(parent)
-    h_all = pa.chunked_array(hexes, pa.string())
-    thash = np.fromiter((int(x, 16) for x in h_all.to_pylist()), dtype=np.uint64, count=n)
+    thash = np.concatenate(hashes)
+    # cluster key = smallest text hash among members, as 16 hex digits
     cmin = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(cmin, labels, thash)
-    keys = pa.array([f"{int(v):016x}" for v in cmin[labels]], pa.string())
-    mapping = pa.table({"h": h_all, "near_key": keys})
+    mapping = pa.table({"hv": pa.array(thash), "cmin": pa.array(cmin[labels])})
     ws.con.register("_actions_near_map", mapping)
     try:
         ws.con.execute(
             "INSERT INTO actions (account_id, time, type, key, post_id) "
-            "SELECT r.account_id, r.time, 'near_text', m.near_key, r.post_id "
-            f"FROM {rows_src} r JOIN _actions_near_map m ON r.key = m.h "
-            "WHERE r.type = 'text'")
+            "SELECT r.account_id, r.time, 'near_text', lower(lpad(to_hex(m.cmin), 16, '0')), "
+            f"r.post_id FROM {rows_src} r JOIN _actions_near_map m "
+            "ON ('0x' || r.key)::UBIGINT = m.hv WHERE r.type = 'text'")
     finally:
         ws.con.unregister("_actions_near_map")
