@@ -572,9 +572,16 @@ def _read_cnt_csv_arrow(path: str, columns: list[str]) -> pa.Table | None:
         # file into blocks for its threads much faster
         plain_file = isinstance(stream, io.BufferedReader) and isinstance(stream.raw, io.FileIO)
         newlines = not (plain_file and not _has_quote(path))
+        # a plain file is read by Arrow's own file reader (no Python reads, fewer copies)
+        source: Any = None
+        if plain_file:
+            try:
+                source = pa.OSFile(path, "r")
+            except OSError:
+                source = None
         try:
             t = pacsv.read_csv(
-                stream,
+                stream if source is None else source,
                 read_options=pacsv.ReadOptions(column_names=list(COLUMNS), skip_rows=skip,
                                                encoding="utf8"),
                 parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
@@ -585,6 +592,9 @@ def _read_cnt_csv_arrow(path: str, columns: list[str]) -> pa.Table | None:
             )
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
             return None
+        finally:
+            if source is not None:
+                source.close()
     finally:
         stream.close()
     try:
