@@ -56,6 +56,11 @@ class Sink:
         self.skip_reasons: dict[str, int] = {}
         #: account snapshot tables written by a loader's SQL fast path (see _v1_fast)
         self.fast_accounts: list[str] = []
+        #: Arrow stream files of posts (``posts`` columns) written by a fast path (see
+        #: _v1_struct): the driver inserts them with the stage table's rows
+        self.fast_posts: list[str] = []
+        #: folders the driver removes once the file is ingested (or failed)
+        self.temp_dirs: list[str] = []
         self.reject_reasons: dict[str, int] = {}
 
     @property

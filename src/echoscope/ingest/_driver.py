@@ -230,6 +230,7 @@ def _ingest_one(
         progress.info(f"{display}: already ingested (same content), nothing added.")
         return FileResult(path=display, format=str(done), sha256=sha, already_ingested=True)
     stream = open_input(path)
+    sink: Sink | None = None
     try:
         try:
             head, stream = peek_head(stream, name=display)
@@ -277,19 +278,22 @@ def _ingest_one(
             result.skip_reasons = dict(sink.skip_reasons)
             before = ws.count("posts")
             cols = ", ".join(f'"{c}"' for c in schema.TABLES["posts"].columns)
-            con.execute(
-                f"""
-                INSERT INTO posts ({cols})
-                SELECT {cols} FROM "{stage}" s
-                WHERE s.rowid IN (
-                    -- the first record of each post id (narrow: no wide rows sorted)
-                    SELECT arg_min(rowid, struct_pack(r := source_record, i := rowid))
-                    FROM "{stage}" GROUP BY platform, post_id)
-                AND NOT EXISTS (
-                    SELECT 1 FROM posts p
-                    WHERE p.platform = s.platform AND p.post_id = s.post_id)
-                """
-            )
+            if sink.fast_posts:
+                _insert_with_spill(con, stage, sink.fast_posts, cols)
+            else:
+                con.execute(
+                    f"""
+                    INSERT INTO posts ({cols})
+                    SELECT {cols} FROM "{stage}" s
+                    WHERE s.rowid IN (
+                        -- the first record of each post id (narrow: no wide rows sorted)
+                        SELECT arg_min(rowid, struct_pack(r := source_record, i := rowid))
+                        FROM "{stage}" GROUP BY platform, post_id)
+                    AND NOT EXISTS (
+                        SELECT 1 FROM posts p
+                        WHERE p.platform = s.platform AND p.post_id = s.post_id)
+                    """
+                )
             result.new_posts = ws.count("posts") - before
             con.execute(f'DROP TABLE "{stage}"')
             _merge_accounts(ws, sink)
@@ -302,6 +306,8 @@ def _ingest_one(
             bar.advance(size)
     finally:
         stream.close()
+        for d in sink.temp_dirs if sink is not None else ():
+            shutil.rmtree(d, ignore_errors=True)
     if result.rejects and result.rejects == result.records:
         result.warning = (
             f"none of the {result.records:,} records of {display} could be read as {name} "
@@ -316,6 +322,48 @@ def _ingest_one(
             "see them with `echoscope info --rejects`."
         )
     return result
+
+
+def _insert_with_spill(con: Any, stage: str, files: list[str], cols: str) -> None:
+    """Insert the stage table's rows and those of Arrow stream ``files`` into ``posts``.
+
+    The same rule as the stage-only insert: the first record of each post id, and only
+    post ids not in ``posts`` yet. A fast path's rows go from its files straight into
+    ``posts`` (each file is read twice, as a stream each time: once for the first
+    record of each post id, once for the rows), instead of being copied into the stage
+    table first; one post per record, so (post id, record) names one row.
+    """
+    views: list[str] = []
+    opened: list[Any] = []
+
+    def union(what: str) -> str:
+        parts = [f'SELECT {what} FROM "{stage}"']
+        for f in files:
+            src = pa.OSFile(f)
+            opened.append(src)
+            view = f"_spill_posts_{uuid.uuid4().hex[:8]}"
+            con.register(view, pa.ipc.open_stream(src))
+            views.append(view)
+            parts.append(f'SELECT {what} FROM "{view}"')
+        return " UNION ALL ".join(parts)
+
+    try:
+        con.execute(f"""
+            INSERT INTO posts ({cols})
+            SELECT {cols} FROM ({union(cols)}) s
+            WHERE (s.platform, s.post_id, s.source_record) IN (
+                SELECT platform, post_id, min(source_record)
+                FROM ({union("platform, post_id, source_record")})
+                GROUP BY platform, post_id)
+            AND NOT EXISTS (
+                SELECT 1 FROM posts p WHERE p.platform = s.platform AND p.post_id = s.post_id)
+        """)
+    finally:
+        for view in views:
+            with contextlib.suppress(Exception):
+                con.unregister(view)
+        for src in opened:
+            src.close()
 
 
 class _Flusher:

@@ -29,7 +29,6 @@ import contextlib
 import gc
 import io
 import os
-import shutil
 import tempfile
 import uuid
 from bisect import bisect_right
@@ -222,11 +221,11 @@ def _spill_dir(con: Any) -> str:
 def _bulk(con: Any, path: str, sql: str) -> None:
     """Run ``sql`` (with ``{}`` for the source) over the Arrow stream file at ``path``.
 
-    One statement reads every batch (memory-mapped, so memory stays bounded): DuckDB
+    One statement reads every batch in turn (so memory stays bounded): DuckDB
     writes one bulk insert out as it goes, where many small appends stayed in memory.
     """
     view = f"_v1_spill_{uuid.uuid4().hex[:8]}"
-    with pa.memory_map(path) as src:
+    with pa.OSFile(path) as src:
         reader = pa.ipc.open_stream(src)
         con.register(view, reader)
         try:
@@ -236,19 +235,19 @@ def _bulk(con: Any, path: str, sql: str) -> None:
 
 
 def struct_load_v1(stream: IO[bytes], sink: Sink, con: Any, stage: str) -> None:
-    """Read JSON lines from ``stream`` into ``stage`` (posts) and ``sink`` (the rest).
+    """Read JSON lines from ``stream`` into ``sink`` (posts, snapshots, the rest).
 
     Lines the reference parser must see are handed to it (its posts reach the stage
-    table through the driver's usual flush). Batches written here are loaded into
-    ``stage`` before this returns, also when an exception (a broken stream) leaves.
+    table through the driver's usual flush). The posts decoded here go to an Arrow stream
+    file named in ``sink.fast_posts`` (the driver inserts them with the stage's rows and
+    removes the folder, ``sink.temp_dirs``); it is complete when this returns, also when
+    an exception (a broken stream) leaves.
     """
     from echoscope.ingest.twitter_v1 import _dispatch
 
     spill = _spill_dir(con)
-    try:
-        _load(stream, sink, con, stage, spill, _dispatch)
-    finally:
-        shutil.rmtree(spill, ignore_errors=True)
+    sink.temp_dirs.append(spill)
+    _load(stream, sink, con, stage, spill, _dispatch)
 
 
 def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
@@ -266,35 +265,35 @@ def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
     files: dict[str, Any] = {}
     decode = msgspec.json.Decoder(_Tweet).decode
     DecodeError = msgspec.DecodeError
-    times: dict[str, int] = {}  # whole time strings (authors repeat; so do busy seconds)
     days: dict[str, int] = {}
+    created: dict[str, int] = {}  # accounts' creation times (accounts recur)
 
     def ttime(s: str) -> int:
         # == twitter_time_to_us(s) for the usual '+0000' layout (days cached); any other
         # layout goes there
-        v = times.get(s)
-        if v is not None:
-            return v
         if len(s) != 30 or s[19:26] != " +0000 ":
-            v = twitter_time_to_us(s)
-        else:
-            d = days.get(s[4:11] + s[26:])
-            if d is None:
-                d = days[s[4:11] + s[26:]] = twitter_time_to_us(
-                    s[:11] + "00:00:00 +0000" + s[25:])
-            v = d + (int(s[11:13]) * 3600 + int(s[14:16]) * 60 + int(s[17:19])) * 1_000_000
-        if len(times) >= 1 << 18:
-            times.clear()
-        times[s] = v
+            return twitter_time_to_us(s)
+        k = s[4:11] + s[26:]
+        d = days.get(k)
+        if d is None:
+            d = days[k] = twitter_time_to_us(s[:11] + "00:00:00 +0000" + s[25:])
+        return d + (int(s[11:13]) * 3600 + int(s[14:16]) * 60 + int(s[17:19])) * 1_000_000
+
+    def ctime(s: str) -> int:
+        v = created.get(s)
+        if v is None:
+            if len(created) >= 1 << 16:
+                created.clear()
+            v = created[s] = ttime(s)
         return v
 
     def user_of(user: _User) -> tuple[str, tuple[Any, ...]]:
         uid = _id(user.id_str, user.id)
         if not uid:
             raise _Odd  # the reference rejects it: "missing field user.id_str"
-        created = user.created_at
+        made = user.created_at
         return uid, (user.screen_name, user.name,
-                     ttime(created) if created is not None else None,
+                     ctime(made) if made is not None else None,
                      user.followers_count, user.friends_count, user.statuses_count,
                      user.description, user.profile_image_url_https or user.profile_image_url)
 
@@ -329,10 +328,12 @@ def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
         flush()
         close()
         if posts_file in writers:
-            _bulk(con, posts_file, f'INSERT INTO "{stage}" SELECT * FROM {{}}')
+            sink.fast_posts.append(posts_file)
         if snaps_file in writers:
+            # a temporary table (not written to the workspace file; spills beyond the
+            # memory limit), read twice by the driver's account merge
             acc_table = f"_v1_sacc_{uuid.uuid4().hex[:8]}"
-            _bulk(con, snaps_file, f'CREATE TABLE "{acc_table}" AS SELECT * FROM {{}}')
+            _bulk(con, snaps_file, f'CREATE TEMP TABLE "{acc_table}" AS SELECT * FROM {{}}')
             sink.fast_accounts.append(acc_table)
 
     def close() -> None:
