@@ -20,8 +20,12 @@ between partitions and counts. docs/spark.md states the strategy and the limits:
   with the same numba ``_aggregate`` as :func:`echoscope.detect.coaction.coaction_edges`,
   keys ranked in the same (sorted) order so the rarity sums are bit-identical.
 * **null model**: pairs per popularity stratum and actions per account and stratum are
-  counted in Spark; p-values, q-values and weights are computed on the driver by
+  counted in Spark (the shift null: shared action pairs per tested pair and each layer's
+  span); p-values, q-values and weights are computed on the driver by
   ``coaction._finish``, the same numpy code.
+* **episodes** (:func:`episodes_df`) and ``window="auto"`` (:func:`auto_window`): the
+  single-machine functions per (type, key) partition, integer counts summed in Spark.
+* the compat modes' pair sweep: :mod:`echoscope.engines.compat`.
 
 The single-machine ``max_pairs`` cap (a memory guard) is not applied: the engines agree
 whenever the DuckDB engine's run log shows no capped keys. Pruning is not needed either:
