@@ -1096,10 +1096,15 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     # toolkit computes it (float division)
     a, b = p_doc[ii], p_doc[jj]
     del ii, jj, p_doc
+    # size filter min(na, nb) >= t_low * max(na, nb), in integers: a set of n tokens
+    # needs a partner of at least ceil(t_low * n) (the same float product, rounded up)
+    dsize = sizes[dtext]
+    dneed = np.ceil(t_low * dsize).astype(np.int64)
+    cand = np.flatnonzero((dsize[a] >= dneed[b]) & (dsize[b] >= dneed[a]))
+    del dneed
+    a, b = a[cand], b[cand]
     ta, tb_ = dtext[a], dtext[b]
-    na, nb = sizes[ta], sizes[tb_]
-    cand = np.flatnonzero(np.minimum(na, nb) >= t_low * np.maximum(na, nb))
-    a, b, ta, tb_, na, nb = a[cand], b[cand], ta[cand], tb_[cand], na[cand], nb[cand]
+    na, nb = dsize[a], dsize[b]
     inter = _overlap(indptr, tokens, ta, tb_)
     ok = inter / (na + nb - inter) >= thr
     del ta, tb_, na, nb, inter, cand
