@@ -18,9 +18,13 @@ Reproduces the toolkit's edge lists on the same input and parameters:
 Instead of the toolkit's SQL self-joins, every type runs as one sort-and-sweep over
 integer-encoded keys (vectorised numpy; the numba kernel of
 :mod:`echoscope.detect.kernel` only where times are too far apart for it). Nothing here
-imports numba, scipy or polars, so a run pays no compile or load time for them. ``co_similar_tweet`` uses exact prefix filtering (tokens ordered by rarity; two
-sets with Jaccard >= t must share a token among their first ``n - ceil(t n) + 1``), so
-it scores only candidate pairs yet returns the same edges as scoring every pair.
+imports numba, scipy or polars, so a run pays no compile or load time for them.
+``co_similar_tweet`` uses exact prefix filtering (tokens ordered by rarity; two sets
+with Jaccard >= t must share a token among their first ``n - ceil(t n) + 1``), so it
+scores only candidate pairs yet returns the same edges as scoring every pair; its token
+sets come from a vectorised tokenizer for the common character class (ASCII without the
+marks that join words) and from the toolkit's own ``regex`` rule otherwise.
+:func:`cnt_networks` computes several networks of one input side by side on two threads.
 
 Deliberate differences (documented in docs/compat.md): an empty URL field is no URL
 (the toolkit stores ``''`` and links everyone who posts without a link); the first tweet
