@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -223,12 +226,24 @@ def _ingest_one(
     from echoscope.ingest import LOADERS
     from echoscope.workspace import file_sha256
 
-    sha = file_sha256(path)
     size = os.path.getsize(path)
-    done = ws.scalar("SELECT format FROM files WHERE file_sha256 = ?", [sha])
-    if done is not None:
-        progress.info(f"{display}: already ingested (same content), nothing added.")
-        return FileResult(path=display, format=str(done), sha256=sha, already_ingested=True)
+    sha_of: Callable[[], str]
+    hasher: _Hasher | None = None
+    if ws.scalar("SELECT count(*) FROM files WHERE bytes = ?", [size]):
+        # a file of this size was ingested before: maybe this one; hash it first
+        sha = file_sha256(path)
+        done = ws.scalar("SELECT format FROM files WHERE file_sha256 = ?", [sha])
+        if done is not None:
+            progress.info(f"{display}: already ingested (same content), nothing added.")
+            return FileResult(path=display, format=str(done), sha256=sha,
+                              already_ingested=True)
+        sha_of = functools.partial(str, sha)
+    else:
+        # new content for sure: hash on another thread while the loader reads (hashlib
+        # releases the GIL), wanted only when rows are written
+        hasher = _Hasher(path)
+        hasher.start()
+        sha_of = hasher.result
     stream = open_input(path)
     sink: Sink | None = None
     try:
@@ -247,10 +262,10 @@ def _ingest_one(
         loader: Loader = LOADERS.get(name)()  # type: ignore[operator]
         sink = Sink(display, name, strict=options.strict)
         stage = f"_stage_posts_{uuid.uuid4().hex[:8]}"
-        result = FileResult(path=display, format=name, sha256=sha)
+        result = FileResult(path=display, format=name, sha256="")
         with ws.transaction() as con, progress.task(f"ingest {Path(display).name}", total=size) as bar:
             con.execute(schema.ddl(schema.TABLES["posts"], name=stage))
-            flusher = _Flusher(ws, sink, stage, sha)
+            flusher = _Flusher(ws, sink, stage, sha_of)
             sink_post = sink.post
 
             def post(**kw: Any) -> None:
@@ -295,17 +310,20 @@ def _ingest_one(
                     """
                 )
             result.new_posts = ws.count("posts") - before
+            result.sha256 = sha_of()
             con.execute(f'DROP TABLE "{stage}"')
             _merge_accounts(ws, sink)
             con.execute(
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [sha, display, name, size, result.records, result.posts, result.new_posts,
+                [result.sha256, display, name, size, result.records, result.posts, result.new_posts,
                  result.skipped, result.rejects,
                  dt.datetime.now(dt.UTC).replace(tzinfo=None), run_id],
             )
             bar.advance(size)
     finally:
         stream.close()
+        if hasher is not None:
+            hasher.stop.set()  # only when this file failed: the hash is done otherwise
         for d in sink.temp_dirs if sink is not None else ():
             shutil.rmtree(d, ignore_errors=True)
     if result.rejects and result.rejects == result.records:
@@ -322,6 +340,34 @@ def _ingest_one(
             "see them with `echoscope info --rejects`."
         )
     return result
+
+
+class _Hasher(threading.Thread):
+    """SHA-256 of a file on a thread of its own (``Workspace.file_sha256``'s value)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(name="echoscope-sha256", daemon=True)
+        self.path = path
+        self.stop = threading.Event()
+        self.sha: str | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            h = hashlib.sha256()
+            with open(self.path, "rb") as f:
+                while (b := f.read(1 << 20)) and not self.stop.is_set():
+                    h.update(b)
+            self.sha = h.hexdigest()
+        except BaseException as e:  # handed to the caller of result()
+            self.error = e
+
+    def result(self) -> str:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.sha is not None and not self.stop.is_set()
+        return self.sha
 
 
 def _insert_with_spill(con: Any, stage: str, files: list[str], cols: str) -> None:
@@ -367,11 +413,12 @@ def _insert_with_spill(con: Any, stage: str, files: list[str], cols: str) -> Non
 
 
 class _Flusher:
-    def __init__(self, ws: Workspace, sink: Sink, stage: str, sha: str) -> None:
+    def __init__(self, ws: Workspace, sink: Sink, stage: str,
+                 sha_of: Callable[[], str]) -> None:
         self.ws = ws
         self.sink = sink
         self.stage = stage
-        self.sha = sha
+        self.sha_of = sha_of
 
     def flush(self) -> None:
         sink = self.sink
@@ -389,7 +436,7 @@ class _Flusher:
                     "format": pa.array([sink.format] * n, pa.string()),
                     "reason": pa.array(reasons, pa.string()),
                     "raw": pa.array(raws, pa.binary()),
-                    "file_sha256": pa.array([self.sha] * n, pa.string()),
+                    "file_sha256": pa.array([self.sha_of()] * n, pa.string()),
                 }
             )
             sink.reject_rows = []
