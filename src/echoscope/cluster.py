@@ -163,6 +163,10 @@ class ClusterParams(Params):
         2, 1_000_000, "accounts", help="smallest campaign reported"))
     resolution: float = field(default=1.0, metadata=limit(
         0.001, 100.0, help="Leiden (RB configuration) resolution; higher = smaller campaigns"))
+    account_p: float = field(default=0.1, metadata=limit(
+        0.0, 1.0, help="group method: a campaign member needs more co-action partners "
+                       "than chance gives it (detector's account test p <= account_p) or "
+                       "a tie significant on its own; 1 turns this off"))
     refine: bool = field(default=True, metadata={
         "help": "split accepted campaigns by Leiden on their own ties; keep the pieces that "
                 "pass the campaign test and those tied to them as densely as merge asks"})
@@ -477,8 +481,9 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
         if params.refine and null_max:
             membership, keep, tests = refine_campaigns(pairs, membership, keep, tests,
                                                        null_max, params)
-        if params.member_ties > 0:
-            membership, keep = trim_members(pairs, membership, keep, params)
+        chance = _chance_accounts(ws, params)
+        if params.member_ties > 0 or chance is not None:
+            membership, keep = trim_members(pairs, membership, keep, params, chance=chance)
         if params.merge > 0:
             membership, keep, tests = merge_campaigns(pairs, membership, keep, tests,
                                                       ratio=params.merge,
@@ -617,16 +622,31 @@ def refine_campaigns(pairs: pa.Table, membership: pa.Table, keep: set[int],
     return out, out_keep, out_tests
 
 
+def _chance_accounts(ws: Workspace, params: ClusterParams) -> pa.Array | None:
+    """Accounts whose co-action partners chance explains: the detector's account test
+    (``coaction_accounts``) above ``account_p``; None when the test is off or absent."""
+    if params.method != "group" or params.account_p >= 1.0:
+        return None
+    acc = ws.table("coaction_accounts")
+    if acc.num_rows == 0:
+        return None
+    out = acc.filter(pc.greater(acc.column("p_value"), params.account_p))
+    return out.column("account_id").combine_chunks()
+
+
 def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
-                 params: ClusterParams) -> tuple[pa.Table, set[int]]:
+                 params: ClusterParams, *,
+                 chance: pa.Array | None = None) -> tuple[pa.Table, set[int]]:
     """Drop from accepted campaigns the members held by too little (step 5a).
 
     Leiden assigns every account to some cluster, so an account with one or two weak
     ties (p <= edge_p; about one in ten chance pairs has one) into a campaign becomes a
     member. A member keeps its place when it has at least ``member_ties`` ties inside the
-    campaign (at most size - 1, so small campaigns are not emptied) or one tie significant
-    on its own (q <= alpha); the others leave it (cluster -1, never a campaign). Campaigns
-    left with fewer than ``min_size`` members are dropped. Iterated until stable.
+    campaign (at most size - 1, so small campaigns are not emptied) and is not in
+    ``chance`` (accounts whose number of co-action partners chance explains: the
+    detector's account test, ``account_p``), or when it has one tie significant on its own
+    (q <= alpha); the others leave it (cluster -1, never a campaign). Campaigns left with
+    fewer than ``min_size`` members are dropped. Iterated until stable.
     """
     if not keep or pairs.num_rows == 0:
         return membership, keep
@@ -643,6 +663,9 @@ def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
     ib = np.asarray(ib, dtype=np.int64)
     alive = set(keep)
     n = len(cl)
+    by_chance = (np.asarray(pc.is_in(ids, value_set=chance).to_numpy(zero_copy_only=False),
+                            dtype=bool) if chance is not None and len(chance)
+                 else np.zeros(n, dtype=bool))
     while True:
         inside = (cl[ia] == cl[ib]) & np.isin(cl[ia], np.fromiter(alive, dtype=np.int64))
         deg = np.bincount(np.concatenate([ia[inside], ib[inside]]), minlength=n)
@@ -652,7 +675,7 @@ def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
             if (cl >= 0).any() else np.zeros(1, dtype=np.int64)
         in_keep = np.isin(cl, np.fromiter(alive, dtype=np.int64))
         need = np.minimum(params.member_ties, size[np.where(cl >= 0, cl, 0)] - 1)
-        drop = in_keep & (deg < need) & ~has_sig
+        drop = in_keep & ((deg < need) | by_chance) & ~has_sig
         if not drop.any():
             break
         cl[drop] = -1

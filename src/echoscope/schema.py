@@ -223,6 +223,19 @@ EDGES = _t(
     key=("account_a", "account_b", "type", "window"),
 )
 
+COACTION_ACCOUNTS = _t(
+    "coaction_accounts",
+    "Account-level test of the default co-action detector: partners an account co-acted "
+    "with on min_keys keys or more (over all layers) against what chance gives it.",
+    [
+        ("account_id", pa.string(), "account in at least one tested pair"),
+        ("partners", pa.int64(), "tested pairs (account pair, type, window) it is in"),
+        ("expected", pa.float64(), "the same under the null model (an upper bound)"),
+        ("p_value", pa.float64(), "P(Poisson(expected) >= partners)"),
+    ],
+    key=("account_id",),
+)
+
 CAMPAIGNS = _t(
     "campaigns",
     "Clusters of coordinated accounts, ranked by score.",

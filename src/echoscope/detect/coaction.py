@@ -78,6 +78,7 @@ from echoscope.detect.null import (
     candidate_denominator,
     chance_partners,
     configuration_strata,
+    heavy_accounts,
     pairs_per_key,
     poisson_tail,
     rates,
@@ -331,7 +332,10 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         null["cc_denom"] = candidate_denominator(strata, cand)
         # for the account-level test (null.chance_partners): the stratum Gram matrix of
         # all the layer's accounts and the strata rows of the accounts in tested pairs
-        null["gram"] = strata.T @ strata
+        heavy = heavy_accounts(strata)
+        null["heavy_accounts"] = heavy
+        null["heavy_rows"] = strata[heavy]
+        null["gram_light"] = strata.T @ strata - strata[heavy].T @ strata[heavy]
         null["colsum"] = strata.sum(axis=0)
         tested = np.unique(np.concatenate([ucode[sel] // layer.n_accounts,
                                            ucode[sel] % layer.n_accounts]))
@@ -477,13 +481,20 @@ def _account_test(results: list[dict[str, Any]], acct_dict: pa.Array,
     expected = np.zeros(n, dtype=np.float64)
     for r in results:
         nl = r["null"]
-        if "gram" not in nl or "rate" not in nl:
+        if "gram_light" not in nl or "rate" not in nl:
             continue
+        # rate constants without the tested pairs' own co-action only (not all co-action
+        # among candidate accounts, as the edges' robust rate does): most reposters of a
+        # breaking story are candidate accounts, but few of their pairs share two stories,
+        # so this keeps the bursts' co-action in the null, while a campaign alone in its
+        # stratum (its pairs share many keys) still does not set its own rate
+        rate = rates(nl["pairs"] - nl["own"].sum(axis=0), nl["denom"] - nl["ab"].sum(axis=0))
         partners += np.bincount(r["a"], minlength=n)[:n]
         partners += np.bincount(r["b"], minlength=n)[:n]
         idx = nl["tested_accounts"]
-        expected[idx] += chance_partners(nl["tested_rows"], nl["gram"], nl["colsum"],
-                                         nl["rate"], p.min_keys)
+        expected[idx] += chance_partners(nl["tested_rows"], idx, nl["heavy_rows"],
+                                         nl["heavy_accounts"], nl["gram_light"],
+                                         nl["colsum"], rate, p.min_keys)
     idx = np.flatnonzero(partners > 0)
     return schema.check("coaction_accounts", pa.table({
         "account_id": acct_dict.take(pa.array(idx)),

@@ -6,7 +6,10 @@
 * the random circular shift null: its exact expectation (:func:`shift_shared`) and real
   seeded shifts to check it (:func:`shift_null_counts`);
 * :func:`pairs_per_key` (co-acting pairs per key in O(n log n)), :func:`poisson_tail`,
-  :func:`benjamini_hochberg`.
+  :func:`benjamini_hochberg`;
+* the account-level test (:func:`chance_partners`, :func:`account_excess`): how many
+  partners each account would reach ``min_keys`` shared keys with by chance, against how
+  many it did.
 
 docs/methods.md ("Significance") explains the models and their caveats.
 """
@@ -27,8 +30,12 @@ from echoscope.detect._util import F64, I32, I64, US, encode, times_us
 from echoscope.detect.kernel import sort_actions, sweep_pairs
 
 __all__ = [
+    "account_excess",
     "benjamini_hochberg",
+    "chance_partners",
     "configuration_strata",
+    "heavy_accounts",
+    "layer_rate",
     "pairs_per_key",
     "poisson_tail",
     "rates",
@@ -153,23 +160,95 @@ def robust_rates(results: list[dict[str, Any]], nk: F64, family: int,
         nl = r["null"]
         out = nk[start:start + n] >= 2
         left_out += int(out.sum())
-        if "cc_pairs" in nl:
-            pairs = np.maximum(nl["pairs"] - nl["cc_pairs"], 0.0)
-            denom = np.maximum(nl["denom"] - nl["cc_denom"], 0.0)
-            tot_p, tot_d = float(pairs.sum()), float(denom.sum())
-            if tot_p > 0 and tot_d > 0:
-                pool = tot_p / tot_d
-                rate = (pairs + 1.0) / (denom + 1.0 / pool)
-            else:
-                rate = rates(pairs, denom)
-        else:
-            pairs = nl["pairs"] - nl["own"][out].sum(axis=0)
-            denom = nl["denom"] - nl["ab"][out].sum(axis=0)
-            rate = rates(pairs, denom)
+        rate = layer_rate(nl, out)
+        nl["rate"] = rate
         parts.append(nl["ab"] @ rate if n else np.zeros(0))
         start += n
     stats["null_left_out_pairs"] = left_out
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def layer_rate(nl: dict[str, Any], out: npt.NDArray[np.bool_]) -> F64:
+    """The rate constants ``C_s`` of one layer's null (see :func:`robust_rates`); ``out``
+    marks the layer's candidate pairs (only used without ``cc_pairs``)."""
+    if "cc_pairs" in nl:
+        pairs = np.maximum(nl["pairs"] - nl["cc_pairs"], 0.0)
+        denom = np.maximum(nl["denom"] - nl["cc_denom"], 0.0)
+        tot_p, tot_d = float(pairs.sum()), float(denom.sum())
+        if tot_p > 0 and tot_d > 0:
+            pool = tot_p / tot_d
+            rate: F64 = (pairs + 1.0) / (denom + 1.0 / pool)
+            return rate
+        return rates(pairs, denom)
+    pairs = nl["pairs"] - nl["own"][out].sum(axis=0)
+    denom = nl["denom"] - nl["ab"][out].sum(axis=0)
+    return rates(pairs, denom)
+
+
+#: Accounts per layer (the most active) whose pairs :func:`chance_partners` computes
+#: exactly; the λ²/2 form over-counts pairs of two active accounts (λ >~ 1).
+EXACT_PARTNERS = 2000
+
+
+def heavy_accounts(strata: F64, k: int = EXACT_PARTNERS) -> I64:
+    """The ``k`` accounts with the most actions in a layer (ties by code), sorted."""
+    tot = strata.sum(axis=1)
+    active = np.flatnonzero(tot > 0)
+    if active.size <= k:
+        return active.astype(np.int64)
+    top = active[np.argsort(-tot[active], kind="stable")[:k]]
+    return np.sort(top).astype(np.int64)
+
+
+def chance_partners(rows: F64, row_ids: I64, heavy: F64, heavy_ids: I64, gram_light: F64,
+                    colsum: F64, rate: F64, min_keys: int) -> F64:
+    """Expected number of partners each account reaches ``min_keys`` keys with by chance.
+
+    ``rows``: actions per popularity stratum of the accounts asked about (account codes
+    ``row_ids``); ``heavy``/``heavy_ids`` the same for the layer's most active accounts
+    (:func:`heavy_accounts`), ``gram_light = Nᵀ N`` over all the *other* accounts of the
+    layer, ``colsum`` the actions per stratum of all accounts, ``rate`` the layer's
+    ``C_s``. With ``λ_ab = Σ_s n_a(s) n_b(s) C_s``: partners among the heavy accounts
+    count ``P(X ≥ min_keys | λ_ab)`` exactly; the others ``λ_ab² / 2`` (the small-λ form
+    of ``P(X ≥ 2)``, an upper bound for every ``min_keys ≥ 2``), summed through the
+    stratum Gram matrix in O(accounts · strata²) rather than pair by pair. For
+    ``min_keys = 1`` the sum is ``Σ_b λ_ab`` (≥ ``Σ_b P(X ≥ 1)``).
+    """
+    if rows.shape[0] == 0:
+        return np.zeros(0, dtype=np.float64)
+    v = rows * rate
+    self_lam = (v * rows).sum(axis=1)
+    if min_keys <= 1:
+        out1: F64 = np.maximum(v @ colsum - self_lam, 0.0)
+        return out1
+    is_heavy = np.isin(row_ids, heavy_ids)
+    light = np.einsum("is,st,it->i", v, gram_light, v)
+    light = np.maximum(light - np.where(is_heavy, 0.0, self_lam * self_lam), 0.0) / 2.0
+    exact = np.zeros(rows.shape[0], dtype=np.float64)
+    if heavy_ids.size:
+        for i in range(0, rows.shape[0], 4096):
+            lam = v[i:i + 4096] @ heavy.T
+            pr = special.pdtrc(min_keys - 1.0, np.maximum(lam, 1e-300))
+            pr[row_ids[i:i + 4096, None] == heavy_ids[None, :]] = 0.0  # not its own partner
+            exact[i:i + 4096] = pr.sum(axis=1)
+    out: F64 = light + exact
+    return out
+
+
+def account_excess(partners: F64, expected: F64) -> F64:
+    """P-value of each account's partner count: ``P(X >= partners)``, X ~ Poisson(expected).
+
+    An account that co-acted with more other accounts (on at least ``min_keys`` keys) than
+    its own activity predicts under the null has a small value; one that reposted the same
+    breaking stories as thousands of others has as many such partners as chance gives.
+    """
+    partners = np.asarray(partners, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    out: F64 = np.where(partners <= 0, 1.0,
+                        np.where(expected > 0,
+                                 special.pdtrc(partners - 1.0, np.maximum(expected, 1e-300)),
+                                 0.0))
+    return out
 
 
 @njit(cache=True, nogil=True)
