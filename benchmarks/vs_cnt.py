@@ -303,6 +303,8 @@ def main() -> None:
                 say(f"| {label} end to end, one thread (child wall incl. start-up) | "
                     f"{tk['wall']:.2f} | {e1['wall']:.2f} | {tk['wall'] / e1['wall']:.0f}x | "
                     f"| {all(same1.values())} |")
+                say(f"| {label} end to end, one thread, CPU seconds | {tk['cpu']:.2f} | "
+                    f"{e1['cpu']:.2f} | {tk['cpu'] / max(e1['cpu'], 1e-9):.0f}x | | |")
             say(f"| **{label} end to end** (child wall incl. start-up"
                 f"{', networks on 2 threads' if es is not e1 else ''}) | {tk['wall']:.2f} | "
                 f"{es['wall']:.2f} | {tk['wall'] / es['wall']:.0f}x | | {ok} |")
