@@ -154,7 +154,9 @@ def _fmt_table(results: list[dict[str, Any]]) -> str:
         for s in r["stages"]:
             lines.append(f"| {r['posts']:,} | {s['stage']} | {s['wall']:.1f} | {s['cpu']:.1f} "
                          f"| {s['cpu'] * per:.1f} | {s['peak_mb']:,.0f} |")
-        lines.append(f"| {r['posts']:,} | **total** | {r['wall']:.1f} | {r['cpu']:.1f} "
+        total = (f"**stopped after {r['stages'][-1]['stage'] if r['stages'] else 'start'}**"
+                 if r.get("partial") else "**total**")
+        lines.append(f"| {r['posts']:,} | {total} | {r['wall']:.1f} | {r['cpu']:.1f} "
                      f"| {r['cpu'] * per:.1f} | {r['peak_mb']:,.0f} |")
     return "\n".join(lines)
 
@@ -313,8 +315,17 @@ def main() -> None:
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         saved = work / f"result_{args.format}_{n}.json"
+        partial = work / f"out_{args.format}_{n}.stages.jsonl"
         if args.reuse_results and saved.exists():
             results.append(json.loads(saved.read_text("utf-8")))
+        elif args.reuse_results and partial.exists():
+            # a run stopped before the end (out of time): the stages it finished
+            stages = [json.loads(x) for x in partial.read_text("utf-8").splitlines() if x]
+            results.append({"posts": n, "stages": stages, "partial": True,
+                             "wall": sum(x["wall"] for x in stages),
+                             "cpu": sum(x["cpu"] for x in stages),
+                             "peak_mb": max((x["peak_mb"] for x in stages), default=0.0),
+                             "load": os.getloadavg()[0]})
         else:
             results.append(run_size(n, args.format, args.seed, work, args.keep,
                                     args.memory_limit))
