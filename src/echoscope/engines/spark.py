@@ -870,6 +870,8 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
                 own[parent, np.arange(flat.size) - starts[parent]] = flat
             null = {"own": own, "ab": strata[ea] * strata[eb], "pairs": pairs,
                     "denom": denom}
+            # the account-level test's inputs, as coaction._layer_edges gives them
+            null.update(_account_test_inputs(strata, ea, eb))
             if cc is not None:
                 from echoscope.detect.null import candidate_denominator
 
@@ -901,6 +903,20 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
             "rarity": e["rarity"].to_numpy(), "lam": lam, "null": null,
             "type": typ, "window": w})
     return results, family
+
+
+def _account_test_inputs(strata: Any, ea: Any, eb: Any) -> dict[str, Any]:
+    """What ``coaction._account_test`` reads from a layer's null (configuration null):
+    the heaviest accounts' strata rows, the Gram matrix of the others, the per-stratum
+    totals and the tested accounts' rows (the same numpy expressions as coaction)."""
+    from echoscope.detect.null import heavy_accounts
+
+    heavy = heavy_accounts(strata)
+    tested = np.unique(np.concatenate([ea, eb]))
+    return {"heavy_accounts": heavy, "heavy_rows": strata[heavy],
+            "gram_light": strata.T @ strata - strata[heavy].T @ strata[heavy],
+            "colsum": strata.sum(axis=0), "tested_accounts": tested,
+            "tested_rows": strata[tested]}
 
 
 # -- the engine -----------------------------------------------------------------------
@@ -972,6 +988,10 @@ class SparkEngine:
             actions = ws.sql(f"SELECT * FROM actions WHERE type IN ({types})")
             edges = self.edges(actions, p, stats=stats)
             ws.replace("edges", edges, stage="detect")
+            # the account-level test (configuration null), as coaction.detect_edges
+            acc = stats.pop("_accounts", None)
+            ws.replace("coaction_accounts", acc if acc is not None
+                       else schema.empty("coaction_accounts"), stage="detect")
         log.count("edges", edges.num_rows)
         log.count("detect", _jsonable(stats))
         progress.info(f"detect (spark): {edges.num_rows:,} edges kept of "
