@@ -7,7 +7,9 @@ retweets with the nested original, as twarc1 writes them), then measures
 
 * ``parse``: reading the file line by line and ``orjson.loads`` of every line (the floor);
 * ``ingest``: ``ingest_files`` into a fresh workspace, in a child process, whose peak RSS
-  is reported (``ru_maxrss`` of the child).
+  is reported (``ru_maxrss`` of the child). ``--path`` picks the v1.1 fast path (default
+  ``struct``, the msgspec path users get; ``sql``, ``tight``), ``--no-fast-path`` the
+  reference parser.
 
 Goal (issue 2): ingest within 3x of parse, and bounded memory (streaming in batches).
 """
