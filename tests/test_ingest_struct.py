@@ -176,3 +176,25 @@ def test_struct_path_equivalence_on_corrupted_lines(
         f.write_bytes(b"".join(lines))
         fast, slow = struct_and_reference(f, monkeypatch)
         assert fast == slow
+
+
+def test_spill_write_failure_is_an_error_not_a_broken_stream(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while writing the spill file stops ingest and changes nothing (it is
+    not taken for a broken input stream, which would keep a part of the file)."""
+    from echoscope.errors import WorkspaceError
+
+    monkeypatch.setattr(_driver, "FAST_PATH", True)
+    monkeypatch.setattr(_v1_struct, "BATCH", 3)
+    f = tmp_path / "v.jsonl"
+    f.write_bytes(lines_of(variants()))
+
+    def full(*a: Any, **k: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_v1_struct.pa, "OSFile", full)
+    with Workspace(tmp_path / "w.echoscope.duckdb") as ws:
+        with pytest.raises(WorkspaceError, match="free disk space"):
+            ingest_files([str(f)], ws)
+        assert ws.count("posts") == 0 and ws.count("rejects") == 0
+        assert ws.count("files") == 0

@@ -39,6 +39,7 @@ import msgspec
 import pyarrow as pa
 
 from echoscope import schema
+from echoscope.errors import WorkspaceError
 from echoscope.ingest._base import Sink
 from echoscope.ingest._util import app_from_source, parse_json_line, twitter_time_to_us
 from echoscope.normalise import _canonical, canonical_url, normalise_handle, normalise_hashtag
@@ -218,6 +219,12 @@ def _spill_dir(con: Any) -> str:
     return tempfile.mkdtemp(prefix="echoscope-v1-")
 
 
+def _spill_error(folder: str, e: OSError) -> WorkspaceError:
+    return WorkspaceError(
+        f"ingest cannot write its temporary files in {folder} ({e.strerror or e}); free "
+        "disk space there (about 0.6 KB per tweet is needed) and run it again.")
+
+
 def _bulk(con: Any, path: str, sql: str) -> None:
     """Run ``sql`` (with ``{}`` for the source) over the Arrow stream file at ``path``.
 
@@ -245,7 +252,10 @@ def struct_load_v1(stream: IO[bytes], sink: Sink, con: Any, stage: str) -> None:
     """
     from echoscope.ingest.twitter_v1 import _dispatch
 
-    spill = _spill_dir(con)
+    try:
+        spill = _spill_dir(con)
+    except OSError as e:
+        raise _spill_error(tempfile.gettempdir(), e) from None
     sink.temp_dirs.append(spill)
     _load(stream, sink, con, stage, spill, _dispatch)
 
@@ -298,11 +308,14 @@ def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
                      user.description, user.profile_image_url_https or user.profile_image_url)
 
     def write(name: str, table: pa.Table) -> None:
-        w = writers.get(name)
-        if w is None:
-            sink_file = files[name] = pa.OSFile(name, "wb")
-            w = writers[name] = pa.ipc.new_stream(sink_file, table.schema)
-        w.write_table(table)
+        try:
+            w = writers.get(name)
+            if w is None:
+                sink_file = files[name] = pa.OSFile(name, "wb")
+                w = writers[name] = pa.ipc.new_stream(sink_file, table.schema)
+            w.write_table(table)
+        except OSError as e:  # not a broken input stream: stop, change nothing
+            raise _spill_error(spill, e) from None
 
     def flush() -> None:
         if snaps:
