@@ -198,3 +198,17 @@ def test_spill_write_failure_is_an_error_not_a_broken_stream(
             ingest_files([str(f)], ws)
         assert ws.count("posts") == 0 and ws.count("rejects") == 0
         assert ws.count("files") == 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.binary(max_size=12) | st.lists(st.sampled_from(
+    [b"a", b"\x80", b"\xc2\xa9", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80",
+     b"\xed\x9f\xbf", b"\xf0\x9f\x98\x80", b"\xf4\x90\x80\x80", b"\xf5", b"\xe2\x82",
+     "عربي".encode()]), max_size=6).map(b"".join))
+def test_block_utf8_check_agrees_with_python(data: bytes) -> None:
+    try:
+        data.decode("utf-8")
+        ok = True
+    except UnicodeDecodeError:
+        ok = False
+    assert _v1_struct._utf8_ok(data + b"tail", len(data)) is ok
