@@ -129,3 +129,51 @@ def test_trim_members_removes_accounts_that_chance_explains() -> None:
     cl0 = dict(zip(out0.column("account_id").to_pylist(),
                    out0.column("cluster").to_pylist(), strict=True))
     assert {x for x, c in cl.items() if c == -1} >= {x for x, c in cl0.items() if c == -1}
+
+
+def test_time_class_known_answer() -> None:
+    from echoscope.detect.null import pairs_per_key, time_class
+
+    # key 0: 3 accounts within the window (q = 1); key 1: 3 accounts an hour apart (q = 0);
+    # key 2: 2 of 3 pairs in the window... one account twice (its own pair never counts)
+    key = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    acct = np.array([0, 1, 2, 0, 1, 2, 0, 0, 1, 2], dtype=np.int32)
+    t = np.array([0, 10, 20, 0, 3600, 7200, 0, 1, 5000, 5010]) * 1_000_000
+    per = pairs_per_key(key, t, acct, 60 * 1_000_000, 3)
+    cls = time_class(key, acct, per, 3, 6)
+    # key 2: pairs of different accounts: 2 * 1 + 2 * 1 + 1 * 1 = 5, within 60 s: 1
+    assert per.tolist() == [3.0, 0.0, 1.0]
+    assert cls.tolist() == [0, 5, 1]
+    assert time_class(key, acct, per, 3, 1).tolist() == [0, 0, 0]
+
+
+def _trend_table(seed: int) -> pa.Table:
+    # 400 accounts use 40 hashtags of the same popularity (60 accounts each): 20 trend for
+    # half an hour, 20 are used all week; nobody coordinates
+    rng = np.random.default_rng(seed)
+    acc, key, t = [], [], []
+    for k in range(40):
+        t0 = int(rng.integers(0, 6 * 86400))
+        for a in rng.choice(400, 60, replace=False):
+            acc.append(int(a))
+            key.append(k)
+            t.append(t0 + int(rng.integers(0, 1800)) if k < 20
+                     else int(rng.integers(0, 7 * 86400)))
+    return table(np.array(acc), np.array(key), np.array(t), typ="hashtag")
+
+
+def test_trending_keys_get_their_own_null_stratum() -> None:
+    # pairs that met on two trending hashtags within a minute are less surprising once
+    # trending keys are compared with trending keys (seeds 0, 1: 24 -> 10, 20 -> 4 pairs
+    # at p <= 0.001 of 79,800), and the model stays calibrated over the family
+    base = DetectParams(types=("hashtag",), alpha=1.0, episode_types=())
+    for seed in (0, 1):
+        tab = _trend_table(seed)
+        st1: dict = {}
+        e1 = coaction_edges(tab, base.replace(time_classes=1), stats=st1)
+        e6 = coaction_edges(tab, base.replace(time_classes=6))
+        p1, p6 = np.asarray(e1["p_value"]), np.asarray(e6["p_value"])
+        assert (p6 <= 1e-3).sum() < (p1 <= 1e-3).sum()
+        for x in (1e-3, 1e-2, 0.1):
+            assert (p6 <= x).sum() <= (p1 <= x).sum()
+            assert (p6 <= x).sum() <= x * st1["family_size"]

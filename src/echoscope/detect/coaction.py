@@ -127,6 +127,10 @@ class DetectParams(Params):
         60.0, 365 * 86400.0, "seconds",
         "a key unused this long starts a new episode: a hashtag stormed on three days is "
         "three keys"))
+    time_classes: int = field(default=1, metadata=limit(
+        1, 32, "classes", "null-model strata also split keys of one popularity by the share "
+        "of their pairs within the window (factors of 4); 1 = popularity only (default: "
+        "6 classes lowered recall, docs/methods.md)"))
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
     alpha: float = field(default=0.05, metadata=limit(
@@ -272,7 +276,7 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     # null-model constants from the whole layer (before pruning)
     if p.null == "configuration":
         strata, key_stratum, s_pairs, s_denom = configuration_strata(
-            key, t, acct, w, n_acc_key, layer.n_accounts)
+            key, t, acct, w, n_acc_key, layer.n_accounts, p.time_classes)
         info["null_pairs"] = round(float(s_pairs.sum()))
         info["null_strata"] = int(s_pairs.size)
 

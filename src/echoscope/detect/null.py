@@ -42,6 +42,7 @@ __all__ = [
     "robust_rates",
     "shift_null_counts",
     "shift_shared",
+    "time_class",
 ]
 
 
@@ -107,19 +108,49 @@ def rates(pairs: F64, denom: F64) -> F64:
                      where=denom > 0)
 
 
+def time_class(key: I64, acct: I32, per_key: F64, n_keys: int, classes: int) -> I64:
+    """Each key's class of time concentration: the share ``q_k`` of its pairs of different
+    accounts' actions that fall within the window, in factors of 4 (class 0: q > 1/4,
+    1: q in (1/16, 1/4], ...; the last class: no pair within the window, or no pair).
+    A breaking story reposted by hundreds within minutes has q near 1; a hashtag in use
+    all week, the same popularity, a small q."""
+    if classes <= 1 or key.size == 0:
+        return np.zeros(n_keys, dtype=np.int64)
+    m = np.bincount(key, minlength=n_keys).astype(np.float64)
+    na = int(acct.max()) + 1
+    _, inv, cnt = np.unique(key * na + acct.astype(np.int64), return_inverse=True,
+                            return_counts=True)
+    first = np.zeros(cnt.size, dtype=np.int64)
+    first[inv] = key
+    same = np.bincount(first, weights=cnt.astype(np.float64) ** 2, minlength=n_keys)
+    allp = (m * m - same) / 2.0
+    q = np.divide(per_key, allp, out=np.zeros(n_keys), where=allp > 0)
+    cls = np.full(n_keys, classes - 1, dtype=np.int64)
+    pos = q > 0
+    cls[pos] = np.clip(np.floor(-np.log2(np.minimum(q[pos], 1.0)) / 2.0), 0,
+                       classes - 2).astype(np.int64)
+    return cls
+
+
 def configuration_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
-                        n_acct: int) -> tuple[F64, I64, F64, F64]:
-    """Per-account actions per popularity stratum, each key's stratum, and per stratum the
-    co-acting pairs ``P_s`` and ``D_s = Σ_{a<b} n_a(s) n_b(s)`` (so ``C_s = P_s / D_s``).
+                        n_acct: int, time_classes: int = 1) -> tuple[F64, I64, F64, F64]:
+    """Per-account actions per stratum, each key's stratum, and per stratum the co-acting
+    pairs ``P_s`` and ``D_s = Σ_{a<b} n_a(s) n_b(s)`` (so ``C_s = P_s / D_s``).
 
     Keys are stratified by popularity (``floor(log2(accounts acting on the key))``), so an
     account that spends most of its few actions on viral posts is compared with what
-    viral posts give, not with the layer average. ``λ_ab = Σ_s n_a(s) n_b(s) C_s``.
+    viral posts give, not with the layer average; with ``time_classes > 1`` also by their
+    own time concentration (:func:`time_class`), so an account that uses hashtags while
+    they trend is compared with what trending hashtags give, not with hashtags of the same
+    popularity spread over weeks. ``λ_ab = Σ_s n_a(s) n_b(s) C_s``.
     """
-    key_stratum = np.floor(np.log2(np.maximum(n_acc_key, 1))).astype(np.int64)
-    stratum = key_stratum[key]
-    n_str = int(stratum.max()) + 1 if stratum.size else 1
     per_key = pairs_per_key(key, t, acct, w, n_acc_key.size)
+    pop = np.floor(np.log2(np.maximum(n_acc_key, 1))).astype(np.int64)
+    cls = time_class(key, acct, per_key, n_acc_key.size, time_classes)
+    _, key_stratum = np.unique(pop * max(time_classes, 1) + cls, return_inverse=True)
+    key_stratum = key_stratum.astype(np.int64).reshape(-1)
+    stratum = key_stratum[key]
+    n_str = int(key_stratum.max()) + 1 if key_stratum.size else 1
     pairs = np.bincount(key_stratum, weights=per_key, minlength=n_str)[:n_str]
     counts = np.bincount(acct.astype(np.int64) * n_str + stratum,
                          minlength=n_acct * n_str).astype(np.float64).reshape(n_acct, n_str)
