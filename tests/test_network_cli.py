@@ -200,3 +200,74 @@ def test_write_edges_csv_numbers(tmp_path: Path) -> None:
     p = tmp_path / "o.csv"
     assert write_edges_csv(t, p) == 1
     assert p.read_text() == "a,w,m\nx,7,2.5\n"
+
+
+# -- several --compat cnt types in one run ------------------------------------------------
+
+ALL_CNT = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply", "co_post")
+
+
+def test_several_cnt_types_equal_single_runs(cnt_csv: Path, tmp_path: Path) -> None:
+    single = {}
+    for kind in ALL_CNT:
+        out = tmp_path / f"one_{kind}.csv"
+        assert main(["network", str(cnt_csv), "--compat", "cnt", "--type", kind,
+                     "--time-window", "60", "--min-edge-weight", "1", "-o", str(out),
+                     "-q"]) == 0
+        single[kind] = out.read_text()
+    assert any(len(t.splitlines()) > 1 for t in single.values())
+    # repeated option and comma list mixed; a repeat is computed once
+    d = tmp_path / "nets"
+    assert main(["network", str(cnt_csv), "--compat", "cnt",
+                 "--type", "co_retweet,co_tweet", "--type", "co_similar_tweet",
+                 "--type", "co_link, co_reply", "--type", "co_post,co_tweet",
+                 "--time-window", "60", "--min-edge-weight", "1", "-o", str(d), "-q"]) == 0
+    assert sorted(p.name for p in d.iterdir()) == sorted(f"{k}.csv" for k in ALL_CNT)
+    for kind in ALL_CNT:
+        assert (d / f"{kind}.csv").read_text() == single[kind], kind
+    # a pattern
+    assert main(["network", str(cnt_csv), "--compat", "cnt", "--type", "co_link,co_tweet",
+                 "--time-window", "60", "--min-edge-weight", "1",
+                 "-o", str(tmp_path / "p" / "e_{type}.csv"), "-q"]) == 0
+    for kind in ("co_link", "co_tweet"):
+        assert (tmp_path / "p" / f"e_{kind}.csv").read_text() == single[kind]
+
+
+def test_networks_library_equals_network(cnt_csv: Path) -> None:
+    from echoscope.network import networks
+
+    for window, k in ((30, 1), (60, 2)):
+        got = networks([cnt_csv], types=list(ALL_CNT), window=window, min_edge_weight=k)
+        assert list(got) == list(ALL_CNT)
+        for kind, table in got.items():
+            assert table.equals(network([cnt_csv], compat="cnt", type=kind, window=window,
+                                        min_edge_weight=k)), (kind, window, k)
+    one = networks([cnt_csv], types=["co_tweet"], window=60, threads=1)["co_tweet"]
+    assert one.equals(network([cnt_csv], compat="cnt", type="co_tweet", window=60))
+
+
+def test_one_type_to_a_directory(cnt_csv: Path, tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    assert main(["network", str(cnt_csv), "--compat", "cnt", "--type", "co_tweet",
+                 "--time-window", "60", "-o", str(d), "-q"]) == 0
+    assert _rows((d / "co_tweet.csv").read_text())[0]["edge_type"] == "co_tweet"
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--compat", "cnt", "--type", "co_tweet,co_link"], "cannot all go to stdout"),
+    (["--compat", "cnt", "--type", "co_tweet", "--type", "co_nothing", "-o", "{d}"],
+     "co_nothing"),
+    (["--type", "co_url,co_repost", "-o", "{d}"], "only with --compat cnt"),
+    (["--compat", "cnt", "--type", "co_tweet,co_link", "-o", "{f}"], "existing file"),
+])
+def test_several_types_errors(cnt_csv: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str], argv: list[str],
+                              msg: str) -> None:
+    f = tmp_path / "exists.csv"
+    f.write_text("x\n")
+    argv = [a.format(d=tmp_path / "out", f=f) for a in argv]
+    assert main(["network", str(cnt_csv), *argv, "--time-window", "60", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
+    assert f.read_text() == "x\n" and not (tmp_path / "out").exists()

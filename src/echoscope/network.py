@@ -46,6 +46,8 @@ __all__ = [
     "NetworkParams",
     "default_network",
     "network",
+    "networks",
+    "parse_types",
     "write_edges_csv",
 ]
 
@@ -169,7 +171,7 @@ def network(
                            min_edge_weight=min_edge_weight,
                            similarity_threshold=similarity_threshold,
                            min_document_size=min_document_size)
-        msgs = _cnt_messages(paths, workspace, format, platform, params.type)
+        msgs = _cnt_messages(paths, workspace, format, platform, [params.type])
         with progress.task(f"{params.type} network (coordination-network-toolkit)"), pairs_ctx:
             return cnt_network(msgs, params)
     if compat == "coortweet":
@@ -196,8 +198,84 @@ def network(
     return default_network(posts, nparams)
 
 
+def parse_types(values: str | Sequence[str] | None) -> list[str]:
+    """Network types from ``--type`` values: each may be a comma list (``"a,b"``);
+    blanks are skipped and repeats dropped, the first occurrence keeping its place."""
+    if values is None:
+        return []
+    items = [values] if isinstance(values, str) else list(values)
+    out: list[str] = []
+    for v in items:
+        for t in str(v).split(","):
+            t = t.strip()
+            if t and t not in out:
+                out.append(t)
+    return out
+
+
+def networks(
+    inputs: Sequence[str | os.PathLike[str]] = (),
+    *,
+    types: Sequence[str],
+    compat: str = "cnt",
+    window: float | None = None,
+    min_edge_weight: int = 2,
+    similarity_threshold: float = 0.8,
+    min_document_size: int = 1,
+    workspace: Workspace | str | os.PathLike[str] | None = None,
+    format: str | None = None,
+    platform: str | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    threads: int = 2,
+) -> dict[str, pa.Table]:
+    """Several coordination-network-toolkit networks of one input: ``{type: edges}``.
+
+    The input is read once (only the columns the ``types`` need) and the networks are
+    computed together on ``threads`` threads
+    (:func:`echoscope.detect.compat_cnt.cnt_networks`); each table equals
+    ``network(inputs, compat="cnt", type=t, ...)``. Only ``compat="cnt"`` has several
+    network types.
+
+    >>> tables = networks(["tweets.csv"], types=["co_retweet", "co_tweet"],
+    ...                   window=60, min_edge_weight=2)        # doctest: +SKIP
+    """
+    kinds = parse_types(types)
+    if compat != "cnt":
+        raise ParameterError(
+            f"several network types are computed together only with --compat cnt, "
+            f"not {compat!r}.")
+    if not kinds:
+        raise ParameterError("give at least one network type (--type).")
+    paths = [str(p) for p in inputs]
+    if not paths and workspace is None:
+        raise InputError("give input files or a workspace (-w).")
+    if paths and workspace is not None:
+        raise ParameterError("give input files or a workspace (-w), not both.")
+    if window is None:
+        raise ParameterError(
+            "the time window is required (--time-window SECONDS): the peers' defaults differ "
+            "(coordination-network-toolkit's CLI uses 1 s, its README says 60 s).")
+    from echoscope.detect.compat_cnt import CntParams, cnt_networks
+
+    params = [CntParams(type=t, time_window=window, min_edge_weight=min_edge_weight,
+                        similarity_threshold=similarity_threshold,
+                        min_document_size=min_document_size) for t in kinds]
+    pairs_ctx: Any = contextlib.nullcontext()
+    if engine != "duckdb" or spark_master is not None:
+        from echoscope.engines import get_engine
+        from echoscope.engines.compat import pairs_on
+
+        pairs_ctx = pairs_on(get_engine(engine, spark_master))
+    msgs = _cnt_messages(paths, workspace, format, platform, kinds)
+    with progress.task(f"{', '.join(kinds)} networks (coordination-network-toolkit)"), \
+            pairs_ctx:
+        tables = cnt_networks(msgs, params, threads=threads)
+    return dict(zip(kinds, tables, strict=True))
+
+
 def _cnt_messages(paths: list[str], workspace: Any, fmt: str | None,
-                  platform: str | None, net_type: str) -> Any:
+                  platform: str | None, net_types: list[str]) -> Any:
     from echoscope.detect import compat_cnt as cc
 
     if workspace is not None:
@@ -207,7 +285,7 @@ def _cnt_messages(paths: list[str], workspace: Any, fmt: str | None,
     for p in paths:
         f = _detect(p, fmt)
         if f == "cnt-csv":
-            parts.append(cc.messages_from_cnt_csv(p, types=[net_type]))
+            parts.append(cc.messages_from_cnt_csv(p, types=net_types))
         elif f == "twitter-v1":
             parts.append(cc.messages_from_twitter_json(p))
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from echoscope.cli._common import quiet_option, workspace_option
@@ -17,10 +19,12 @@ _CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply
 @click.option("--compat", type=click.Choice(["cnt", "coortweet"]), default=None,
               help="Reproduce a peer tool exactly: cnt = coordination-network-toolkit 1.5.2, "
                    "coortweet = CooRTweet 2.1.3.")
-@click.option("--type", "net_type", default=None, metavar="TYPE",
+@click.option("--type", "net_types", multiple=True, metavar="TYPE",
               help="Network type. --compat cnt: " + "|".join(_CNT_TYPES) + " (default "
-                   "co_retweet). Default mode: co_repost|co_reply|co_quote|co_text|co_near_text|"
-                   "co_url|co_domain|co_hashtag|co_hashtag_set|co_media|co_mention.")
+                   "co_retweet); several (repeat --type or a comma list) are computed "
+                   "together from one read of the input, one CSV each (see -o). Default "
+                   "mode: co_repost|co_reply|co_quote|co_text|co_near_text|co_url|"
+                   "co_domain|co_hashtag|co_hashtag_set|co_media|co_mention.")
 @click.option("--time-window", "--window", "window", type=float, default=None,
               metavar="SECONDS", help="Max |time difference| of two co-actions (inclusive). "
                                       "Required.")
@@ -44,16 +48,20 @@ _CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply
 @click.option("--format", "fmt", default=None, metavar="FORMAT",
               help="Input format instead of detecting it (see `echoscope ingest --help`).")
 @click.option("--platform", default=None, help="Platform name for inputs that lack one.")
-@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
-              show_default=True, help="Edge list CSV to write (- = stdout).")
+@click.option("-o", "--output", default="-", type=click.Path(allow_dash=True),
+              show_default=True,
+              help="Edge list CSV to write (- = stdout). With several --type: a directory "
+                   "(created if missing) that gets TYPE.csv for each, or a pattern with "
+                   "{type} such as edges_{type}.csv; an existing directory or a {type} "
+                   "pattern works for one type too.")
 @engine_options
 @quiet_option
 def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
-            net_type: str | None, window: float | None, min_edge_weight: int,
+            net_types: tuple[str, ...], window: float | None, min_edge_weight: int,
             similarity_threshold: float, min_document_size: int, min_participation: int,
             edge_weight: float, min_keys: int, alpha: float, null: str, fmt: str | None, platform: str | None,
             output: str, engine: str, spark_master: str | None) -> None:
-    """Compute one co-action network from INPUT files (or a workspace) as an edge list CSV.
+    """Compute co-action networks from INPUT files (or a workspace) as edge list CSVs.
 
     With --compat cnt the edges equal coordination-network-toolkit 1.5.2's
     (columns source,target,weight,edge_type; directed). With --compat coortweet they equal
@@ -67,21 +75,85 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
     Examples:
       echoscope network tweets.csv --compat cnt --type co_retweet --time-window 60 \\
           --min-edge-weight 2 -o edges.csv
+      echoscope network tweets.csv --compat cnt --type co_retweet,co_tweet \\
+          --type co_link --time-window 60 -o networks/    # networks/co_retweet.csv ...
       echoscope network shares.csv --compat coortweet --time-window 60 \\
           --min-participation 2 --edge-weight 0.5 -o edges.csv
       echoscope network tweets.jsonl --type co_url --window 300 -o edges.csv
       echoscope network tweets.jsonl --type co_url --window 300 --engine spark -o edges.csv
     """
-    from echoscope.network import network, write_edges_csv
+    from echoscope.errors import ParameterError
+    from echoscope.network import network, networks, parse_types, write_edges_csv
     from echoscope.progress import info
 
-    table = network(list(inputs), type=net_type, compat=compat, window=window,
-                    min_edge_weight=min_edge_weight,
-                    similarity_threshold=similarity_threshold,
-                    min_document_size=min_document_size,
-                    min_participation=min_participation, edge_weight=edge_weight,
-                    min_keys=min_keys, alpha=alpha, null=null, workspace=workspace, format=fmt, platform=platform,
-                    engine=engine, spark_master=spark_master)
-    n = write_edges_csv(table, output, quote_all=compat == "cnt")
-    if output != "-":
-        info(f"{n:,} edges written to {output}")
+    kinds = parse_types(net_types)
+    # the name of the one network when --type is not given (for -o DIR or a pattern)
+    default = {"cnt": "co_retweet", "coortweet": "coortweet"}.get(compat or "", "co_repost")
+    if _targets(kinds or [default], output) is None:  # one network, one file or stdout: as before
+        net_type = kinds[0] if kinds else None
+        table = network(list(inputs), type=net_type, compat=compat, window=window,
+                        min_edge_weight=min_edge_weight,
+                        similarity_threshold=similarity_threshold,
+                        min_document_size=min_document_size,
+                        min_participation=min_participation, edge_weight=edge_weight,
+                        min_keys=min_keys, alpha=alpha, null=null, workspace=workspace,
+                        format=fmt, platform=platform, engine=engine,
+                        spark_master=spark_master)
+        n = write_edges_csv(table, output, quote_all=compat == "cnt")
+        if output != "-":
+            info(f"{n:,} edges written to {output}")
+        return
+    if compat != "cnt":
+        if len(kinds) > 1:
+            raise ParameterError(
+                "several --type values are computed together only with --compat cnt; "
+                "run one command per type.")
+        table = network(list(inputs), type=kinds[0] if kinds else None, compat=compat,
+                        window=window, min_participation=min_participation,
+                        edge_weight=edge_weight, min_keys=min_keys, alpha=alpha, null=null,
+                        workspace=workspace, format=fmt, platform=platform, engine=engine,
+                        spark_master=spark_master)
+        tables = {kinds[0] if kinds else default: table}
+    else:
+        tables = networks(list(inputs), types=kinds or ["co_retweet"], compat="cnt",
+                          window=window, min_edge_weight=min_edge_weight,
+                          similarity_threshold=similarity_threshold,
+                          min_document_size=min_document_size, workspace=workspace,
+                          format=fmt, platform=platform, engine=engine,
+                          spark_master=spark_master)
+    paths = _targets(list(tables), output) or {}
+    for kind, table in tables.items():
+        path = paths[kind]
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        n = write_edges_csv(table, path, quote_all=compat == "cnt")
+        info(f"{n:,} {kind} edges written to {path}")
+
+
+def _targets(kinds: list[str], output: str) -> dict[str, str] | None:
+    """Output file per network type, or ``None`` for one network written to ``output``
+    itself (a file or stdout).
+
+    Several types, an existing directory or a path ending in a separator: ``DIR/TYPE.csv``
+    (the name the toolkit's examples use); a path with ``{type}``: the type put in its
+    place. Several types to stdout are refused (the CSVs would run together).
+    """
+    from echoscope.errors import ParameterError
+
+    pattern = "{type}" in output
+    is_dir = not pattern and output != "-" and (
+        os.path.isdir(output) or output.endswith(("/", os.sep)))
+    if len(kinds) <= 1 and not pattern and not is_dir:
+        return None
+    if output == "-":
+        raise ParameterError(
+            "several network types need -o DIR (one TYPE.csv each) or -o PATTERN with "
+            "{type}, e.g. -o edges_{type}.csv; they cannot all go to stdout.")
+    if not pattern and os.path.exists(output) and not os.path.isdir(output):
+        raise ParameterError(
+            f"-o {output}: several network types need a directory or a pattern with "
+            "{type}, and this is an existing file.")
+    out: dict[str, str] = {}
+    for name in kinds:
+        out[name] = (output.replace("{type}", name) if pattern
+                     else os.path.join(output, f"{name}.csv"))
+    return out
