@@ -13,10 +13,10 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.test_ingest_fastpath import lines_of, snapshot, variants
 
 from echoscope.ingest import _driver, _v1_struct, ingest_files, twitter_v1
 from echoscope.workspace import Workspace
+from test_ingest_fastpath import lines_of, snapshot, variants
 
 
 def struct_and_reference(path: Path, monkeypatch: pytest.MonkeyPatch,
