@@ -452,9 +452,26 @@ def run_cluster_cost(n_accounts: int = 50_000, n_ties: int = 100_000) -> list[st
     ]
 
 
+def _keep_written_sections(text: str, lines: list[str]) -> list[str]:
+    """Subsections of the current Quality section that this run does not produce (written
+    by hand or by other runs: scale checks, experiments), kept after the generated ones."""
+    start = text.find("\n" + HEADING + "\n")
+    if start < 0:
+        return lines
+    end = text.find("\n## ", start + len(HEADING) + 2)
+    body = text[start + 1:end if end >= 0 else len(text)]
+    produced = {x for x in lines if x.startswith("### ")}
+    kept: list[str] = []
+    for block in body.split("\n### ")[1:]:
+        block = "### " + block.rstrip("\n")
+        if block.split("\n", 1)[0] not in produced:
+            kept += ["", *block.split("\n")]
+    return [*lines, *kept]
+
+
 def write_section(lines: list[str]) -> None:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    lines = _keep_media_section(text, lines)
+    lines = _keep_written_sections(text, _keep_media_section(text, lines))
     section = HEADING + "\n\n" + "\n".join(lines).rstrip() + "\n"
     start = text.find("\n" + HEADING + "\n")
     if start < 0:
