@@ -283,3 +283,31 @@ def test_csv_columns_and_plain_open_agree_with_ingest(tmp_path: Path) -> None:
     assert cc._open_plain(str(packed)) is None
     assert cc._open_plain(str(tmp_path)) is None and cc._open_plain("-") is None
     assert cc.messages_from_cnt_csv(str(packed)).rows["message_id"].to_pylist() == ["1", "2"]
+
+
+def test_memory_pool_is_scoped_and_reentrant() -> None:
+    import threading
+
+    import pyarrow as pa
+
+    from echoscope.detect.compat_cnt import memory_pool
+
+    before = pa.default_memory_pool().backend_name
+    inside: list[str] = []
+    with memory_pool():
+        inside.append(pa.default_memory_pool().backend_name)
+        t = pa.array([f"s{i}" for i in range(1000)]).dictionary_encode()
+
+        def nested() -> None:
+            with memory_pool():
+                inside.append(pa.default_memory_pool().backend_name)
+
+        th = threading.Thread(target=nested)
+        th.start()
+        th.join()
+        with memory_pool():
+            pass
+        inside.append(pa.default_memory_pool().backend_name)
+    assert pa.default_memory_pool().backend_name == before
+    assert len(set(inside)) == 1  # jemalloc where the build has it, else unchanged
+    assert t.dictionary[999].as_py() == "s999"  # buffers made inside stay valid
