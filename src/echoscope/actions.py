@@ -424,10 +424,12 @@ def _near_text_actions(ws: Workspace, p: ActionParams, rows_src: str,
             sigs.append(minhash.minhash_signatures(batch.column(0).to_pylist(), k=p.shingle,
                                                    num_perm=p.num_perm, seed=p.seed))
             hashes.append(np.asarray(batch.column(1).to_numpy(), dtype=np.uint64))
+    del reader  # DuckDB frees the sorted texts with the result
     if not sigs:
         return
     sig = np.concatenate(sigs)
     del sigs
+    pa.default_memory_pool().release_unused()
     n = sig.shape[0]
     parent = np.arange(n, dtype=np.int64)
     rows = p.num_perm // p.bands
