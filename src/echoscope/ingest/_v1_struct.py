@@ -34,6 +34,7 @@ import struct
 import tempfile
 import uuid
 from bisect import bisect_right
+from collections.abc import Callable
 from itertools import accumulate
 from typing import IO, Annotated, Any
 
@@ -268,11 +269,38 @@ def struct_load_v1(stream: IO[bytes], sink: Sink, con: Any, stage: str) -> None:
     except OSError as e:
         raise _spill_error(tempfile.gettempdir(), e) from None
     sink.temp_dirs.append(spill)
-    _load(stream, sink, con, stage, spill, _dispatch)
+    from echoscope.ingest._v1_parallel import parallel_load
+
+    if not parallel_load(stream, sink, con, spill, _dispatch):
+        _load(stream, sink, con, stage, spill, _dispatch)
 
 
-def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
-          dispatch: Any) -> None:
+def _reference(sink: Sink, dispatch: Any, n: int, raw: bytes) -> None:
+    """Line ``n`` (with its newline) through the reference parser."""
+    if not raw.strip() or (n == 1 and raw.startswith(b"\xef\xbb\xbf")
+                           and not raw[3:].strip()):
+        return  # a blank line: not a record
+    obj, err = parse_json_line(raw, first=n == 1)
+    if err is not None:
+        sink.reject(n, raw, err)
+    else:
+        dispatch(obj, sink, n, raw)
+
+
+def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str,
+          dispatch: Any, *, read: Callable[[int], bytes] | None = None, first: int = 1,
+          deferred: list[tuple[int, bytes]] | None = None, tag: str = "",
+          out: list[str] | None = None, batch: int = 0, chunk: int = 0) -> None:
+    """Decode ``stream`` (or what ``read`` returns: a plain file's bytes from the start
+    of line ``first``) into spill files.
+
+    With ``deferred``, the lines the reference parser must see are appended there (line
+    number, raw line) instead of being parsed, and with ``out`` the spill files are
+    named there (posts first, then snapshots; "" for none) instead of being handed to
+    ``sink`` and ``con``: what a worker process of :mod:`._v1_parallel` does.
+    """
+    batch = batch or BATCH
+    chunk = chunk or _CHUNK
     cols: list[list[Any]] = [[] for _ in range(18)]
     (c_pid, c_uid, c_handle, c_created, c_kind, c_text, c_lang, c_app, c_par, c_paracc,
      c_partime, c_urls, c_tags, c_men, c_menids, c_media, c_rec) = cols[1:]
@@ -280,8 +308,8 @@ def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
     # driver (``_driver._fast_snapshots``); order 2n for the author of line n, 2n+1 for the
     # parent's author (a later call wins a tie, as in Sink.snapshot)
     snaps: list[tuple[Any, ...]] = []
-    posts_file = os.path.join(spill, "posts.arrows")
-    snaps_file = os.path.join(spill, "accounts.arrows")
+    posts_file = os.path.join(spill, f"posts{tag}.arrows")
+    snaps_file = os.path.join(spill, f"accounts{tag}.arrows")
     writers: dict[str, Any] = {}
     files: dict[str, Any] = {}
     decode = msgspec.json.Decoder(_Tweet).decode
@@ -351,6 +379,10 @@ def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
     def finish() -> None:
         flush()
         close()
+        if out is not None:
+            out[:] = [posts_file if posts_file in writers else "",
+                      snaps_file if snaps_file in writers else ""]
+            return
         if posts_file in writers:
             sink.fast_posts.append(posts_file)
         if snaps_file in writers:
@@ -368,14 +400,10 @@ def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
                 files[name].close()
 
     def reference(n: int, raw: bytes) -> None:
-        if not raw.strip() or (n == 1 and raw.startswith(b"\xef\xbb\xbf")
-                               and not raw[3:].strip()):
-            return  # a blank line: not a record
-        obj, err = parse_json_line(raw, first=n == 1)
-        if err is not None:
-            sink.reject(n, raw, err)
+        if deferred is not None:
+            deferred.append((n, raw))
         else:
-            dispatch(obj, sink, n, raw)
+            _reference(sink, dispatch, n, raw)
 
     def one(n: int, raw: bytes, nl: bytes) -> None:
         try:
@@ -510,20 +538,21 @@ def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
                 reference(n, raw + nl)
             else:
                 one(n, raw, nl)
-        if len(c_rec) >= BATCH:
+        if len(c_rec) >= batch:
             flush()
 
     # The loop makes millions of small objects and no reference cycles: the cyclic
     # collector would only rescan the growing column lists.
     gc_was_on = gc.isenabled()
     gc.disable()
-    first = 1
     try:
-        if stream.__class__ is io.BufferedReader and isinstance(
+        if read is None and stream.__class__ is io.BufferedReader and isinstance(
                 getattr(stream, "raw", None), io.FileIO):
+            read = stream.read
+        if read is not None:
             # a plain file: big reads, split at newlines (cheaper than line by line)
             rest = b""
-            while data := stream.read(_CHUNK):
+            while data := read(chunk):
                 lines = data.split(b"\n")
                 tail = lines.pop()  # after the last newline: the start of the next line
                 if not lines:
@@ -540,6 +569,7 @@ def _load(stream: IO[bytes], sink: Sink, con: Any, stage: str, spill: str,
             if rest:
                 block(first, [rest], b"", _suspect_lines(rest, [rest], 0))
         else:
+            assert stream is not None
             # a decompressing stream: line by line, so that what was read before a
             # broken stream is kept exactly as on the reference path
             todo: list[bytes] = []
