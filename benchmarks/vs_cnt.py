@@ -11,7 +11,9 @@ in its own child process so time and peak memory are its own:
   with the density);
 * echoscope: read the CSV + the same networks (``echoscope.detect.compat_cnt``), once
   one network after the other on one thread (each part timed), and once all networks
-  together on ``--threads`` threads (``cnt_networks``), which is the end-to-end figure.
+  together on ``--threads`` threads (``cnt_networks``), which is the end-to-end figure;
+  and the exact types once more as one ``echoscope network --compat cnt --type a,b,...
+  -o DIR`` command, as a user runs it (its CSVs compared too).
 
 Edge lists are compared (they must be identical) and the figures printed; with
 ``--append`` they are appended to benchmarks/RESULTS.md under
@@ -216,6 +218,30 @@ def run_child(side: str, csv_path: Path, out_dir: Path, types: list[str], args: 
     return res
 
 
+def run_cli(csv_path: Path, out_dir: Path, types: list[str], args: Any) -> dict[str, Any]:
+    """All ``types`` with one ``echoscope network --compat cnt --type ... -o DIR`` command,
+    as a user runs it; its edge CSVs saved as ``cli_<type>.tsv`` for :func:`compare`."""
+    exe = Path(sys.executable).with_name("echoscope")
+    dest = out_dir / "cli"
+    cmd = [str(exe), "network", str(csv_path), "--compat", "cnt", "--type", ",".join(types),
+           "--time-window", str(args.window), "--min-edge-weight", str(args.min_edge_weight),
+           "-o", str(dest), "-q"]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    err = p.stderr.read().decode() if p.stderr else ""
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"echoscope network failed:\n{err[-3000:]}")
+    for t in types:
+        with open(dest / f"{t}.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))[1:]
+        Path(out_dir, f"cli_{t}.tsv").write_text(
+            "\n".join(sorted(f"{a}\t{b}\t{w}" for a, b, w, _ in rows)))
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024}
+
+
 def compare(out_dir: Path, types: list[str], tag: str = "echoscope") -> dict[str, bool]:
     return {t: (out_dir / f"toolkit_{t}.tsv").read_text() ==
             (out_dir / f"{tag}_{t}.tsv").read_text() for t in types}
@@ -311,6 +337,16 @@ def main() -> None:
             say(f"| **{label} end to end, CPU seconds** (user+sys, incl. workers) | "
                 f"{tk['cpu']:.2f} | {es['cpu']:.2f} | {tk['cpu'] / max(es['cpu'], 1e-9):.0f}x "
                 f"| | |")
+            if len(types) > 1:
+                cli = run_cli(path, out, types, args)
+                same_cli = all(compare(out, types, "cli").values())
+                ok = ok and same_cli
+                say(f"| {label} end to end, one `echoscope network --type "
+                    f"{','.join(types)} -o DIR` command (wall) | {tk['wall']:.2f} | "
+                    f"{cli['wall']:.2f} | {tk['wall'] / cli['wall']:.0f}x | | {same_cli} |")
+                say(f"| {label} end to end, that command, CPU seconds | {tk['cpu']:.2f} | "
+                    f"{cli['cpu']:.2f} | {tk['cpu'] / max(cli['cpu'], 1e-9):.0f}x | | |")
+                say(f"| (that command's peak RSS, MB) | | {cli['peak_rss_mb']:.0f} | | | |")
             rows.append((label, tk, es, ok))
         say("")
         for label, tk, es, _ok in rows:
