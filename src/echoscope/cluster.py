@@ -58,7 +58,12 @@ driver; only :func:`find_campaigns` touches the workspace):
    that fail the campaign test and are not densely tied to a passing piece leave.
 5a. :func:`trim_members`: a member needs ``member_ties`` (2) ties inside its campaign (at
    most size - 1) or one tie significant on its own; Leiden would otherwise flag an
-   ordinary account with one chance tie into a campaign.
+   ordinary account with one chance tie into a campaign. With the detector's account
+   test (``coaction_accounts``), a member also needs more co-action partners than chance
+   gives it (``account_p``, 0.1) unless a tie of it is significant on its own: weak ties
+   are honest per pair but there are many pairs, and on large inputs the chance ties of
+   accounts that reposted the same breaking stories percolate into components that a
+   dense campaign core carries (docs/methods.md, "Weak ties and size").
 5b. :func:`merge_campaigns`: accepted campaigns tied to each other at least ``merge`` (0.2)
    times as densely as the sparser is inside are joined (modularity splits one large
    operation), and leftover pairs tied only into one campaign join it.

@@ -42,6 +42,11 @@ runs real shifts to check it. It flags organic bursts (two accounts who both rep
 same two breaking-news posts within a minute are very unlikely under random shifts), so
 it is not the default.
 
+Account test. Per account, the tested pairs it is in (partners reaching ``min_keys``
+keys, over all layers) against the number the null gives it
+(:func:`echoscope.detect.null.chance_partners`), with ``P(Poisson(expected) >= partners)``:
+the ``coaction_accounts`` table, used by the campaign stage's member trim.
+
 Weight. ``weight = Σ_k r_k · n_keys / (n_keys + λ_ab)`` over the distinct keys co-acted on,
 with rarity ``r_k = 1 / log2(1 + n_accounts(k))`` (a key acted on by 2 accounts gives 0.63,
 by 12 accounts 0.27, by 10,000 accounts 0.075): rare shared content counts most, and the
