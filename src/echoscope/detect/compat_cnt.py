@@ -47,7 +47,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import regex  # type: ignore[import-untyped]
 
 from echoscope.errors import InputError
 from echoscope.params import Params, choice, limit
@@ -101,16 +100,22 @@ class CntParams(Params):
 
 # -- text normalisation (same rules as the toolkit, written independently) -------------
 
-# An @mention runs from '@' up to the next whitespace or the end of the text.
-_MENTION = regex.compile(r"@\S*")
-# Cut points: each Unicode word boundary (UAX #29), swallowing the spaces that follow
-# it and an optional apostrophe; the pieces between cuts are the tokens.
-_CUT = regex.compile(r"\b\p{Word_Break=WSegSpace}*'?", flags=regex.WORD | regex.V1)
+# The toolkit's own patterns (the `regex` module), compiled on first use: texts outside
+# the vectorised classes are rare, so most runs never import `regex` (~0.05 s).
+# An @mention runs from '@' up to the next whitespace or the end of the text; the cut
+# points are each Unicode word boundary (UAX #29), swallowing the spaces that follow it
+# and an optional apostrophe; the pieces between cuts are the tokens.
+@functools.cache
+def _patterns() -> tuple[Any, Any]:
+    import regex  # type: ignore[import-untyped]
+
+    return (regex.compile(r"@\S*"),
+            regex.compile(r"\b\p{Word_Break=WSegSpace}*'?", flags=regex.WORD | regex.V1))
 
 
 def cotweet_text(text: str) -> str:
     """The toolkit's co_tweet key: lower case, @mentions removed, whitespace collapsed."""
-    return " ".join(_MENTION.sub("", text.lower()).split())
+    return " ".join(_patterns()[0].sub("", text.lower()).split())
 
 
 # Plain texts: printable ASCII, tab, LF and CR only (the tokenizer's fast class).
@@ -211,7 +216,8 @@ def token_table(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
 def token_set(text: str) -> frozenset[str]:
     """The toolkit's co_similar_tweet token set of a message."""
     out: set[str] = set()
-    for piece in _CUT.split(_MENTION.sub("", text.lower())):
+    mention, cut = _patterns()
+    for piece in cut.split(mention.sub("", text.lower())):
         if piece:
             out.update(piece.split())
     return frozenset(out)
@@ -939,63 +945,32 @@ def cnt_networks(msgs: CntMessages, params: Sequence[CntParams], *, threads: int
     """:func:`cnt_network` for each of ``params``, computed together on ``threads``
     threads (same edge lists as one call each).
 
-    The message tables (ids, accounts, times) and co_tweet's text keys are built at the
-    same time, then the networks run side by side; Arrow's and numpy's kernels release
-    the interpreter lock, so two threads use two cores. An engine's pair-sweep hook
-    (:data:`echoscope.engines.hooks.PAIR_SWEEP`) is seen by every thread.
+    The message tables (ids, accounts, times) are built once, then the networks run side
+    by side; Arrow's and numpy's kernels release the interpreter lock, so two threads use
+    two cores. An engine's pair-sweep hook (:data:`echoscope.engines.hooks.PAIR_SWEEP`) is
+    seen by every thread. (Computing co_tweet's text keys per input row on a thread of
+    their own while the tables were built cost 0.4 CPU s more on 1M rows than keying each
+    message's text in the co_tweet network, and under load the overlap did not pay.)
     """
     import contextvars
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    if threads <= 1 or len(params) == 0:
-        tb = msgs.tables
+    tb = msgs.tables
+    if threads <= 1 or len(params) <= 1:
         return [_network(tb, p) for p in params]
     ctx = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         def run(fn: Any, *args: Any) -> Future[Any]:
             return pool.submit(ctx.copy().run, fn, *args)
 
-        f_tables = run(lambda: msgs.tables)
-        f_cot = (run(_cotweet_row_codes, msgs.rows)
-                 if any(p.type == "co_tweet" for p in params) else None)
-
-        def one(p: CntParams) -> pa.Table:
-            tb = f_tables.result()
-            cot = f_cot.result() if p.type == "co_tweet" and f_cot is not None else None
-            return _network(tb, p, cot)
-
         # slower kinds first, so the two threads finish close together
-        slow = {"co_similar_tweet": 0, "co_link": 1, "co_tweet": 3}
-        order = sorted(range(len(params)), key=lambda i: slow.get(params[i].type, 2))
-        futs = {i: run(one, params[i]) for i in order}
+        slow = {"co_similar_tweet": 0, "co_tweet": 1, "co_link": 2}
+        order = sorted(range(len(params)), key=lambda i: slow.get(params[i].type, 3))
+        futs = {i: run(_network, tb, params[i]) for i in order}
         return [futs[i].result() for i in range(len(params))]
 
 
-def _cotweet_row_codes(rows: pa.Table) -> I64:
-    """co_tweet key code of every input row that is not a repost (-1 for reposts).
-
-    Batch by batch as read (the text stays in cache and no column is copied whole); one
-    dictionary over all batches gives the codes."""
-    n = rows.num_rows
-    out = np.full(n, -1, dtype=np.int64)
-    if n == 0:
-        return out
-    keys: list[pa.Array] = []
-    masks: list[npt.NDArray[np.bool_]] = []
-    for batch in rows.select(["repost_id", "message"]).to_batches():
-        orig = _bools(pc.fill_null(_is_empty(batch.column(0)), True))
-        texts = batch.column(1)
-        if not orig.all():
-            texts = texts.filter(_arrow_mask(orig))
-        keys.append(cotweet_keys(texts).cast(pa.string()))
-        masks.append(orig)
-    enc = pa.chunked_array(keys, type=pa.string()).dictionary_encode()
-    codes = [np.asarray(_np(c.indices), dtype=np.int64) for c in enc.chunks]
-    out[np.concatenate(masks)] = np.concatenate(codes) if codes else []
-    return out
-
-
-def _network(tb: _Tables, params: CntParams, cotweet_rows: I64 | None = None) -> pa.Table:
+def _network(tb: _Tables, params: CntParams) -> pa.Table:
     n_acct = max(len(tb.accounts), 1)
     window = float(params.time_window)
     kind = params.type
@@ -1014,10 +989,7 @@ def _network(tb: _Tables, params: CntParams, cotweet_rows: I64 | None = None) ->
             keys = key_codes(tb.reply.filter(_arrow_mask(sel)))
         elif kind == "co_tweet":
             sel = original
-            if cotweet_rows is not None:  # codes per input row: take each message's first
-                keys = cotweet_rows[tb.first_rows][sel]
-            else:
-                keys = key_codes(cotweet_keys(tb.message.filter(_arrow_mask(sel))))
+            keys = key_codes(cotweet_keys(tb.message.filter(_arrow_mask(sel))))
         else:  # co_post: any two messages, reposts included
             sel = np.ones(tb.t.size, dtype=bool)
             keys = np.zeros(tb.t.size, dtype=np.int64)
