@@ -177,3 +177,19 @@ def test_trending_keys_get_their_own_null_stratum() -> None:
         for x in (1e-3, 1e-2, 0.1):
             assert (p6 <= x).sum() <= (p1 <= x).sum()
             assert (p6 <= x).sum() <= x * st1["family_size"]
+
+
+def test_account_test_compares_trending_keys_with_trending_keys() -> None:
+    # the same trend users: with time classes in the account test's null fewer of them
+    # have "more partners than chance", and the test stays calibrated over the 400 accounts
+    base = DetectParams(types=("hashtag",), alpha=1.0, episode_types=())
+    for seed in (0, 1):
+        tab = _trend_table(seed)
+        st1: dict = {}
+        st6: dict = {}
+        coaction_edges(tab, base.replace(account_time_classes=1), stats=st1)
+        coaction_edges(tab, base.replace(account_time_classes=6), stats=st6)
+        p1 = np.asarray(st1["_accounts"]["p_value"])
+        p6 = np.asarray(st6["_accounts"]["p_value"])
+        assert (p6 <= 0.1).sum() <= (p1 <= 0.1).sum()
+        assert (p6 <= 0.1).sum() <= 0.1 * 400 + 3 * np.sqrt(0.1 * 400) + 1

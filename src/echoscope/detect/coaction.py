@@ -136,6 +136,9 @@ class DetectParams(Params):
         1, 32, "classes", "null-model strata also split keys of one popularity by the share "
         "of their pairs within the window (factors of 4); 1 = popularity only (default: "
         "6 classes lowered recall, docs/methods.md)"))
+    account_time_classes: int = field(default=1, metadata=limit(
+        1, 32, "classes", "time classes of the account test's null (see time_classes); "
+        "1 = popularity only (default: 6 lowered recall at 20k, benchmarks/RESULTS.md)"))
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
     alpha: float = field(default=0.05, metadata=limit(
@@ -341,15 +344,32 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         null["cc_denom"] = candidate_denominator(strata, cand)
         # for the account-level test (null.chance_partners): the stratum Gram matrix of
         # all the layer's accounts and the strata rows of the accounts in tested pairs
-        heavy = heavy_accounts(strata)
-        null["heavy_accounts"] = heavy
-        null["heavy_rows"] = strata[heavy]
-        null["gram_light"] = strata.T @ strata - strata[heavy].T @ strata[heavy]
-        null["colsum"] = strata.sum(axis=0)
         tested = np.unique(np.concatenate([ucode[sel] // layer.n_accounts,
                                            ucode[sel] % layer.n_accounts]))
+        if p.account_time_classes == p.time_classes:
+            acc_strata, acc_ks, a_pairs, a_denom = strata, key_stratum, s_pairs, s_denom
+        else:
+            acc_strata, acc_ks, a_pairs, a_denom = configuration_strata(
+                key, t, acct, w, n_acc_key, layer.n_accounts, p.account_time_classes)
+        # rate constants without the tested pairs' own co-action only (not all co-action
+        # among candidate accounts, as the edges' robust rate does): most reposters of a
+        # breaking story are candidate accounts, but few of their pairs share two stories,
+        # so this keeps the bursts' co-action in the null, while a campaign alone in its
+        # stratum (its pairs share many keys) still does not set its own rate
+        sa, sb = ucode[sel] // layer.n_accounts, ucode[sel] % layer.n_accounts
+        ab_sum = np.zeros(a_pairs.size)
+        for i in range(0, sa.size, 65536):
+            ab_sum += (acc_strata[sa[i:i + 65536]] * acc_strata[sb[i:i + 65536]]).sum(axis=0)
+        own_sum = np.bincount(acc_ks[pkey[rows]], minlength=a_pairs.size)[:a_pairs.size]
+        null["account_rate"] = rates(a_pairs - own_sum, a_denom - ab_sum)
+        heavy = heavy_accounts(acc_strata)
+        null["heavy_accounts"] = heavy
+        null["heavy_rows"] = acc_strata[heavy]
+        null["gram_light"] = acc_strata.T @ acc_strata - acc_strata[heavy].T @ acc_strata[heavy]
+        null["colsum"] = acc_strata.sum(axis=0)
         null["tested_accounts"] = tested
-        null["tested_rows"] = strata[tested]
+        null["tested_rows"] = acc_strata[tested]
+        del acc_strata, acc_ks
     del code, pkey, delay
     ucode, nk, npairs, mind = ucode[sel], nk[sel], npairs[sel], mind[sel]
     medd, rsum = medd[sel], rsum[sel]
@@ -492,12 +512,7 @@ def _account_test(results: list[dict[str, Any]], acct_dict: pa.Array,
         nl = r["null"]
         if "gram_light" not in nl or "rate" not in nl:
             continue
-        # rate constants without the tested pairs' own co-action only (not all co-action
-        # among candidate accounts, as the edges' robust rate does): most reposters of a
-        # breaking story are candidate accounts, but few of their pairs share two stories,
-        # so this keeps the bursts' co-action in the null, while a campaign alone in its
-        # stratum (its pairs share many keys) still does not set its own rate
-        rate = rates(nl["pairs"] - nl["own"].sum(axis=0), nl["denom"] - nl["ab"].sum(axis=0))
+        rate = nl["account_rate"]
         partners += np.bincount(r["a"], minlength=n)[:n]
         partners += np.bincount(r["b"], minlength=n)[:n]
         idx = nl["tested_accounts"]
