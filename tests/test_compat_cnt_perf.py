@@ -311,3 +311,19 @@ def test_memory_pool_is_scoped_and_reentrant() -> None:
     assert pa.default_memory_pool().backend_name == before
     assert len(set(inside)) == 1  # jemalloc where the build has it, else unchanged
     assert t.dictionary[999].as_py() == "s999"  # buffers made inside stay valid
+
+
+@settings(max_examples=80, deadline=None)
+@given(groups=st.lists(st.lists(st.integers(0, 4), min_size=1, max_size=6), max_size=25),
+       max_span=st.integers(1, 7))
+def test_first_in_groups_is_first_of_runs(groups: list[list[int]], max_span: int) -> None:
+    g = np.array([i for i, grp in enumerate(groups) for _ in grp], dtype=np.int64)
+    u = np.array([x for grp in groups for x in grp], dtype=np.int64)
+    got = cc._first_in_groups(g, u, max_span)
+    if max(map(len, groups), default=0) > max_span and len(g) >= 2:
+        assert got is None
+        return
+    seen: dict[tuple[int, int], int] = {}
+    for i, k in enumerate(zip(g.tolist(), u.tolist(), strict=True)):
+        seen.setdefault(k, i)
+    assert got is not None and got.tolist() == sorted(seen.values())

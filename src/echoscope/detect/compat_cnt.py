@@ -439,10 +439,15 @@ class _Tables:
         parent = parent[ok]
         url = key_codes(flat.filter(_arrow_mask(ok)))
         mid = self._mid
-        if parent.size:
-            lfirst, _ = _first_of_runs([mid[parent], url])
-        else:
-            lfirst = np.zeros(0, dtype=np.int64)
+        mk = mid[parent]
+        lfirst = None
+        if mk.size < 2 or bool(np.all(mk[1:] >= mk[:-1])):
+            # messages in row order (no repeated id before a later one): a repeated
+            # (message, URL) can only be within one message's run of rows
+            lfirst = _first_in_groups(mk, url)
+        if lfirst is None:
+            lfirst, _ = _first_of_runs([mk, url])
+        del mk
         lrow = parent[lfirst]
         return mid[lrow], url[lfirst], self._row_user[lrow], self._row_t[lrow]
 
@@ -515,6 +520,24 @@ def key_codes(values: pa.Array | pa.ChunkedArray) -> I64:
     Arrow's dictionary encoding (a hash table with exact comparison: no collisions).
     """
     return _codes(values)[0]
+
+
+def _first_in_groups(g: I64, u: I64, max_span: int = 8) -> I64 | None:
+    """For rows keyed by ``(g, u)`` with ``g`` non-decreasing: the row index of the first
+    row of each distinct key, ascending (as :func:`_first_of_runs`), or None when a run of
+    equal ``g`` is longer than ``max_span`` rows. Compares each row with the up to
+    ``max_span - 1`` rows before it instead of sorting (a tenth of the time on 1M links)."""
+    n = g.size
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    brk = np.flatnonzero(g[1:] != g[:-1])
+    span = int(np.diff(np.concatenate(([0], brk + 1, [n]))).max())
+    if span > max_span:
+        return None
+    dup = np.zeros(n, dtype=bool)
+    for d in range(1, span):
+        dup[d:] |= (g[d:] == g[:-d]) & (u[d:] == u[:-d])
+    return np.flatnonzero(~dup) if dup.any() else np.arange(n, dtype=np.int64)
 
 
 def _first_of_runs(keys: Sequence[I64]) -> tuple[I64, I64]:
