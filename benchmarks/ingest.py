@@ -9,8 +9,8 @@ retweets with the nested original, as twarc1 writes them), then measures
 * ``ingest``: ``ingest_files`` into a fresh workspace, in a child process, whose peak RSS
   is reported (``ru_maxrss`` of the child). ``--path`` picks the v1.1 fast path (default
   ``struct``, the msgspec path users get; ``sql``, ``tight``), ``--no-fast-path`` the
-  reference parser, ``--workers 1`` the struct path on one process (default: two, the
-  file split in two byte ranges; CPU then includes the worker process's).
+  reference parser, ``--workers 2`` the opt-in two-process struct path (the file split in
+  two byte ranges; CPU then includes the worker process's).
 
 Goal (issue 2): ingest within 3x of parse, and bounded memory (streaming in batches).
 """
@@ -120,7 +120,9 @@ def child(path: str, ws: str) -> None:
     s = ingest_files([path], ws)
     cpu, wcpu = time.process_time() - c0, kids() - k0
     print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": cpu + wcpu,
-                      "worker_cpu": wcpu, "posts": s.new_posts, "records": s.records}))
+                      "worker_cpu": wcpu, "posts": s.new_posts, "records": s.records,
+                      "worker_rss_mib": resource.getrusage(
+                          resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 
 
 def main() -> None:
@@ -136,7 +138,8 @@ def main() -> None:
                          "default), DuckDB SQL or the orjson loop")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes decoding the file on the struct path "
-                         "(ECHOSCOPE_V1_WORKERS; default: 2 on 2+ cores, 1 = one process)")
+                         "(ECHOSCOPE_V1_WORKERS; default 1; 2 = the opt-in two-process "
+                         "path, as ECHOSCOPE_V1_PATH=parallel)")
     ap.add_argument("--child", nargs=2, metavar=("FILE", "WS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -181,7 +184,8 @@ def main() -> None:
               f"workers {res['worker_cpu']:.2f} s)")
         print(f"ratio         wall  {res['seconds'] / w_parse:8.2f} x  (goal <= 3x)")
         print(f"              cpu   {res['cpu'] / c_parse:8.2f} x")
-        print(f"peak RSS (ingest)   {rss_mib:8.0f} MiB")
+        print(f"peak RSS (ingest)   {rss_mib:8.0f} MiB  (the largest process; the "
+              f"worker's {res['worker_rss_mib']:.0f} MiB)")
         print(f"workspace size      {ws_size / 2**20:8.0f} MiB")
         print(f"machine             {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}")
 

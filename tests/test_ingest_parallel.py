@@ -182,3 +182,14 @@ def test_sigkill_leaves_the_workspace_as_before(tmp_path: Path) -> None:
         assert snapshot(ws) == before
         s = ingest_files([str(big)], ws)  # and it is usable: the file now goes in
         assert s.files[0].records == s.files[0].posts + s.files[0].rejects
+
+
+def test_off_unless_asked() -> None:
+    code = "from echoscope.ingest import _v1_parallel as p; print(p.WORKERS)"
+    got = []
+    for extra in ({}, {"ECHOSCOPE_V1_PATH": "parallel"}, {"ECHOSCOPE_V1_WORKERS": "3"}):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ECHOSCOPE_V1")}
+        out = subprocess.run([sys.executable, "-c", code], env=env | extra,
+                             capture_output=True, text=True, check=True)
+        got.append(int(out.stdout))
+    assert got == [1, min(2, os.cpu_count() or 1), 3]

@@ -11,8 +11,10 @@ handed back (line number, raw bytes) and given to the reference parser here afte
 in line order: rejects, reference posts and account snapshots are recorded exactly as
 on the one-process path, and so is the result (tests compare them).
 
-Used for plain files of :data:`MIN_BYTES` or more when :data:`WORKERS` is 2 or more
-(``ECHOSCOPE_V1_WORKERS``, default 2 when the machine has 2+ cores; 1 switches it off).
+Opt-in (its figures did not beat the one-process path on the shared benchmark machine;
+benchmarks/RESULTS.md): ``ECHOSCOPE_V1_PATH=parallel`` (2 processes on a machine with 2+
+cores) or ``ECHOSCOPE_V1_WORKERS=2``; then used for plain files of :data:`MIN_BYTES` or
+more.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from echoscope.ingest._base import Sink
 
 __all__ = ["MIN_BYTES", "WORKERS", "parallel_load"]
 
-#: processes decoding one file (this one included); ECHOSCOPE_V1_WORKERS overrides
-WORKERS = int(os.environ.get("ECHOSCOPE_V1_WORKERS", "0") or 0) or min(2, os.cpu_count() or 1)
+#: processes decoding one file (this one included): 1 (off) unless ECHOSCOPE_V1_WORKERS
+#: says otherwise or ECHOSCOPE_V1_PATH=parallel (then 2 on a machine with 2+ cores)
+WORKERS = int(os.environ.get("ECHOSCOPE_V1_WORKERS", "0") or 0) or (
+    min(2, os.cpu_count() or 1) if os.environ.get("ECHOSCOPE_V1_PATH") == "parallel" else 1)
 #: smaller files are decoded in this process only (a worker costs ~1 s of CPU to start);
 #: ECHOSCOPE_V1_PARALLEL_MIN_BYTES overrides
 MIN_BYTES = int(os.environ.get("ECHOSCOPE_V1_PARALLEL_MIN_BYTES", "") or 64 << 20)
