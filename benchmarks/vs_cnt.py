@@ -242,6 +242,15 @@ def run_cli(csv_path: Path, out_dir: Path, types: list[str], args: Any) -> dict[
     return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024}
 
 
+def median_run(n: int, fn: Any, *fargs: Any, **kw: Any) -> dict[str, Any]:
+    """``fn(*fargs, **kw)`` ``n`` times; the result of median CPU seconds, with
+    ``cpu_range``."""
+    runs = sorted((fn(*fargs, **kw) for _ in range(max(1, n))), key=lambda r: r["cpu"])
+    res = runs[(len(runs) - 1) // 2]
+    res["cpu_range"] = (runs[0]["cpu"], runs[-1]["cpu"])
+    return res
+
+
 def compare(out_dir: Path, types: list[str], tag: str = "echoscope") -> dict[str, bool]:
     return {t: (out_dir / f"toolkit_{t}.tsv").read_text() ==
             (out_dir / f"{tag}_{t}.tsv").read_text() for t in types}
@@ -259,6 +268,10 @@ def main() -> None:
     ap.add_argument("--min-edge-weight", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--append", action="store_true", help="append to benchmarks/RESULTS.md")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each echoscope child this many times and report the run of "
+                         "median CPU time (a shared machine's load makes single runs swing; "
+                         "the toolkit runs once)")
     ap.add_argument("--child", choices=["toolkit", "echoscope"])
     ap.add_argument("--csv")
     ap.add_argument("--out")
@@ -304,6 +317,7 @@ def main() -> None:
         say("| part | toolkit s | echoscope s | speed-up | edges | identical |")
         say("|---|---:|---:|---:|---:|---|")
         rows = []
+        notes: list[str] = []
         for label, path, types in (("exact", big, list(EXACT)),
                                    ("similar", small, ["co_similar_tweet"]),
                                    ("similar dense", dense, ["co_similar_tweet"])):
@@ -311,10 +325,11 @@ def main() -> None:
             out.mkdir()
             tk = run_child("toolkit", path, out, types, args)
             # one thread, each part timed on its own; then (several types) all together
-            e1 = run_child("echoscope", path, out, types, args, threads=1)
+            e1 = median_run(args.repeat, run_child, "echoscope", path, out, types, args,
+                            threads=1)
             same1 = compare(out, types, "echoscope1")
             if len(types) > 1 and args.threads > 1:
-                es = run_child("echoscope", path, out, types, args)
+                es = median_run(args.repeat, run_child, "echoscope", path, out, types, args)
                 same = compare(out, types)
             else:
                 es, same = e1, same1
@@ -338,7 +353,7 @@ def main() -> None:
                 f"{tk['cpu']:.2f} | {es['cpu']:.2f} | {tk['cpu'] / max(es['cpu'], 1e-9):.0f}x "
                 f"| | |")
             if len(types) > 1:
-                cli = run_cli(path, out, types, args)
+                cli = median_run(args.repeat, run_cli, path, out, types, args)
                 same_cli = all(compare(out, types, "cli").values())
                 ok = ok and same_cli
                 say(f"| {label} end to end, one `echoscope network --type "
@@ -347,12 +362,23 @@ def main() -> None:
                 say(f"| {label} end to end, that command, CPU seconds | {tk['cpu']:.2f} | "
                     f"{cli['cpu']:.2f} | {tk['cpu'] / max(cli['cpu'], 1e-9):.0f}x | | |")
                 say(f"| (that command's peak RSS, MB) | | {cli['peak_rss_mb']:.0f} | | | |")
+            if args.repeat > 1:
+                rng = [f"one thread {e1['cpu_range'][0]:.2f}-{e1['cpu_range'][1]:.2f}"]
+                if es is not e1:
+                    rng.append(f"two threads {es['cpu_range'][0]:.2f}-"
+                               f"{es['cpu_range'][1]:.2f}")
+                if len(types) > 1:
+                    rng.append(f"command {cli['cpu_range'][0]:.2f}-{cli['cpu_range'][1]:.2f}")
+                notes.append(f"- {label}: echoscope run {args.repeat} times, the run of median "
+                             f"CPU shown; CPU s over the runs: {', '.join(rng)}")
             rows.append((label, tk, es, ok))
         say("")
         for label, tk, es, _ok in rows:
             say(f"- {label}: peak RSS toolkit {tk['peak_rss_mb']:.0f} MB (incl. its worker "
                 f"processes), echoscope {es['peak_rss_mb']:.0f} MB; echoscope's start-up "
                 f"(imports) {es['times']['import']:.2f} s of its wall time")
+        for note in notes:
+            say(note)
         say(f"- load average at the end {os.getloadavg()[0]:.1f}")
         ok = all(r[3] for r in rows)
         say(f"- edge lists identical for every type: {ok}")

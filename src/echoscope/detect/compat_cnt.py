@@ -25,6 +25,8 @@ scores only candidate pairs yet returns the same edges as scoring every pair; it
 sets come from a vectorised tokenizer for the common character class (ASCII without the
 marks that join words) and from the toolkit's own ``regex`` rule otherwise.
 :func:`cnt_networks` computes several networks of one input side by side on two threads.
+Arrow's jemalloc pool is the default pool while this module reads and computes
+(:func:`memory_pool`): fresh pages cost more system time than the work itself otherwise.
 
 Deliberate differences (documented in docs/compat.md): an empty URL field is no URL
 (the toolkit stores ``''`` and links everyone who posts without a link); the first tweet
