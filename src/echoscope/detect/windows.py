@@ -59,17 +59,28 @@ def choose_window(key: I64, t: I64, acct: I32,
         exp = s_total * min(1.0, (2.0 * w + 1.0) / span)
         curve.append({"window": c, "observed": obs, "expected": exp,
                       "ratio": obs / exp if exp > 0 else 0.0})
+    return read_curve(curve, default), curve
+
+
+def read_curve(curve: list[dict[str, float]], default: float) -> float:
+    """The window a co-action curve points to (the reading rule of :func:`choose_window`).
+
+    Scanning upwards from the smallest candidate with at least 10 observed pairs, the
+    largest window whose excess ``r(W) - r_background`` is still at least half the excess
+    at the start; ``default`` when there is no start or it is under twice the background.
+    Both engines read their curves with this one function.
+    """
     start = next((i for i, x in enumerate(curve) if x["observed"] >= 10), None)
     if start is None:
-        return default, curve
+        return default
     base = curve[-1]["ratio"]
     top = curve[start]["ratio"]
     if top < 2.0 * base or top <= 0:
-        return default, curve
+        return default
     target = base + 0.5 * (top - base)
     chosen_w = curve[start]["window"]
     for x in curve[start + 1:]:
         if x["ratio"] < target:
             break
         chosen_w = x["window"]
-    return chosen_w, curve
+    return chosen_w

@@ -543,6 +543,8 @@ def auto_window(acts: DataFrame, p: Any) -> tuple[float, list[dict[str, float]]]
     """
     from pyspark.sql import functions as F
 
+    from echoscope.detect.windows import read_curve
+
     cands = tuple(sorted({float(c) for c in p.auto_candidates}))
     default = p.resolved_windows()[0]
     per_key = acts.groupBy("key").agg(F.count(F.lit(1)).alias("n"))
@@ -598,26 +600,7 @@ def auto_window(acts: DataFrame, p: Any) -> tuple[float, list[dict[str, float]]]
         exp = s_total * min(1.0, (2.0 * wus[i] + 1.0) / span)
         curve.append({"window": c, "observed": o_, "expected": exp,
                       "ratio": o_ / exp if exp > 0 else 0.0})
-    return _pick_window(curve, default), curve
-
-
-def _pick_window(curve: list[dict[str, float]], default: float) -> float:
-    """The reading rule of :func:`echoscope.detect.windows.choose_window` (kept in step
-    with it; tests compare both engines' curves and choices)."""
-    start = next((i for i, x in enumerate(curve) if x["observed"] >= 10), None)
-    if start is None:
-        return default
-    base = curve[-1]["ratio"]
-    top = curve[start]["ratio"]
-    if top < 2.0 * base or top <= 0:
-        return default
-    target = base + 0.5 * (top - base)
-    chosen_w = curve[start]["window"]
-    for x in curve[start + 1:]:
-        if x["ratio"] < target:
-            break
-        chosen_w = x["window"]
-    return chosen_w
+    return read_curve(curve, default), curve
 
 
 def _shift_shared(la: DataFrame, agg: pa.Table, n_acct: int) -> tuple[pa.Table, pa.Table]:
