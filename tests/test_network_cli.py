@@ -225,9 +225,9 @@ def test_several_cnt_types_equal_single_runs(cnt_csv: Path, tmp_path: Path) -> N
     assert sorted(p.name for p in d.iterdir()) == sorted(f"{k}.csv" for k in ALL_CNT)
     for kind in ALL_CNT:
         assert (d / f"{kind}.csv").read_text() == single[kind], kind
-    # a pattern
+    # a pattern; one thread
     assert main(["network", str(cnt_csv), "--compat", "cnt", "--type", "co_link,co_tweet",
-                 "--time-window", "60", "--min-edge-weight", "1",
+                 "--time-window", "60", "--min-edge-weight", "1", "--threads", "1",
                  "-o", str(tmp_path / "p" / "e_{type}.csv"), "-q"]) == 0
     for kind in ("co_link", "co_tweet"):
         assert (tmp_path / "p" / f"e_{kind}.csv").read_text() == single[kind]

@@ -54,13 +54,16 @@ _CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply
                    "(created if missing) that gets TYPE.csv for each, or a pattern with "
                    "{type} such as edges_{type}.csv; an existing directory or a {type} "
                    "pattern works for one type too.")
+@click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="--compat cnt with several --type: networks computed side by side on "
+                   "this many threads (1 uses the least CPU time on a busy machine).")
 @engine_options
 @quiet_option
 def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
             net_types: tuple[str, ...], window: float | None, min_edge_weight: int,
             similarity_threshold: float, min_document_size: int, min_participation: int,
             edge_weight: float, min_keys: int, alpha: float, null: str, fmt: str | None, platform: str | None,
-            output: str, engine: str, spark_master: str | None) -> None:
+            output: str, threads: int, engine: str, spark_master: str | None) -> None:
     """Compute co-action networks from INPUT files (or a workspace) as edge list CSVs.
 
     With --compat cnt the edges equal coordination-network-toolkit 1.5.2's
@@ -120,7 +123,7 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
                           similarity_threshold=similarity_threshold,
                           min_document_size=min_document_size, workspace=workspace,
                           format=fmt, platform=platform, engine=engine,
-                          spark_master=spark_master)
+                          spark_master=spark_master, threads=threads)
     paths = _targets(list(tables), output) or {}
     for kind, table in tables.items():
         path = paths[kind]
