@@ -17,7 +17,7 @@ from echoscope.workspace import Workspace, default_memory_limit
 def test_default_limit_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ECHOSCOPE_MEMORY_LIMIT", raising=False)
     mib = int(default_memory_limit().removesuffix("MiB"))
-    assert 256 <= mib <= 4096
+    assert 256 <= mib <= 2048
     with Workspace(tmp_path / "w.duckdb") as ws:
         s = ws.engine_settings()
         assert s["temp_directory"] == str(tmp_path / "w.duckdb") + ".tmp"

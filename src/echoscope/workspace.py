@@ -350,14 +350,15 @@ class Workspace:
 
 def default_memory_limit() -> str:
     """DuckDB memory limit when neither the caller nor ``ECHOSCOPE_MEMORY_LIMIT`` sets one:
-    half the machine's RAM, at most 4 GiB (DuckDB's own default, 80% of RAM, lets one
+    half the machine's RAM, at most 2 GiB. DuckDB's own default (80% of RAM) lets one
     workspace take most of a shared machine; above the limit DuckDB spills to the
-    workspace's ``.tmp`` folder instead)."""
+    workspace's ``.tmp`` folder instead. The Python side (MinHash signatures, detect's
+    pair arrays) needs the rest of the 8 GB budget at 10M posts (docs/scale.md)."""
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         ram = 8 << 30
-    return f"{max(256, min(ram // 2, 4 << 30) >> 20)}MiB"
+    return f"{max(256, min(ram // 2, 2 << 30) >> 20)}MiB"
 
 
 def _json(v: Any) -> str:
