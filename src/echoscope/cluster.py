@@ -181,6 +181,16 @@ class ClusterParams(Params):
     merge: float = field(default=0.2, metadata=limit(
         0.0, 1.0, help="merge two campaigns when the tie density between them is at least "
                        "this share of the sparser campaign's own density (0: never)"))
+    owned_share: float = field(default=0.0, metadata=limit(
+        0.0, 1.0, help="attach an account outside every campaign that acted on a campaign's "
+                       "own content (a content key at least this share of whose accounts "
+                       "are the campaign's members) within owned_window of owned_partners "
+                       "members; 0: off"))
+    owned_partners: int = field(default=3, metadata=limit(
+        1, 1_000_000, "accounts", help="members an attached account must have co-acted "
+                                       "with on the owned key (see owned_share)"))
+    owned_window: float = field(default=3600.0, metadata=limit(
+        0.0, 30 * 86400.0, "seconds", help="co-action window of the owned-key rule"))
     max_evidence: int = field(default=20, metadata=limit(
         1, 10_000, "keys", help="evidence rows kept per campaign"))
     max_pairs: int = field(default=20_000_000, metadata=limit(
@@ -495,6 +505,8 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
                                                       min_ties=params.min_size)
         members = membership.filter(pc.is_in(membership.column("cluster"),
                                              value_set=pa.array(sorted(keep), pa.int64())))
+        if params.owned_share > 0 and members.num_rows:
+            members = attach_owned(ws, members, params)
         finite = [x for x in null_max if math.isfinite(x)]
         campaigns, cmembers, evidence = _build(ws, pairs, members, params, tests,
                                                max(finite, default=None))
@@ -689,6 +701,63 @@ def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
     out = membership.set_column(membership.schema.get_field_index("cluster"), "cluster",
                                 pa.array(cl, pa.int64()))
     return out, alive
+
+
+#: action types whose keys are content (a post, a text, a link, a picture): a key of
+#: these that a campaign's members dominate is the campaign's own content
+OWNED_TYPES = ("repost", "quote", "text", "near_text", "url", "media")
+
+
+def attach_owned(ws: Workspace, members: pa.Table, params: ClusterParams) -> pa.Table:
+    """Attach accounts outside every campaign that co-acted on a campaign's own content
+    (step 5c; ``owned_share`` > 0).
+
+    A content key (:data:`OWNED_TYPES`) is *owned* by campaign C when at least
+    ``owned_share`` of the distinct accounts acting on it are C's members: the campaign's
+    own post, text or picture, not a breaking story that ordinary accounts dominate. An
+    account in no campaign joins C when it acted on an owned key of C within
+    ``owned_window`` of at least ``owned_partners`` distinct members' actions on it. Edges
+    need ``min_keys`` shared keys, so an account that joined a campaign's one burst shares
+    one key only; this rule is per key and does not depend on the input's size. Returns
+    ``members`` with the attached accounts (columns account_id, cluster).
+    """
+    con = ws.con
+    con.register("_owned_members", members.select(["account_id", "cluster"]))
+    try:
+        types = ", ".join(f"'{t}'" for t in OWNED_TYPES)
+        rows = ws.sql(f"""
+            WITH act AS (
+                SELECT a.account_id, a.type, a.key, epoch_ms(a.time) AS ms, m.cluster
+                FROM actions a LEFT JOIN _owned_members m USING (account_id)
+                WHERE a.type IN ({types})),
+            per_key AS (
+                SELECT type, key, count(DISTINCT account_id) AS n FROM act
+                GROUP BY type, key HAVING count(DISTINCT cluster) > 0),
+            per_c AS (
+                SELECT a.type, a.key, a.cluster, count(DISTINCT a.account_id) AS nm, k.n
+                FROM act a JOIN per_key k USING (type, key)
+                WHERE a.cluster IS NOT NULL GROUP BY a.type, a.key, a.cluster, k.n),
+            owned AS (
+                SELECT type, key, cluster FROM per_c
+                WHERE nm >= ? * n AND nm >= ?),
+            outside AS (
+                SELECT a.account_id, a.type, a.key, a.ms, o.cluster
+                FROM act a JOIN owned o USING (type, key) WHERE a.cluster IS NULL),
+            hits AS (
+                SELECT x.account_id, x.cluster, count(DISTINCT m.account_id) AS partners
+                FROM outside x JOIN act m
+                  ON m.type = x.type AND m.key = x.key AND m.cluster = x.cluster
+                 AND abs(m.ms - x.ms) <= ?
+                GROUP BY x.account_id, x.cluster, x.type, x.key)
+            SELECT account_id, arg_max(cluster, partners) AS cluster
+            FROM hits WHERE partners >= ? GROUP BY account_id ORDER BY account_id
+        """, params=[params.owned_share, params.owned_partners,
+                     params.owned_window * 1000.0, params.owned_partners])
+    finally:
+        con.unregister("_owned_members")
+    add = pa.table({"account_id": rows.column("account_id").cast(pa.string()),
+                    "cluster": rows.column("cluster").cast(pa.int64())})
+    return pa.concat_tables([members.select(["account_id", "cluster"]), add])
 
 
 def merge_campaigns(pairs: pa.Table, membership: pa.Table, keep: set[int],
