@@ -18,10 +18,12 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from echoscope.errors import InputError
 
@@ -51,6 +53,8 @@ def adjusted_rand_index(labels_a: list[Any], labels_b: list[Any]) -> float | Non
     n = len(labels_a)
     if n < 2:
         return None
+    import numpy as np  # here, not at import: the CLI's start-up imports this package
+
     _, ia = np.unique(np.array([str(x) for x in labels_a]), return_inverse=True)
     _, ib = np.unique(np.array([str(x) for x in labels_b]), return_inverse=True)
     cont = np.zeros((int(ia.max()) + 1, int(ib.max()) + 1), dtype=np.float64)
