@@ -17,7 +17,9 @@ action type and window (a *layer*) the pure core :func:`coaction_edges`:
    keeps those whose Benjamini-Hochberg q-value is at most ``alpha``.
 
 Null model (``null="configuration"``, the default). Keys are grouped into popularity
-strata (``floor(log2(accounts acting on the key))``). Under the null, each account spends
+strata (``floor(log2(accounts acting on the key))``; a stratum of fewer than
+``min_stratum_keys`` keys is merged into the next lower one, so a small campaign's few keys
+do not set their own stratum's rate). Under the null, each account spends
 its ``n_a(s)`` actions in stratum ``s`` on keys of that stratum independently of everyone
 else, and each action's time comes from its key's own time profile (so a breaking-news
 repost burst is *expected* to produce co-action). The expected number of co-acting action
@@ -139,6 +141,10 @@ class DetectParams(Params):
     account_time_classes: int = field(default=1, metadata=limit(
         1, 32, "classes", "time classes of the account test's null (see time_classes); "
         "1 = popularity only (default: 6 lowered recall at 20k, benchmarks/RESULTS.md)"))
+    min_stratum_keys: int = field(default=20, metadata=limit(
+        0, 1_000_000, "keys", "null-model popularity strata holding fewer keys are merged "
+        "into the next lower stratum, so a small campaign's few keys do not set their own "
+        "stratum's rate; 0 or 1 = no merging (docs/methods.md)"))
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
     alpha: float = field(default=0.05, metadata=limit(
@@ -284,7 +290,8 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     # null-model constants from the whole layer (before pruning)
     if p.null == "configuration":
         strata, key_stratum, s_pairs, s_denom = configuration_strata(
-            key, t, acct, w, n_acc_key, layer.n_accounts, p.time_classes)
+            key, t, acct, w, n_acc_key, layer.n_accounts, p.time_classes,
+            p.min_stratum_keys)
         info["null_pairs"] = round(float(s_pairs.sum()))
         info["null_strata"] = int(s_pairs.size)
 
@@ -344,31 +351,20 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         null["cc_denom"] = candidate_denominator(strata, cand)
         # for the account-level test (null.chance_partners): the stratum Gram matrix of
         # all the layer's accounts and the strata rows of the accounts in tested pairs
-        tested = np.unique(np.concatenate([ucode[sel] // layer.n_accounts,
-                                           ucode[sel] % layer.n_accounts]))
         if p.account_time_classes == p.time_classes:
             acc_strata, acc_ks, a_pairs, a_denom = strata, key_stratum, s_pairs, s_denom
         else:
             acc_strata, acc_ks, a_pairs, a_denom = configuration_strata(
-                key, t, acct, w, n_acc_key, layer.n_accounts, p.account_time_classes)
+                key, t, acct, w, n_acc_key, layer.n_accounts, p.account_time_classes,
+                p.min_stratum_keys)
         # rate constants without the tested pairs' own co-action only (not all co-action
         # among candidate accounts, as the edges' robust rate does): most reposters of a
         # breaking story are candidate accounts, but few of their pairs share two stories,
         # so this keeps the bursts' co-action in the null, while a campaign alone in its
         # stratum (its pairs share many keys) still does not set its own rate
         sa, sb = ucode[sel] // layer.n_accounts, ucode[sel] % layer.n_accounts
-        ab_sum = np.zeros(a_pairs.size)
-        for i in range(0, sa.size, 65536):
-            ab_sum += (acc_strata[sa[i:i + 65536]] * acc_strata[sb[i:i + 65536]]).sum(axis=0)
         own_sum = np.bincount(acc_ks[pkey[rows]], minlength=a_pairs.size)[:a_pairs.size]
-        null["account_rate"] = rates(a_pairs - own_sum, a_denom - ab_sum)
-        heavy = heavy_accounts(acc_strata)
-        null["heavy_accounts"] = heavy
-        null["heavy_rows"] = acc_strata[heavy]
-        null["gram_light"] = acc_strata.T @ acc_strata - acc_strata[heavy].T @ acc_strata[heavy]
-        null["colsum"] = acc_strata.sum(axis=0)
-        null["tested_accounts"] = tested
-        null["tested_rows"] = acc_strata[tested]
+        null.update(account_null(acc_strata, sa, sb, own_sum, a_pairs, a_denom))
         del acc_strata, acc_ks
     del code, pkey, delay
     ucode, nk, npairs, mind = ucode[sel], nk[sel], npairs[sel], mind[sel]
@@ -391,6 +387,26 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     cols = {"a": ea, "b": eb, "n_keys": nk, "n_pairs": npairs, "min_delay": mind / US,
             "median_delay": medd / US, "rarity": rsum, "lam": lam, "null": null}
     return cols, family
+
+
+def account_null(strata: F64, sa: I64, sb: I64, own_sum: F64 | I64, pairs: F64,
+                 denom: F64) -> dict[str, Any]:
+    """A layer's null entries for the account-level test (``_account_test``), from the
+    accounts' actions per stratum ``strata``, the tested pairs ``(sa, sb)`` (sorted by pair
+    code), their own co-acting pairs per stratum ``own_sum`` and the layer's per-stratum
+    pairs and denominator: ``account_rate`` (rate constants without the tested pairs' own
+    co-action), the heaviest accounts' rows, the Gram matrix of the others, the per-stratum
+    totals and the tested accounts' rows. Both engines call this (identical results)."""
+    ab_sum = np.zeros(pairs.size)
+    for i in range(0, sa.size, 65536):
+        ab_sum += (strata[sa[i:i + 65536]] * strata[sb[i:i + 65536]]).sum(axis=0)
+    heavy = heavy_accounts(strata)
+    tested = np.unique(np.concatenate([sa, sb]))
+    return {"account_rate": rates(pairs - own_sum, denom - ab_sum),
+            "heavy_accounts": heavy, "heavy_rows": strata[heavy],
+            "gram_light": strata.T @ strata - strata[heavy].T @ strata[heavy],
+            "colsum": strata.sum(axis=0), "tested_accounts": tested,
+            "tested_rows": strata[tested]}
 
 
 # -- the pure core ---------------------------------------------------------------------

@@ -36,6 +36,7 @@ __all__ = [
     "configuration_strata",
     "heavy_accounts",
     "layer_rate",
+    "merge_thin_strata",
     "pairs_per_key",
     "poisson_tail",
     "rates",
@@ -132,8 +133,32 @@ def time_class(key: I64, acct: I32, per_key: F64, n_keys: int, classes: int) -> 
     return cls
 
 
+def merge_thin_strata(n_acc_key: I64, min_keys: int) -> I64:
+    """Each key's popularity stratum ``floor(log2(accounts acting on it))``, with strata
+    holding fewer than ``min_keys`` keys (of those acted on) merged into the next lower
+    one, top down: a stratum of five keys cannot say how often accounts acting on keys
+    that popular co-act by chance, and a small campaign's few keys would set their own
+    stratum's rate. ``min_keys <= 1`` merges nothing. The lowest stratum is never merged.
+    Keys nobody acted on keep stratum 0."""
+    pop = np.floor(np.log2(np.maximum(n_acc_key, 1))).astype(np.int64)
+    if min_keys <= 1 or pop.size == 0:
+        return pop
+    present = n_acc_key > 0
+    n_str = int(pop[present].max()) + 1 if present.any() else 1
+    nkeys = np.bincount(pop[present], minlength=n_str)
+    remap = np.arange(n_str, dtype=np.int64)
+    for s in range(n_str - 1, 0, -1):
+        if nkeys[s] < min_keys:
+            nkeys[s - 1] += nkeys[s]
+            nkeys[s] = 0
+            remap[remap == s] = s - 1
+    out: I64 = remap[np.minimum(pop, n_str - 1)]
+    return out
+
+
 def configuration_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
-                        n_acct: int, time_classes: int = 1) -> tuple[F64, I64, F64, F64]:
+                         n_acct: int, time_classes: int = 1, min_stratum_keys: int = 0
+                         ) -> tuple[F64, I64, F64, F64]:
     """Per-account actions per stratum, each key's stratum, and per stratum the co-acting
     pairs ``P_s`` and ``D_s = Σ_{a<b} n_a(s) n_b(s)`` (so ``C_s = P_s / D_s``).
 
@@ -142,10 +167,11 @@ def configuration_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
     viral posts give, not with the layer average; with ``time_classes > 1`` also by their
     own time concentration (:func:`time_class`), so an account that uses hashtags while
     they trend is compared with what trending hashtags give, not with hashtags of the same
-    popularity spread over weeks. ``λ_ab = Σ_s n_a(s) n_b(s) C_s``.
+    popularity spread over weeks. ``λ_ab = Σ_s n_a(s) n_b(s) C_s``. Popularity strata
+    of fewer than ``min_stratum_keys`` keys are merged downwards (:func:`merge_thin_strata`).
     """
     per_key = pairs_per_key(key, t, acct, w, n_acc_key.size)
-    pop = np.floor(np.log2(np.maximum(n_acc_key, 1))).astype(np.int64)
+    pop = merge_thin_strata(n_acc_key, min_stratum_keys)
     cls = time_class(key, acct, per_key, n_acc_key.size, time_classes)
     _, key_stratum = np.unique(pop * max(time_classes, 1) + cls, return_inverse=True)
     key_stratum = key_stratum.astype(np.int64).reshape(-1)
