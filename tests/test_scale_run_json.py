@@ -32,5 +32,6 @@ def test_run_json_inputs_hashed_once_and_exact(tmp_path: Path,
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
     assert run["inputs"] == [{"path": str(data), "sha256": digest,
                               "bytes": data.stat().st_size}]
-    # the run log's hash and ingest's own (idempotence) check; run.json adds none
-    assert calls.count(str(data)) == 2
+    # the run log's hash, and ingest's own (idempotence) check unless ingest reuses it
+    # (its hasher thread may read the file without file_sha256); run.json adds none
+    assert 1 <= calls.count(str(data)) <= 2
