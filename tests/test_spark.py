@@ -7,6 +7,7 @@ every action type, and popular keys that the time-bucket split cuts into many bu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import shutil
@@ -248,6 +249,30 @@ def test_window_auto_identical(engine: Any, actions: pa.Table, max_pairs: int) -
         _assert_edges_equal(got, want)
     else:  # the small budget also made the single machine leave popular keys out
         assert max_pairs < 30_000_000
+
+
+@pytest.mark.parametrize("min_stratum_keys", [0, 5])
+def test_thin_strata_merge_identical(engine: Any, actions: pa.Table,
+                                     min_stratum_keys: int) -> None:
+    # 5 merges some popularity strata of most layers and leaves others (gaps in the
+    # levels); 0 merges none; the default (20) is covered by the tests above
+    p = DetectParams(alpha=1.0, min_keys=1, min_stratum_keys=min_stratum_keys,
+                     types=("repost", "hashtag", "url", "media", "mention"))
+    st: dict[str, Any] = {}
+    want = coaction_edges(actions, p, stats=st)
+    if min_stratum_keys:
+        base: dict[str, Any] = {}
+        coaction_edges(actions, dataclasses.replace(p, min_stratum_keys=0),
+                       stats=base)
+        assert sum(x["null_strata"] for x in st["layers"]) < sum(
+            x["null_strata"] for x in base["layers"])
+    _assert_edges_equal(engine.edges(actions, p), want)
+
+
+@pytest.mark.parametrize("name", ["time_classes", "account_time_classes"])
+def test_time_classes_rejected(engine: Any, actions: pa.Table, name: str) -> None:
+    with pytest.raises(ParameterError, match=name):
+        engine.edges(actions, DetectParams(**{name: 6}))
 
 
 def test_get_engine_rejects_unknown() -> None:

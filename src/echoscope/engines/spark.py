@@ -432,6 +432,13 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
     stats = stats if stats is not None else {}
     if split_rows < 2:
         raise ParameterError(f"split_rows = {split_rows} must be at least 2.")
+    if p.null == "configuration":
+        for name in ("time_classes", "account_time_classes"):
+            if getattr(p, name) > 1:
+                raise ParameterError(
+                    f"{name} = {getattr(p, name)}: the Spark engine's configuration null "
+                    "stratifies keys by popularity only; use 1 (the default) or the "
+                    "embedded engine (docs/spark.md).")
     spark = actions.sparkSession
     stats["engine"] = "spark"
     stats["max_pairs"] = p.max_pairs
@@ -474,10 +481,14 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
     layer_df = spark.createDataFrame(
         [(lid, typ, wus, rare) for lid, typ, _, wus, rare in layers],
         "layer int, type string, w long, rare_only boolean")
+    in_layer = ~F.col("rare_only") | (F.col("n_acc") <= p.wide_max_accounts)
+    pop = (F.length(F.bin("n_acc")) - 1).cast("int")  # floor(log2(accounts on the key))
+    strata_df = _strata_map(keystats.join(F.broadcast(layer_df), "type").where(in_layer)
+                            .withColumn("pop", pop), p)
     la = (acts.join(keystats, ["type", "key"]).join(F.broadcast(layer_df), "type")
-          .where(~F.col("rare_only") | (F.col("n_acc") <= p.wide_max_accounts))
-          .withColumn("stratum", (F.length(F.bin("n_acc")) - 1).cast("int"))
-          .drop("rare_only", "type", "n_type_rows"))
+          .where(in_layer).withColumn("pop", pop)
+          .join(F.broadcast(strata_df), ["layer", "pop"])
+          .drop("rare_only", "type", "n_type_rows", "pop"))
     la = la.persist()
     try:
         counts = la.groupBy("layer", "acode", "stratum").count().toArrow()
@@ -498,6 +509,36 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
                                 shift)
     stats["family_size"] = family
     return _finish(results, acct_dict, p, family, stats)
+
+
+def _strata_map(layer_keys: DataFrame, p: Any) -> DataFrame:
+    """Per layer, each popularity level's null-model stratum (columns layer, pop, stratum):
+    :func:`echoscope.detect.null.merge_thin_strata` run on the driver over the layer's keys
+    (``layer_keys``: one row per (layer, key) with its ``pop`` level), so thin strata merge
+    downwards exactly as in the embedded engine. Only the configuration null uses strata;
+    other nulls keep the popularity level."""
+    from pyspark.sql import functions as F
+
+    from echoscope.detect.null import merge_thin_strata
+
+    hist = layer_keys.groupBy("layer", "pop").agg(F.count(F.lit(1)).alias("n")).toArrow()
+    lay = hist["layer"].to_numpy().astype(np.int64)
+    lev = hist["pop"].to_numpy().astype(np.int64)
+    n = hist["n"].to_numpy().astype(np.int64)
+    out = lev.copy()
+    min_keys = int(getattr(p, "min_stratum_keys", 0)) if p.null == "configuration" else 0
+    if min_keys > 1:
+        for lid in np.unique(lay):
+            sel = np.flatnonzero(lay == lid)
+            # one entry per key of the layer, at its level's lowest account count
+            n_acc_key = np.repeat(np.left_shift(1, lev[sel]), n[sel]).astype(np.int64)
+            merged = merge_thin_strata(n_acc_key, min_keys)
+            first = np.concatenate([[0], np.cumsum(n[sel])[:-1]])
+            out[sel] = merged[first]
+    spark = layer_keys.sparkSession
+    return spark.createDataFrame(pa.table({
+        "layer": pa.array(lay.astype(np.int32)), "pop": pa.array(lev.astype(np.int32)),
+        "stratum": pa.array(out.astype(np.int32))}))
 
 
 def episodes_df(actions: DataFrame, types: tuple[str, ...], gap: float) -> DataFrame:
@@ -810,6 +851,7 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
               shift: tuple[pa.Table, pa.Table] | None = None
               ) -> tuple[list[dict[str, Any]], int]:
     """Per layer on the driver: the null constants and expectations, as coaction does."""
+    from echoscope.detect.coaction import account_null
     from echoscope.detect.null import rates as _rates
 
     c_layer = counts["layer"].to_numpy()
@@ -853,8 +895,9 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
                 own[parent, np.arange(flat.size) - starts[parent]] = flat
             null = {"own": own, "ab": strata[ea] * strata[eb], "pairs": pairs,
                     "denom": denom}
-            # the account-level test's inputs, as coaction._layer_edges gives them
-            null.update(_account_test_inputs(strata, ea, eb))
+            # the account-level test's inputs (account_rate without the tested pairs'
+            # own co-action), by the helper coaction._layer_edges calls
+            null.update(account_null(strata, ea, eb, own.sum(axis=0), pairs, denom))
             if cc is not None:
                 from echoscope.detect.null import candidate_denominator
 
@@ -886,20 +929,6 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
             "rarity": e["rarity"].to_numpy(), "lam": lam, "null": null,
             "type": typ, "window": w})
     return results, family
-
-
-def _account_test_inputs(strata: Any, ea: Any, eb: Any) -> dict[str, Any]:
-    """What ``coaction._account_test`` reads from a layer's null (configuration null):
-    the heaviest accounts' strata rows, the Gram matrix of the others, the per-stratum
-    totals and the tested accounts' rows (the same numpy expressions as coaction)."""
-    from echoscope.detect.null import heavy_accounts
-
-    heavy = heavy_accounts(strata)
-    tested = np.unique(np.concatenate([ea, eb]))
-    return {"heavy_accounts": heavy, "heavy_rows": strata[heavy],
-            "gram_light": strata.T @ strata - strata[heavy].T @ strata[heavy],
-            "colsum": strata.sum(axis=0), "tested_accounts": tested,
-            "tested_rows": strata[tested]}
 
 
 # -- the engine -----------------------------------------------------------------------
