@@ -255,41 +255,11 @@ def _domain_experiment(workspace: Path, truth: dict[str, Any]
 THIN_STRATUM_KEYS = 20
 
 
-def _merged_strata(key: Any, t: Any, acct: Any, w: int, n_acc_key: Any, n_acct: int
-                   ) -> tuple[Any, Any, Any, Any]:
-    """``configuration_strata`` with popularity strata of fewer than THIN_STRATUM_KEYS
-    keys merged into the next lower stratum (top down): a stratum of five keys cannot say
-    how often accounts acting on keys that popular co-act by chance."""
-    import numpy as np
-
-    from echoscope.detect.null import pairs_per_key
-
-    ks = np.floor(np.log2(np.maximum(n_acc_key, 1))).astype(np.int64)
-    present = np.zeros(n_acc_key.size, dtype=bool)
-    present[np.unique(key)] = True
-    n_str = int(ks[present].max()) + 1 if present.any() else 1
-    nkeys = np.bincount(ks[present], minlength=n_str)
-    remap = np.arange(n_str)
-    for s in range(n_str - 1, 0, -1):
-        if nkeys[s] < THIN_STRATUM_KEYS:
-            nkeys[s - 1] += nkeys[s]
-            nkeys[s] = 0
-            remap[remap == s] = s - 1
-    ks = remap[np.minimum(ks, n_str - 1)]
-    per_key = pairs_per_key(key, t, acct, w, n_acc_key.size)
-    pairs = np.bincount(ks, weights=per_key, minlength=n_str)[:n_str]
-    counts = np.bincount(acct.astype(np.int64) * n_str + ks[key],
-                         minlength=n_acct * n_str).astype(np.float64).reshape(n_acct, n_str)
-    m = counts.sum(axis=0)
-    denom = (m * m - (counts * counts).sum(axis=0)) / 2.0
-    return counts, ks, pairs.astype(np.float64), denom
-
-
 def _strata_experiment(workspace: Path, truth: dict[str, Any]
                        ) -> tuple[float | None, float, float]:
-    """Not a default: the --media-dir run detected again with thin popularity strata of
-    the configuration null merged (:func:`_merged_strata`, patched in for this call only).
-    Returns image_repost recall, recall and precision of all campaign members."""
+    """The --media-dir run detected again with thin popularity strata of the configuration
+    null merged (``DetectParams.min_stratum_keys = THIN_STRATUM_KEYS``, whatever the
+    default). Returns image_repost recall, recall and precision of all campaign members."""
     import shutil
 
     import echoscope.detect.coaction as co
@@ -299,16 +269,14 @@ def _strata_experiment(workspace: Path, truth: dict[str, Any]
 
     copy = workspace.with_name("strata_experiment.duckdb")
     shutil.copy(workspace, copy)
-    original = co.configuration_strata
-    co.configuration_strata = _merged_strata  # type: ignore[assignment]
     try:
         with Workspace(copy) as ws:
-            co.detect_edges(ws, co.DetectParams(alpha=1.0))
+            co.detect_edges(ws, co.DetectParams(alpha=1.0,
+                                                min_stratum_keys=THIN_STRATUM_KEYS))
             find_campaigns(ws, AnalyzeParams(seed=0).resolved_cluster())
             flagged = {r["account_id"] for r in ws.sql(
                 "SELECT account_id FROM campaign_members").to_pylist()}
     finally:
-        co.configuration_strata = original
         copy.unlink()
     members = {a for c in truth["campaigns"] for a in c["members"]}
     img = [set(c["members"]) for c in truth["campaigns"] if c["style"] == "image_repost"]

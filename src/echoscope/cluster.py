@@ -67,6 +67,9 @@ driver; only :func:`find_campaigns` touches the workspace):
 5b. :func:`merge_campaigns`: accepted campaigns tied to each other at least ``merge`` (0.2)
    times as densely as the sparser is inside are joined (modularity splits one large
    operation), and leftover pairs tied only into one campaign join it.
+5c. :func:`attach_owned` (``owned_share`` > 0; off by default): an account in no campaign
+   that acted on a campaign's own content key (at least ``owned_share`` of the key's
+   accounts are members) within ``owned_window`` of ``owned_partners`` members joins it.
 6. Each campaign gets a score (:mod:`echoscope.score`), its signals (the action types of its
    internal ties, plus ``automation`` when at least half of the members have a flagged
    behavioural signal in ``account_signals``), and evidence: the keys most shared among its
