@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from echoscope import schema
 from echoscope.actions import ACTION_TYPES, ActionParams, actions_from_posts
@@ -267,6 +269,21 @@ def test_thin_strata_merge_identical(engine: Any, actions: pa.Table,
         assert sum(x["null_strata"] for x in st["layers"]) < sum(
             x["null_strata"] for x in base["layers"])
     _assert_edges_equal(engine.edges(actions, p), want)
+
+
+@given(st.lists(st.integers(0, 3000), max_size=80), st.integers(0, 40))
+def test_strata_remap_from_histogram_matches_merge(n_acc: list[int], k: int) -> None:
+    # the Spark driver merges from keys counted per level (thin_strata_remap); the single
+    # machine from one count per key (merge_thin_strata): the same strata
+    from echoscope.detect.null import merge_thin_strata, thin_strata_remap
+
+    n = np.array(n_acc, dtype=np.int64)
+    want = merge_thin_strata(n, k)
+    present = n > 0
+    level = np.floor(np.log2(np.maximum(n, 1))).astype(np.int64)
+    hist = np.bincount(level[present]) if present.any() else np.zeros(1, np.int64)
+    got = thin_strata_remap(hist, k)[level[present]]
+    assert got.tolist() == want[present].tolist()
 
 
 @pytest.mark.parametrize("name", ["time_classes", "account_time_classes"])

@@ -43,6 +43,7 @@ __all__ = [
     "robust_rates",
     "shift_null_counts",
     "shift_shared",
+    "thin_strata_remap",
     "time_class",
 ]
 
@@ -145,15 +146,25 @@ def merge_thin_strata(n_acc_key: I64, min_keys: int) -> I64:
         return pop
     present = n_acc_key > 0
     n_str = int(pop[present].max()) + 1 if present.any() else 1
-    nkeys = np.bincount(pop[present], minlength=n_str)
-    remap = np.arange(n_str, dtype=np.int64)
-    for s in range(n_str - 1, 0, -1):
+    remap = thin_strata_remap(np.bincount(pop[present], minlength=n_str), min_keys)
+    out: I64 = remap[np.minimum(pop, n_str - 1)]
+    return out
+
+
+def thin_strata_remap(keys_per_level: I64, min_keys: int) -> I64:
+    """The rule of :func:`merge_thin_strata` on a histogram: ``keys_per_level[s]`` keys
+    at popularity level ``s``; returns each level's stratum after merging (the Spark
+    engine counts the keys per level in Spark and calls this on the driver)."""
+    nkeys = np.asarray(keys_per_level, dtype=np.int64).copy()
+    remap = np.arange(nkeys.size, dtype=np.int64)
+    if min_keys <= 1:
+        return remap
+    for s in range(nkeys.size - 1, 0, -1):
         if nkeys[s] < min_keys:
             nkeys[s - 1] += nkeys[s]
             nkeys[s] = 0
             remap[remap == s] = s - 1
-    out: I64 = remap[np.minimum(pop, n_str - 1)]
-    return out
+    return remap
 
 
 def configuration_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,

@@ -513,13 +513,14 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
 
 def _strata_map(layer_keys: DataFrame, p: Any) -> DataFrame:
     """Per layer, each popularity level's null-model stratum (columns layer, pop, stratum):
-    :func:`echoscope.detect.null.merge_thin_strata` run on the driver over the layer's keys
-    (``layer_keys``: one row per (layer, key) with its ``pop`` level), so thin strata merge
-    downwards exactly as in the embedded engine. Only the configuration null uses strata;
+    the rule of :func:`echoscope.detect.null.merge_thin_strata`
+    (:func:`~echoscope.detect.null.thin_strata_remap`) run on the driver over the layer's
+    keys per level (``layer_keys``: one row per (layer, key) with its ``pop`` level,
+    counted in Spark), so thin strata merge downwards exactly as in the embedded engine. Only the configuration null uses strata;
     other nulls keep the popularity level."""
     from pyspark.sql import functions as F
 
-    from echoscope.detect.null import merge_thin_strata
+    from echoscope.detect.null import thin_strata_remap
 
     hist = layer_keys.groupBy("layer", "pop").agg(F.count(F.lit(1)).alias("n")).toArrow()
     lay = hist["layer"].to_numpy().astype(np.int64)
@@ -530,11 +531,8 @@ def _strata_map(layer_keys: DataFrame, p: Any) -> DataFrame:
     if min_keys > 1:
         for lid in np.unique(lay):
             sel = np.flatnonzero(lay == lid)
-            # one entry per key of the layer, at its level's lowest account count
-            n_acc_key = np.repeat(np.left_shift(1, lev[sel]), n[sel]).astype(np.int64)
-            merged = merge_thin_strata(n_acc_key, min_keys)
-            first = np.concatenate([[0], np.cumsum(n[sel])[:-1]])
-            out[sel] = merged[first]
+            hist = np.bincount(lev[sel], weights=n[sel]).astype(np.int64)
+            out[sel] = thin_strata_remap(hist, min_keys)[lev[sel]]
     spark = layer_keys.sparkSession
     return spark.createDataFrame(pa.table({
         "layer": pa.array(lay.astype(np.int32)), "pop": pa.array(lev.astype(np.int32)),
