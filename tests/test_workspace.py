@@ -95,7 +95,7 @@ def test_accounts_merge_across_files_with_handle_history(tmp_path: Path) -> None
 
 _CHILD = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from pathlib import Path
     from echoscope.ingest import _driver, ingest_files
 
@@ -109,7 +109,8 @@ _CHILD = textwrap.dedent(
             orig(self)
             state["n"] += 1
             if state["n"] == 3:
-                Path(marker).write_text("mid-ingest")
+                Path(marker + ".part").write_text("mid-ingest")
+                os.replace(marker + ".part", marker)  # atomic: never seen empty
             if state["n"] >= 3:
                 time.sleep(0.2)  # stay mid-ingest until the parent kills us
 
@@ -124,11 +125,25 @@ _CHILD = textwrap.dedent(
         def parse_json_line(raw, first=False):
             state["n"] += 1
             if state["n"] == 1000:  # a broken line near 10,000: five batches written
-                Path(marker).write_text("mid-ingest")
+                Path(marker + ".part").write_text("mid-ingest")
+                os.replace(marker + ".part", marker)  # atomic: never seen empty
                 time.sleep(60)
             return orig_parse(raw, first=first)
 
         _v1_tight.parse_json_line = parse_json_line
+    elif mode == "struct":  # the default msgspec path: stop once its posts are inserted
+        from echoscope.ingest import twitter_v1
+
+        twitter_v1.V1_PATH = "struct"
+        orig_insert = _driver._insert_with_spill
+
+        def insert_with_spill(*a, **k):
+            orig_insert(*a, **k)  # posts written, the file's transaction not committed
+            Path(marker + ".part").write_text("mid-ingest")
+            os.replace(marker + ".part", marker)
+            time.sleep(60)
+
+        _driver._insert_with_spill = insert_with_spill
     else:  # the SQL fast path: stop after its big table is written, inside the transaction
         from echoscope.ingest import _v1_fast, twitter_v1
 
@@ -137,7 +152,8 @@ _CHILD = textwrap.dedent(
         orig_map = _v1_fast._map_table
 
         def map_table(*a, **k):
-            Path(marker).write_text("mid-ingest")
+            Path(marker + ".part").write_text("mid-ingest")
+            os.replace(marker + ".part", marker)
             time.sleep(60)
             return orig_map(*a, **k)
 
@@ -149,7 +165,7 @@ _CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["python", "fast", "tight"])
+@pytest.mark.parametrize("mode", ["python", "fast", "tight", "struct"])
 def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path, mode: str) -> None:
     wsp = tmp_path / "ws.duckdb"
     first = write(tmp_path / "first.jsonl", range(1, 201))
