@@ -516,18 +516,18 @@ def _strata_map(layer_keys: DataFrame, p: Any) -> DataFrame:
     the rule of :func:`echoscope.detect.null.merge_thin_strata`
     (:func:`~echoscope.detect.null.thin_strata_remap`) run on the driver over the layer's
     keys per level (``layer_keys``: one row per (layer, key) with its ``pop`` level,
-    counted in Spark), so thin strata merge downwards exactly as in the embedded engine. Only the configuration null uses strata;
-    other nulls keep the popularity level."""
+    counted in Spark), so thin strata merge downwards exactly as in the embedded engine.
+    Only the configuration null uses strata; other nulls keep the popularity level."""
     from pyspark.sql import functions as F
 
     from echoscope.detect.null import thin_strata_remap
 
-    hist = layer_keys.groupBy("layer", "pop").agg(F.count(F.lit(1)).alias("n")).toArrow()
-    lay = hist["layer"].to_numpy().astype(np.int64)
-    lev = hist["pop"].to_numpy().astype(np.int64)
-    n = hist["n"].to_numpy().astype(np.int64)
+    per = layer_keys.groupBy("layer", "pop").agg(F.count(F.lit(1)).alias("n")).toArrow()
+    lay = per["layer"].to_numpy().astype(np.int64)
+    lev = per["pop"].to_numpy().astype(np.int64)
+    n = per["n"].to_numpy().astype(np.int64)
     out = lev.copy()
-    min_keys = int(getattr(p, "min_stratum_keys", 0)) if p.null == "configuration" else 0
+    min_keys = int(p.min_stratum_keys) if p.null == "configuration" else 0
     if min_keys > 1:
         for lid in np.unique(lay):
             sel = np.flatnonzero(lay == lid)
