@@ -62,6 +62,7 @@ def test_hashtags_are_not_content() -> None:
     assert _attached(acts, MEMBERS) == {}
 
 
-def test_off_by_default() -> None:
-    assert ClusterParams().owned_share == 0.0
+def test_defaults() -> None:
+    assert ClusterParams().owned_share == 2 / 3
+    assert ClusterParams().owned_partners == 3
     assert ClusterParams(owned_share=0.5).to_dict()["owned_share"] == 0.5

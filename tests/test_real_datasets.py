@@ -3,8 +3,9 @@
 26 accounts posted (retweeted) one identical text during the burst; the goal (issue 4) is
 all of them in one campaign (their retweets carry no parent id and are keyed by the
 retweeted text; the sub-groups that modularity finds are joined by the campaign merge step
-of echoscope.cluster; xfail: 25 of 26, see the test), and the ones the detector ties must
-be flagged. The data
+of echoscope.cluster, and the three retweeters that share only that one key with the
+others join through the campaign-owned content rule, ClusterParams.owned_share), and the
+ones the detector ties must be flagged. The data
 is read in place from ../shared/datasets.
 """
 
@@ -71,15 +72,6 @@ def ira_result(ira_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "23 of the 26 are in one campaign; the text was posted once as an original and "
-    "retweeted by the other 25 (no parent ids: keyed by the text); esterbriang, one of "
-    "those retweeters, shares only that one key with the others (an edge needs "
-    "min_keys = 2) and is held by a single weak hashtag tie, which the member trim of "
-    "echoscope.cluster (member_ties = 2) does not accept; originofkaty and sheila_shh "
-    "have no more co-action partners than the null gives them (account test, "
-    "account_p = 0.1), which is what keeps breaking-news reposters out at 3M posts; see "
-    "docs/analyze.md"))
 def test_kochfarms_burst_is_one_campaign(ira_file: Path, ira_result: dict[str, Any]) -> None:
     expected = identical_text_accounts(ira_file)
     assert expected <= ira_result["ids"], "loader account ids differ from the file's handles"

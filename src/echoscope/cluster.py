@@ -67,7 +67,7 @@ driver; only :func:`find_campaigns` touches the workspace):
 5b. :func:`merge_campaigns`: accepted campaigns tied to each other at least ``merge`` (0.2)
    times as densely as the sparser is inside are joined (modularity splits one large
    operation), and leftover pairs tied only into one campaign join it.
-5c. :func:`attach_owned` (``owned_share`` > 0; off by default): an account in no campaign
+5c. :func:`attach_owned` (``owned_share`` > 0; 2/3 by default): an account in no campaign
    that acted on a campaign's own content key (at least ``owned_share`` of the key's
    accounts are members) within ``owned_window`` of ``owned_partners`` members joins it.
 6. Each campaign gets a score (:mod:`echoscope.score`), its signals (the action types of its
@@ -184,7 +184,7 @@ class ClusterParams(Params):
     merge: float = field(default=0.2, metadata=limit(
         0.0, 1.0, help="merge two campaigns when the tie density between them is at least "
                        "this share of the sparser campaign's own density (0: never)"))
-    owned_share: float = field(default=0.0, metadata=limit(
+    owned_share: float = field(default=2 / 3, metadata=limit(
         0.0, 1.0, help="attach an account outside every campaign that acted on a campaign's "
                        "own content (a content key at least this share of whose accounts "
                        "are the campaign's members) within owned_window of owned_partners "
