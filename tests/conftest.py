@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,3 +31,16 @@ def datasets(shared_dir: Path) -> Path:
     if not d.is_dir():
         pytest.skip("../shared/datasets is absent")
     return d
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for every Spark test of the run (starting one costs ~10 s)."""
+    from echoscope.engines.spark import spark_session
+
+    s = spark_session("local[2]", shuffle_partitions=4,
+                      conf={"spark.default.parallelism": "2",
+                            "spark.sql.adaptive.enabled": "false"})
+    s.sparkContext.setLogLevel("ERROR")
+    yield s
+    s.stop()

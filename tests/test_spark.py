@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import random
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,18 +34,6 @@ pytestmark = pytest.mark.spark
 T0 = dt.datetime(2024, 3, 1)
 WORDS = ("river", "garden", "lantern", "meadow", "orchard", "harbour", "pebble", "violet",
          "thunder", "biscuit", "compass", "saddle", "marble", "willow", "kettle", "quartz")
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    from echoscope.engines.spark import spark_session
-
-    s = spark_session("local[2]", shuffle_partitions=4,
-                      conf={"spark.default.parallelism": "2",
-                            "spark.sql.adaptive.enabled": "false"})
-    s.sparkContext.setLogLevel("ERROR")
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import random
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +30,6 @@ WORDS = ("river", "lamp", "orange", "garden", "market", "silver", "window", "clo
 URLS = ("http://a.example/1", "https://b.example/x?id=2", "http://c.example/", "d.example/p")
 HEADER = ["message_id", "user_id", "username", "repost_id", "reply_id", "message",
           "timestamp", "urls"]
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    from echoscope.engines.spark import spark_session
-
-    s = spark_session("local[2]", shuffle_partitions=4,
-                      conf={"spark.default.parallelism": "2",
-                            "spark.sql.adaptive.enabled": "false"})
-    s.sparkContext.setLogLevel("ERROR")
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")
