@@ -72,6 +72,18 @@ def test_max_edges_keeps_strongest(ws: Workspace, tmp_path: Path) -> None:
     assert kept == allw[:5]
 
 
+def test_edges_gexf_without_workspace(ws: Workspace, tmp_path: Path) -> None:
+    """The Spark job's GEXF (an edges table alone) has the workspace export's edges."""
+    from echoscope.report.exports import write_edges_gexf
+
+    edges = ws.table("edges")
+    g = nx.read_gexf(write_edges_gexf(edges, tmp_path / "alone.gexf"))
+    full = nx.read_gexf(write_gexf(ws, tmp_path / "full.gexf"))
+    assert g.number_of_edges() == full.number_of_edges() > 0
+    assert sorted(g.edges(data="weight")) == sorted(full.edges(data="weight"))
+    assert all(d.get("campaign_id") in (None, "") for _, d in g.nodes(data=True))
+
+
 def test_empty_workspace_exports(tmp_path: Path) -> None:
     with Workspace(tmp_path / "e.echoscope.duckdb") as w:
         g = nx.read_gexf(write_gexf(w, tmp_path / "e.gexf"))

@@ -391,3 +391,9 @@ def test_run_job_equals_embedded_detect(spark: Any, tmp_path: Any) -> None:
     assert pq.read_table(tmp_path / "out" / "members.parquet").equals(members)
     assert (tmp_path / "out" / "edges.csv").read_text(encoding="utf-8").count("\n") == \
         want.num_rows + 1
+    import networkx as nx
+
+    g = nx.read_gexf(tmp_path / "out" / "network.gexf")
+    assert g.number_of_edges() == len({(a, b, t) for a, b, t in zip(
+        want["account_a"].to_pylist(), want["account_b"].to_pylist(),
+        want["type"].to_pylist(), strict=True)})

@@ -1019,8 +1019,9 @@ def run_job(paths: str | list[str], out_dir: str, *, fmt: str = "parquet",
     """Posts on any Spark-readable path -> actions, edges and campaign memberships.
 
     Writes ``out_dir/actions.parquet`` (a Spark dataset folder), ``edges.parquet``,
-    ``edges.csv``, ``members.parquet`` and ``members.csv`` (account_id, cluster: Leiden
-    clusters of the tie graph, :func:`echoscope.cluster.cluster_pairs`, on the driver).
+    ``edges.csv``, ``network.gexf`` (Gephi), ``members.parquet`` and ``members.csv``
+    (account_id, cluster: Leiden clusters of the tie graph,
+    :func:`echoscope.cluster.cluster_pairs`, on the driver).
     ``out_dir`` is a local folder on the driver for the files written by the driver;
     ``actions.parquet`` may be on any Spark-writable path given as ``out_dir``. Returns
     counts and per-layer figures.
@@ -1030,6 +1031,7 @@ def run_job(paths: str | list[str], out_dir: str, *, fmt: str = "parquet",
     from echoscope.cluster import ClusterParams, cluster_pairs, combine_pairs, tie_edges
     from echoscope.detect.coaction import DetectParams
     from echoscope.network import write_edges_csv
+    from echoscope.report.exports import write_edges_gexf
 
     spark = spark_session(master)
     dp = detect_params or DetectParams(seed=seed)
@@ -1049,6 +1051,7 @@ def run_job(paths: str | list[str], out_dir: str, *, fmt: str = "parquet",
     os.makedirs(out_dir, exist_ok=True)
     pq.write_table(edges, os.path.join(out_dir, "edges.parquet"))
     write_edges_csv(edges, os.path.join(out_dir, "edges.csv"))
+    write_edges_gexf(edges, os.path.join(out_dir, "network.gexf"))
     cp = ClusterParams(seed=seed)
     members = cluster_pairs(combine_pairs(tie_edges(edges, cp)), resolution=cp.resolution,
                             seed=seed)

@@ -292,6 +292,19 @@ def write_gexf(
     return path
 
 
+
+def write_edges_gexf(edges: pa.Table, path: str | Path,
+                     params: ExportParams | None = None) -> Path:
+    """An edges table (canonical ``edges`` schema) alone as GEXF, for outputs made without
+    a workspace (the Spark job): the same writer as :func:`write_gexf`, through a scratch
+    workspace holding only these edges, so nodes carry ids and no campaign."""
+    import tempfile
+
+    with (tempfile.TemporaryDirectory(prefix="echoscope-gexf-") as tmp,
+          Workspace(Path(tmp) / "edges.duckdb") as ws):
+        ws.replace("edges", edges, stage="export")
+        return write_gexf(ws, path, params)
+
 # -- GraphML ---------------------------------------------------------------------------
 
 _GRAPHML_TYPES = {"string": "string", "double": "double", "long": "long", "boolean": "boolean"}
