@@ -149,21 +149,9 @@ def network(
     Give ``inputs`` (files) or ``workspace``; ``window`` is in seconds and required.
     ``engine="spark"`` computes it on Spark (docs/spark.md; the compat modes' pair sweep).
     """
-    paths = [str(p) for p in inputs]
-    if not paths and workspace is None:
-        raise InputError("give input files or a workspace (-w).")
-    if paths and workspace is not None:
-        raise ParameterError("give input files or a workspace (-w), not both.")
-    if window is None:
-        raise ParameterError(
-            "the time window is required (--time-window SECONDS): the peers' defaults differ "
-            "(coordination-network-toolkit's CLI uses 1 s, its README says 60 s).")
-    pairs_ctx: Any = contextlib.nullcontext()
-    if compat is not None and (engine != "duckdb" or spark_master is not None):
-        from echoscope.engines import get_engine
-        from echoscope.engines.compat import pairs_on  # the pair sweep on Spark
-
-        pairs_ctx = pairs_on(get_engine(engine, spark_master))
+    paths, window = _checked_inputs(inputs, workspace, window)
+    pairs_ctx = _pairs_context(engine, spark_master) if compat is not None else \
+        contextlib.nullcontext()
     if compat == "cnt":
         from echoscope.detect.compat_cnt import CntParams, cnt_network
 
@@ -247,6 +235,23 @@ def networks(
             f"not {compat!r}.")
     if not kinds:
         raise ParameterError("give at least one network type (--type).")
+    paths, window = _checked_inputs(inputs, workspace, window)
+    from echoscope.detect.compat_cnt import CntParams, cnt_networks
+
+    params = [CntParams(type=t, time_window=window, min_edge_weight=min_edge_weight,
+                        similarity_threshold=similarity_threshold,
+                        min_document_size=min_document_size) for t in kinds]
+    pairs_ctx = _pairs_context(engine, spark_master)
+    msgs = _cnt_messages(paths, workspace, format, platform, kinds)
+    with progress.task(f"{', '.join(kinds)} networks (coordination-network-toolkit)"), \
+            pairs_ctx:
+        tables = cnt_networks(msgs, params, threads=threads)
+    return dict(zip(kinds, tables, strict=True))
+
+
+def _checked_inputs(inputs: Sequence[str | os.PathLike[str]], workspace: Any,
+                    window: float | None) -> tuple[list[str], float]:
+    """The input paths as strings and the window, after the checks every mode shares."""
     paths = [str(p) for p in inputs]
     if not paths and workspace is None:
         raise InputError("give input files or a workspace (-w).")
@@ -256,22 +261,17 @@ def networks(
         raise ParameterError(
             "the time window is required (--time-window SECONDS): the peers' defaults differ "
             "(coordination-network-toolkit's CLI uses 1 s, its README says 60 s).")
-    from echoscope.detect.compat_cnt import CntParams, cnt_networks
+    return paths, window
 
-    params = [CntParams(type=t, time_window=window, min_edge_weight=min_edge_weight,
-                        similarity_threshold=similarity_threshold,
-                        min_document_size=min_document_size) for t in kinds]
-    pairs_ctx: Any = contextlib.nullcontext()
-    if engine != "duckdb" or spark_master is not None:
-        from echoscope.engines import get_engine
-        from echoscope.engines.compat import pairs_on
 
-        pairs_ctx = pairs_on(get_engine(engine, spark_master))
-    msgs = _cnt_messages(paths, workspace, format, platform, kinds)
-    with progress.task(f"{', '.join(kinds)} networks (coordination-network-toolkit)"), \
-            pairs_ctx:
-        tables = cnt_networks(msgs, params, threads=threads)
-    return dict(zip(kinds, tables, strict=True))
+def _pairs_context(engine: str, spark_master: str | None) -> Any:
+    """Where the compat modes' pair sweep runs: here (a no-op context) or on Spark."""
+    if engine == "duckdb" and spark_master is None:
+        return contextlib.nullcontext()
+    from echoscope.engines import get_engine
+    from echoscope.engines.compat import pairs_on
+
+    return pairs_on(get_engine(engine, spark_master))
 
 
 def _cnt_messages(paths: list[str], workspace: Any, fmt: str | None,
