@@ -5,6 +5,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: these tests check behaviour, not speed (speed is measured by
+# benchmarks/), and on a loaded CI machine a first example that imports or compiles can
+# exceed Hypothesis' default 200 ms and fail a correct test.
+settings.register_profile("echoscope", deadline=None)
+settings.load_profile("echoscope")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
