@@ -75,8 +75,7 @@ def spark_pair_sweep(spark: SparkSession, split_rows: int | None = None,
 
 def _pairs_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """Pairs (row indices) of one partition of whole (key, bucket) groups."""
-    from echoscope.detect.kernel import sort_actions, sweep_pairs
-    from echoscope.engines.spark import _partition_table
+    from echoscope.engines.spark import _partition_table, bucket_pairs
 
     tab = _partition_table(batches)
     if tab is None:
@@ -85,20 +84,10 @@ def _pairs_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBat
     first = np.argsort(idx, kind="stable")  # ties keep the input order, as the kernel
     tab = tab.take(pa.array(first))
     idx = idx[first]
-    kb = np.stack([tab["key"].to_numpy(), tab["bucket"].to_numpy()], axis=1)
-    _, group = np.unique(kb, axis=0, return_inverse=True)
-    group = group.reshape(-1).astype(np.int64)
-    t = tab["t"].to_numpy().astype(np.int64)
-    acct = tab["acode"].to_numpy().astype(np.int32)
-    w = int(tab["w"][0].as_py())
-    order = sort_actions(group, t, acct)
-    ii, jj = sweep_pairs(group[order], t[order], acct[order], w)
-    ii, jj = order[ii], order[jj]
-    copy = tab["is_copy"].to_numpy(zero_copy_only=False)
-    keep = ~(copy[ii] & copy[jj])
-    if keep.any():
-        yield pa.RecordBatch.from_pydict({"i": pa.array(idx[ii[keep]]),
-                                          "j": pa.array(idx[jj[keep]])})
+    ii, jj = bucket_pairs(tab, tab["key"].to_numpy())
+    if ii.size:
+        yield pa.RecordBatch.from_pydict({"i": pa.array(idx[ii]),
+                                          "j": pa.array(idx[jj])})
 
 
 @contextmanager

@@ -730,30 +730,38 @@ def bucketed(la: DataFrame, split_rows: int, stats: dict[str, Any] | None = None
     return x.repartition("layer", "key", "bucket")
 
 
-def _sweep_partition(tab: pa.Table, n_acct: int) -> Iterator[pa.RecordBatch]:
-    """Pairs of one partition (rows of whole (layer, key, bucket) groups)."""
+def bucket_pairs(tab: pa.Table, key: Any) -> tuple[Any, Any]:
+    """Co-acting row pairs ``(i, j)`` of ``tab``'s rows (one window ``w``): the kernel's
+    sweep within each (key code, bucket) group, without pairs of two overlap copies (each
+    such pair is emitted by the bucket that owns the rows)."""
     from echoscope.detect.kernel import sort_actions, sweep_pairs
 
+    _, group = np.unique(np.stack([key, tab["bucket"].to_numpy()], axis=1), axis=0,
+                         return_inverse=True)
+    group = group.reshape(-1).astype(np.int64)
+    t = tab["t"].to_numpy().astype(np.int64)
+    acct = tab["acode"].to_numpy().astype(np.int32)
+    order = sort_actions(group, t, acct)
+    ii, jj = sweep_pairs(group[order], t[order], acct[order], int(tab["w"][0].as_py()))
+    ii, jj = order[ii], order[jj]
+    copy = tab["is_copy"].to_numpy(zero_copy_only=False)
+    keep = ~(copy[ii] & copy[jj])
+    return ii[keep], jj[keep]
+
+
+def _sweep_partition(tab: pa.Table, n_acct: int) -> Iterator[pa.RecordBatch]:
+    """Pairs of one partition (rows of whole (layer, key, bucket) groups)."""
     layer_all = tab["layer"].to_numpy()
     for layer in np.unique(layer_all):
         sel = layer_all == layer
         sub = tab.filter(pa.array(sel))
         kcode = pc.dictionary_encode(sub["key"].combine_chunks()).indices.to_numpy(
             zero_copy_only=False).astype(np.int64)
-        bucket = sub["bucket"].to_numpy()
-        _, group = np.unique(np.stack([kcode, bucket], axis=1), axis=0, return_inverse=True)
-        group = group.reshape(-1).astype(np.int64)
-        t = sub["t"].to_numpy()
-        acct = sub["acode"].to_numpy().astype(np.int32)
-        w = int(sub["w"][0].as_py())
-        order = sort_actions(group, t, acct)
-        ii, jj = sweep_pairs(group[order], t[order], acct[order], w)
-        ii, jj = order[ii], order[jj]
-        copy = sub["is_copy"].to_numpy(zero_copy_only=False)
-        keep = ~(copy[ii] & copy[jj])
-        ii, jj = ii[keep], jj[keep]
+        ii, jj = bucket_pairs(sub, kcode)
         if not ii.size:
             continue
+        t = sub["t"].to_numpy()
+        acct = sub["acode"].to_numpy().astype(np.int32)
         a = acct[ii].astype(np.int64)
         b = acct[jj].astype(np.int64)
         code = np.minimum(a, b) * n_acct + np.maximum(a, b)
