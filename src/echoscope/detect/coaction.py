@@ -134,6 +134,13 @@ class DetectParams(Params):
         60.0, 365 * 86400.0, "seconds",
         "a key unused this long starts a new episode: a hashtag stormed on three days is "
         "three keys"))
+    episode_window: float = field(default=0.0, metadata=limit(
+        0.0, 30 * 86400.0, "seconds",
+        "an extra window for rare keys (at most wide_max_accounts accounts) of "
+        "episode_window_types: accounts acting on one rare episode within this long "
+        "co-act; 0 = none"))
+    episode_window_types: tuple[str, ...] = field(default=("domain",), metadata=choice(
+        *ACTION_TYPES, help="types that also get episode_window (for rare keys)"))
     time_classes: int = field(default=1, metadata=limit(
         1, 32, "classes", "null-model strata also split keys of one popularity by the share "
         "of their pairs within the window (factors of 4); 1 = popularity only (default: "
@@ -497,14 +504,12 @@ def _edges_of_layers(layers: Iterable[tuple[str, pa.Table, I32]], acct_dict: pa.
                                          max_pairs=p.max_pairs, seed=seed,
                                          default=windows[0])
             stats.setdefault("auto_curves", {})[typ] = curve
-        layer_windows = [first] + [w for w in windows[1:] if w > first]
-        stats["windows"][typ] = layer_windows
-        for i, w in enumerate(layer_windows):
-            if i == 0:
+        plan = layer_plan(p, typ, first)
+        stats["windows"][typ] = [w for w, _ in plan]
+        for w, rare_only in plan:
+            if not rare_only:
                 lk, lt, la = key, t, acct
             else:
-                if typ not in p.wide_types:
-                    continue
                 n_acc_key = distinct_per(key, acct.astype(np.int64), int(key.max()) + 1)
                 rare = n_acc_key[key] <= p.wide_max_accounts
                 lk, lt, la = key[rare], t[rare], acct[rare]
@@ -515,6 +520,24 @@ def _edges_of_layers(layers: Iterable[tuple[str, pa.Table, I32]], acct_dict: pa.
             results.append(cols)
     stats["family_size"] = families
     return _finish(results, acct_dict, p, families, stats)
+
+
+def layer_plan(p: DetectParams, typ: str, first: float) -> list[tuple[float, bool]]:
+    """The layers of one action type: ``(window, rare keys only)`` in order.
+
+    ``first`` (``windows[0]``, or the type's ``window="auto"`` choice) for every key; the
+    larger ``windows`` for rare keys of ``wide_types``; ``episode_window`` for rare keys
+    of ``episode_window_types`` (when larger than ``first`` and not already one of the type's
+    windows). Both engines build their layers from this.
+    """
+    out = [(first, False)]
+    if typ in p.wide_types:
+        out += [(w, True) for w in p.resolved_windows()[1:] if w > first]
+    ew = float(p.episode_window)
+    if (ew > first and typ in p.episode_window_types
+            and all(w != ew for w, _ in out)):
+        out.append((ew, True))
+    return out
 
 
 def _account_test(results: list[dict[str, Any]], acct_dict: pa.Array,

@@ -426,7 +426,7 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
     """
     from pyspark.sql import functions as F
 
-    from echoscope.detect.coaction import DetectParams, _finish
+    from echoscope.detect.coaction import DetectParams, _finish, layer_plan
 
     p: DetectParams = params or DetectParams()
     stats = stats if stats is not None else {}
@@ -473,10 +473,10 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
             per_type[typ] = [first] + [w for w in windows[1:] if w > first]
     layers: list[tuple[int, str, float, int, bool]] = []
     for typ, tws in per_type.items():
-        for i, w in enumerate(tws):
-            if i and typ not in p.wide_types:
-                continue
-            layers.append((len(layers), typ, w, round(w * US), i > 0))
+        plan = layer_plan(p, typ, tws[0])  # the embedded engine's layers (shared rule)
+        per_type[typ] = [w for w, _ in plan]
+        for w, rare_only in plan:
+            layers.append((len(layers), typ, w, round(w * US), rare_only))
     stats["windows"] = per_type
     layer_df = spark.createDataFrame(
         [(lid, typ, wus, rare) for lid, typ, _, wus, rare in layers],
