@@ -149,6 +149,7 @@ _SNAP_FIELDS = [("line", pa.int64()), ("account_id", pa.string()), ("handle", pa
                 ("posts_count", pa.int64()), ("description", pa.string()),
                 ("profile_image_url", pa.string()), ("seen", schema.TS)]
 _SNAP_SCHEMA = pa.schema(_SNAP_FIELDS)
+_TWITTER = pa.scalar("twitter", pa.string())
 
 # A number orjson refuses (it overflows a double) while msgspec skips it unchecked has an
 # exponent of 3+ digits or 200+ digits before it. Found in a whole block at once, with
@@ -301,9 +302,8 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
     """
     batch = batch or BATCH
     chunk = chunk or _CHUNK
-    cols: list[list[Any]] = [[] for _ in range(18)]
-    (c_pid, c_uid, c_handle, c_created, c_kind, c_text, c_lang, c_app, c_par, c_paracc,
-     c_partime, c_urls, c_tags, c_men, c_menids, c_media, c_rec) = cols[1:]
+    # one tuple per post (Sink.POST_COLUMNS without the platform), transposed per batch
+    rows: list[tuple[Any, ...]] = []
     # account snapshots: (order, account id, *profile, seen) rows, aggregated in SQL by the
     # driver (``_driver._fast_snapshots``); order 2n for the author of line n, 2n+1 for the
     # parent's author (a later call wins a tie, as in Sink.snapshot)
@@ -315,18 +315,26 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
     decode = msgspec.json.Decoder(_Tweet).decode
     DecodeError = msgspec.DecodeError
     days: dict[str, int] = {}
+    minutes: dict[str, int] = {}  # 'Mmm dd hh:mm yyyy' -> its first microsecond
     created: dict[str, int] = {}  # accounts' creation times (accounts recur)
+    tco: dict[str, str | None] = {}  # a t.co link's expanded URL -> canonical form
 
     def ttime(s: str) -> int:
-        # == twitter_time_to_us(s) for the usual '+0000' layout (days cached); any other
-        # layout goes there
+        # == twitter_time_to_us(s) for the usual '+0000' layout (days and minutes
+        # cached: a stream has many tweets per minute); any other layout goes there
         if len(s) != 30 or s[19:26] != " +0000 ":
             return twitter_time_to_us(s)
-        k = s[4:11] + s[26:]
-        d = days.get(k)
-        if d is None:
-            d = days[k] = twitter_time_to_us(s[:11] + "00:00:00 +0000" + s[25:])
-        return d + (int(s[11:13]) * 3600 + int(s[14:16]) * 60 + int(s[17:19])) * 1_000_000
+        k = s[4:16] + s[25:]
+        m = minutes.get(k)
+        if m is None:
+            dk = s[4:11] + s[26:]
+            d = days.get(dk)
+            if d is None:
+                d = days[dk] = twitter_time_to_us(s[:11] + "00:00:00 +0000" + s[25:])
+            if len(minutes) >= 1 << 16:
+                minutes.clear()
+            m = minutes[k] = d + (int(s[11:13]) * 60 + int(s[14:16])) * 60_000_000
+        return m + int(s[17:19]) * 1_000_000
 
     def ctime(s: str) -> int:
         v = created.get(s)
@@ -336,15 +344,16 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
             v = created[s] = ttime(s)
         return v
 
-    def user_of(user: _User) -> tuple[str, tuple[Any, ...]]:
-        uid = _id(user.id_str, user.id)
+    def user_of(user: _User) -> tuple[Any, ...]:
+        # (account id, *profile): a snapshot row without its order and time
+        uid = user.id_str or (None if user.id is None else str(user.id))
         if not uid:
             raise _Odd  # the reference rejects it: "missing field user.id_str"
         made = user.created_at
-        return uid, (user.screen_name, user.name,
-                     ctime(made) if made is not None else None,
-                     user.followers_count, user.friends_count, user.statuses_count,
-                     user.description, user.profile_image_url_https or user.profile_image_url)
+        return (uid, user.screen_name, user.name,
+                ctime(made) if made is not None else None,
+                user.followers_count, user.friends_count, user.statuses_count,
+                user.description, user.profile_image_url_https or user.profile_image_url)
 
     def write(name: str, table: pa.Table) -> None:
         try:
@@ -363,17 +372,18 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
             write(snaps_file, pa.table([pa.array(v, type=t) for (_, t), v in
                                         zip(_SNAP_FIELDS, scols, strict=True)],
                                        schema=_SNAP_SCHEMA))
-        n = len(c_rec)
+        n = len(rows)
         if not n:
             return
-        cols[0] = ["twitter"] * n
+        cols = list(zip(*rows, strict=True))
+        rows.clear()
         data = {name: pa.array(values, type=_POST_SCHEMA.field(name).type)
-                for name, values in zip(Sink.POST_COLUMNS, cols, strict=True)}
-        data["source_file"] = pa.array([sink.source_file] * n, pa.string())
-        table = pa.table(data).select(_POST_SCHEMA.names)
-        for c in cols:
-            c.clear()
-        write(posts_file, table.cast(_POST_SCHEMA))
+                for name, values in zip(Sink.POST_COLUMNS[1:], cols, strict=True)}
+        data["platform"] = pa.repeat(_TWITTER, n)
+        data["source_file"] = pa.repeat(pa.scalar(sink.source_file, pa.string()), n)
+        del cols
+        write(posts_file, pa.Table.from_arrays([data[c] for c in _POST_SCHEMA.names],
+                                               schema=_POST_SCHEMA))
         sink.n_posts += n
 
     def finish() -> None:
@@ -412,16 +422,16 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
             reference(n, raw + nl)
             return
         try:
-            pid = _id(t.id_str, t.id)
+            pid = t.id_str or (None if t.id is None else str(t.id))
             created_raw = t.created_at
             user = t.user
             if not pid or created_raw is None or user is None:
                 raise _Odd
             created = ttime(created_raw)
-            uid, prof = user_of(user)
+            prof = user_of(user)
             rt = t.retweeted_status
             parent_id = parent_acc = parent_time = None
-            psnap: tuple[str, tuple[Any, ...]] | None = None
+            psnap: tuple[Any, ...] | None = None
             content: _Content = t
             if rt is not None:
                 kind = "repost"
@@ -480,8 +490,13 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
                         b = unw.url if unw is not None else expanded
                         if b and url is not None and url.startswith(
                                 ("https://t.co/", "http://t.co/")):
-                            s = b.strip()
-                            c = _canonical(s) if s else None
+                            if b in tco:
+                                c = tco[b]
+                            else:
+                                if len(tco) >= 1 << 16:
+                                    tco.clear()
+                                s = b.strip()
+                                c = tco[b] = _canonical(s) if s else None
                         else:
                             c = canonical_url(url, b)
                         if c is None and expanded:
@@ -508,26 +523,11 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
             reference(n, raw + nl)
             return
         # record it (nothing above changed any state)
-        snaps.append((2 * n, uid, *prof, created))
+        snaps.append((2 * n, *prof, created))
         if psnap is not None:
-            snaps.append((2 * n + 1, psnap[0], *psnap[1], parent_time))
-        c_pid.append(pid)
-        c_uid.append(uid)
-        c_handle.append(prof[0])
-        c_created.append(created)
-        c_kind.append(kind)
-        c_text.append(text)
-        c_lang.append(t.lang)
-        c_app.append(app)
-        c_par.append(parent_id)
-        c_paracc.append(parent_acc)
-        c_partime.append(parent_time)
-        c_urls.append(urls)
-        c_tags.append(tags)
-        c_men.append(men)
-        c_menids.append(menids)
-        c_media.append(media)
-        c_rec.append(n)
+            snaps.append((2 * n + 1, *psnap, parent_time))
+        rows.append((pid, prof[0], prof[1], created, kind, text, t.lang, app, parent_id,
+                     parent_acc, parent_time, urls, tags, men, menids, media, n))
 
     def block(first: int, lines: list[bytes], nl: bytes, bad: set[int]) -> None:
         # ``nl``: what each line lost when it was split off (the reference sees it);
@@ -538,7 +538,7 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
                 reference(n, raw + nl)
             else:
                 one(n, raw, nl)
-        if len(c_rec) >= batch:
+        if len(rows) >= batch:
             flush()
 
     # The loop makes millions of small objects and no reference cycles: the cyclic
