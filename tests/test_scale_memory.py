@@ -45,3 +45,23 @@ def test_run_json_records_engine_settings(tmp_path: Path,
     assert run["engine"]["memory_limit"] == "476.8 MiB"
     assert run["engine"]["temp_directory"].endswith(".duckdb.tmp")
     assert run["counts"]["actions"] > 0
+
+
+def test_appends_in_a_transaction_do_not_keep_arrow_batches(tmp_path: Path) -> None:
+    """A registered view inside a transaction keeps its Arrow data until COMMIT (DuckDB
+    2.0); Workspace._insert must not, or batched ingest/actions grow with the input."""
+    import pyarrow as pa
+
+    with Workspace(tmp_path / "w.duckdb") as ws, ws.transaction() as con:
+        con.execute("CREATE TABLE t (a VARCHAR, n BIGINT)")
+        base = pa.total_allocated_bytes()
+        one = 0
+        for i in range(10):
+            batch = pa.table({"a": pa.array([f"text {i} {j} " * 8 for j in range(20_000)]),
+                              "n": pa.array(range(20_000), pa.int64())})
+            one = batch.nbytes
+            ws._insert("t", batch)
+            del batch
+        held = pa.total_allocated_bytes() - base
+        assert held < 2 * one, (held, one)
+        assert ws.scalar("SELECT count(*) FROM t") == 200_000

@@ -396,12 +396,9 @@ def _stash(ws: Workspace, sink: _NearSink) -> None:
         data = pa.concat_tables(parts)
         if table == "_actions_texts":
             data = data.group_by(["norm", "h"], use_threads=False).aggregate([])
-        view = "_actions_stash"
-        ws.con.register(view, data)
-        try:
-            ws.con.execute(f"INSERT INTO {table} SELECT * FROM {view}")
-        finally:
-            ws.con.unregister(view)
+        # Workspace._insert reads the Arrow data without registering a view, which inside
+        # this transaction would keep every batch's texts alive until COMMIT
+        ws._insert(table, data)
 
 
 def _near_text_actions(ws: Workspace, p: ActionParams, rows_src: str,
@@ -413,24 +410,35 @@ def _near_text_actions(ws: Workspace, p: ActionParams, rows_src: str,
 
     if p.num_perm % p.bands:
         raise ValueError("num_perm must be a multiple of bands")
-    sigs: list[np.ndarray[Any, Any]] = []
-    hashes: list[np.ndarray[Any, Any]] = []
+    # the distinct texts once, so their number is known and the signatures go straight
+    # into one array (appending chunks and concatenating them held them twice)
+    ws.con.execute("CREATE OR REPLACE TEMP TABLE _actions_distinct AS SELECT DISTINCT norm, "
+                   "('0x' || h)::UBIGINT AS hv FROM _actions_texts")
+    ws.con.execute("DROP TABLE IF EXISTS _actions_texts")
+    n = int(ws.scalar("SELECT count(*) FROM _actions_distinct"))
+    sig = np.empty((n, p.num_perm), dtype=np.uint64)
+    thash = np.empty(n, dtype=np.uint64)
     # VARCHAR order in DuckDB is UTF-8 byte order = code point order = Python's str order;
     # the hex text hash becomes its 64-bit value in SQL (no Python string per text)
-    reader = ws.con.sql("SELECT norm, ('0x' || h)::UBIGINT AS hv FROM (SELECT DISTINCT "
-                        "norm, h FROM _actions_texts) ORDER BY norm").to_arrow_reader(chunk)
+    reader = ws.con.sql("SELECT norm, hv FROM _actions_distinct "
+                        "ORDER BY norm").to_arrow_reader(chunk)
+    done = 0
     for batch in reader or ():
         if batch.num_rows:
-            sigs.append(minhash.minhash_signatures(batch.column(0).to_pylist(), k=p.shingle,
-                                                   num_perm=p.num_perm, seed=p.seed))
-            hashes.append(np.asarray(batch.column(1).to_numpy(), dtype=np.uint64))
+            end = done + batch.num_rows
+            sig[done:end] = minhash.minhash_signatures(
+                batch.column(0).to_pylist(), k=p.shingle, num_perm=p.num_perm, seed=p.seed)
+            thash[done:end] = np.asarray(batch.column(1).to_numpy(), dtype=np.uint64)
+            done = end
     del reader  # DuckDB frees the sorted texts with the result
-    if not sigs:
+    ws.con.execute("DROP TABLE IF EXISTS _actions_distinct")
+    if done != n:
+        from echoscope.errors import EngineError
+
+        raise EngineError(f"near_text: read {done:,} distinct texts, expected {n:,}")
+    if not n:
         return
-    sig = np.concatenate(sigs)
-    del sigs
     pa.default_memory_pool().release_unused()
-    n = sig.shape[0]
     parent = np.arange(n, dtype=np.int64)
     rows = p.num_perm // p.bands
     for band in range(p.bands):
@@ -439,17 +447,14 @@ def _near_text_actions(ws: Workspace, p: ActionParams, rows_src: str,
         minhash._join_buckets(sig, h, order, parent, float(p.near_threshold))
     del sig, h, order
     labels = minhash._roots(parent)
-    thash = np.concatenate(hashes)
     # cluster key = smallest text hash among members, as 16 hex digits
     cmin = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(cmin, labels, thash)
-    mapping = pa.table({"hv": pa.array(thash), "cmin": pa.array(cmin[labels])})
-    ws.con.register("_actions_near_map", mapping)
-    try:
-        ws.con.execute(
-            "INSERT INTO actions (account_id, time, type, key, post_id) "
-            "SELECT r.account_id, r.time, 'near_text', lower(lpad(to_hex(m.cmin), 16, '0')), "
-            f"r.post_id FROM {rows_src} r JOIN _actions_near_map m "
-            "ON ('0x' || r.key)::UBIGINT = m.hv WHERE r.type = 'text'")
-    finally:
-        ws.con.unregister("_actions_near_map")
+    _actions_near_map = pa.table(  # read by the SQL below (replacement scan)
+        {"hv": pa.array(thash), "cmin": pa.array(cmin[labels])})
+    del thash, cmin, labels
+    ws.con.execute(
+        "INSERT INTO actions (account_id, time, type, key, post_id) "
+        "SELECT r.account_id, r.time, 'near_text', lower(lpad(to_hex(m.cmin), 16, '0')), "
+        f"r.post_id FROM {rows_src} r JOIN _actions_near_map m "
+        "ON ('0x' || r.key)::UBIGINT = m.hv WHERE r.type = 'text'")

@@ -265,13 +265,15 @@ class Workspace:
     def _insert(self, name: str, data: pa.Table) -> None:
         if data.num_rows == 0:
             return
-        view = f"_echoscope_in_{uuid.uuid4().hex[:8]}"
-        self.con.register(view, data)
-        try:
-            cols = ", ".join(f'"{c}"' for c in data.column_names)
-            self.con.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {view}')
-        finally:
-            self.con.unregister(view)
+        cols = ", ".join(f'"{c}"' for c in data.column_names)
+        # Read through DuckDB's replacement scan of this local variable, not a view made
+        # with con.register(): inside a transaction a registered view keeps its Arrow
+        # data (and more) alive until COMMIT even after unregister(), so a loop of
+        # appends in one transaction (ingest, actions) would hold every batch it wrote
+        # (docs/scale.md, "Memory and 10M posts").
+        _echoscope_arrow_in = data  # read by the SQL below (replacement scan)
+        self.con.execute(
+            f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _echoscope_arrow_in')
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
