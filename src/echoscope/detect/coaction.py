@@ -78,7 +78,7 @@ from echoscope import progress, schema
 from echoscope.actions import ACTION_TYPES
 from echoscope.detect._util import F64, I32, I64, US, distinct_per, encode, times_us
 from echoscope.detect.base import DETECTORS, DetectorBase
-from echoscope.detect.kernel import count_pairs, isolated_mask, sort_actions, sweep_pair_codes
+from echoscope.detect.kernel import count_pairs, isolated_mask, sort_actions, sweep_pair_events
 from echoscope.detect.null import (
     account_excess,
     benjamini_hochberg,
@@ -155,6 +155,10 @@ class DetectParams(Params):
         "precision at 3M, 0.812 -> 0.713; benchmarks/RESULTS.md)"))
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
+    count_events: bool = field(default=False, metadata={
+        "help": "keys a pair co-acted on at the same two action times (each account's one "
+                "post carrying several hashtags, URLs, ...) count as one key: one "
+                "co-action event, not several independent ones"})
     alpha: float = field(default=0.05, metadata=limit(
         0.0, 1.0, "", "false-discovery rate; 1 keeps every edge with min_keys"))
     null: str = field(default="configuration", metadata=choice(
@@ -188,9 +192,13 @@ class DetectParams(Params):
 
 
 @njit(cache=True, nogil=True)
-def _aggregate(code: I64, key: I64, delay: I64, rarity: F64,
+def _aggregate(code: I64, key: I64, delay: I64, rarity: F64, event: I64,
                n_out: int) -> tuple[I64, I64, I64, I64, F64, F64]:  # pragma: no cover
-    """Per pair code (input sorted by code): keys, pairs, min/median delay, rarity sum."""
+    """Per pair code (input sorted by code): keys, pairs, min/median delay, rarity sum.
+
+    The keys are capped by the distinct co-action events (``event``, delay): keys
+    co-acted on at the same two action times count once (pass distinct events to count
+    keys alone)."""
     out_code = np.empty(n_out, dtype=np.int64)
     n_keys = np.empty(n_out, dtype=np.int64)
     n_pairs = np.empty(n_out, dtype=np.int64)
@@ -215,8 +223,24 @@ def _aggregate(code: I64, key: I64, delay: I64, rarity: F64,
                 rs += rarity[ks[x]]
                 last = ks[x]
         d = np.sort(delay[i:j])
+        # distinct (event, delay) among the pair's rows: its co-action events
+        o = np.argsort(event[i:j])
+        ev = event[i:j][o]
+        dl = delay[i:j][o]
+        n_ev = 0
+        x = 0
+        while x < j - i:
+            y = x
+            while y < j - i and ev[y] == ev[x]:
+                y += 1
+            dd = np.sort(dl[x:y])
+            n_ev += 1
+            for z in range(1, y - x):
+                if dd[z] != dd[z - 1]:
+                    n_ev += 1
+            x = y
         out_code[g] = c
-        n_keys[g] = nk
+        n_keys[g] = min(nk, n_ev)
         n_pairs[g] = j - i
         min_d[g] = d[0]
         h = (j - i) // 2
@@ -319,19 +343,22 @@ def _layer_edges(layer: _Layer, p: DetectParams,
             f"(budget {p.max_pairs:,}); {n_capped:,} key(s) acted on by more than {cap} "
             "accounts were left out (rarity weighting gives them little weight anyway)")
     del keep
-    code, pkey, delay = sweep_pair_codes(k2, t2, a2, w, layer.n_accounts)
+    code, pkey, delay, event = sweep_pair_events(k2, t2, a2, w, layer.n_accounts)
     del k2, t2, a2
     srt = np.argsort(code, kind="stable")
     code = code[srt]
     pkey = pkey[srt]
     delay = delay[srt]
+    event = event[srt] if p.count_events else np.arange(code.size, dtype=np.int64)
     del srt
     n_out = int(np.count_nonzero(np.diff(code))) + 1 if code.size else 0
     if n_out:
-        ucode, nk, npairs, mind, medd, rsum = _aggregate(code, pkey, delay, rarity, n_out)
+        ucode, nk, npairs, mind, medd, rsum = _aggregate(code, pkey, delay, rarity, event,
+                                                         n_out)
     else:
         ucode = nk = npairs = mind = np.zeros(0, dtype=np.int64)
         medd = rsum = np.zeros(0, dtype=np.float64)
+    del event
     sel = nk >= p.min_keys
     null: dict[str, Any] = {}
     if p.null == "configuration":

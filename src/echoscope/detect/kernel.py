@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-__all__ = ["count_pairs", "isolated_mask", "sort_actions", "sweep_pair_codes", "sweep_pairs"]
+__all__ = ["count_pairs", "isolated_mask", "pair_event", "sort_actions", "sweep_pair_codes",
+           "sweep_pair_events", "sweep_pairs"]
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -76,6 +77,32 @@ def _fill_codes(key: I64, t: I64, acct: I32, window: int, offsets: I64, n_accoun
                     code[p] = b * n_accounts + a
                 pkey[p] = k
                 delay[p] = t[j] - ti
+                p += 1
+            j += 1
+
+
+@njit(cache=True, nogil=True)
+def _fill_events(key: I64, t: I64, acct: I32, window: int, offsets: I64, n_accounts: int,
+                 code: I64, pkey: I64, delay: I64, event: I64) -> None:  # pragma: no cover
+    n = key.shape[0]
+    for i in range(n):
+        k = key[i]
+        ti = t[i]
+        a = acct[i]
+        p = offsets[i]
+        j = i + 1
+        while j < n and key[j] == k and t[j] - ti <= window:
+            b = acct[j]
+            if b != a:
+                d = t[j] - ti
+                if a < b:
+                    code[p] = a * n_accounts + b
+                    event[p] = 2 * ti
+                else:
+                    code[p] = b * n_accounts + a
+                    event[p] = 2 * t[j] + (1 if d > 0 else 0)
+                pkey[p] = k
+                delay[p] = d
                 p += 1
             j += 1
 
@@ -186,3 +213,36 @@ def sweep_pair_codes(key: I64, t: I64, acct: I32, window: int,
     delay = np.empty(total, dtype=np.int64)
     _fill_codes(key, t, acct, int(window), offsets, int(n_accounts), code, pkey, delay)
     return code, pkey, delay
+
+
+def pair_event(t_low: I64, t_high: I64) -> I64:
+    """The co-action event of an account pair's two actions (vectorised): ``2 * t_low``
+    plus 1 when the higher-coded account acted strictly first, with ``t_low`` / ``t_high``
+    the times of the lower- / higher-coded account's action. With the delay
+    ``|t_high - t_low|`` it identifies the pair of action times, independent of sort order
+    (what :func:`sweep_pair_events` writes)."""
+    return np.asarray(2 * t_low + (t_high < t_low), dtype=np.int64)
+
+
+def sweep_pair_events(key: I64, t: I64, acct: I32, window: int,
+                      n_accounts: int) -> tuple[I64, I64, I64, I64]:
+    """:func:`sweep_pair_codes` plus each pair's event (:func:`pair_event`): two keys
+    acted on at the same two times (one post carrying several hashtags, by each account)
+    are one co-action event, not two."""
+    key, t, acct = _check(key, t, acct)
+    if key.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), empty.copy(), empty.copy()
+    if acct.size and int(acct.max()) >= n_accounts:
+        raise ValueError("n_accounts must exceed every account code")
+    counts = _count_per_row(key, t, acct, int(window))
+    offsets = np.zeros(key.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=offsets[1:])
+    total = int(counts.sum())
+    code = np.empty(total, dtype=np.int64)
+    pkey = np.empty(total, dtype=np.int64)
+    delay = np.empty(total, dtype=np.int64)
+    event = np.empty(total, dtype=np.int64)
+    _fill_events(key, t, acct, int(window), offsets, int(n_accounts), code, pkey, delay,
+                 event)
+    return code, pkey, delay, event

@@ -76,7 +76,8 @@ MAX_DRIVER_EDGES = 50_000_000
 SPLIT_ROWS = 200_000
 
 _ACTIONS_DDL = "account_id string, time timestamp, type string, key string, post_id string"
-_PAIRS_DDL = ("layer int, code long, key string, delay long, rarity double, stratum int")
+_PAIRS_DDL = ("layer int, code long, key string, delay long, event long, rarity double, "
+              "stratum int")
 _AGG_DDL = ("layer int, code long, n_keys long, n_pairs long, min_delay long, "
             "median_delay double, rarity double, own array<long>")
 _ACTION_SORT = [("type", "ascending"), ("key", "ascending"), ("time", "ascending"),
@@ -495,7 +496,7 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
         pairs = _sweep(la, n_acct, split_rows, stats).persist()
         try:
             per_stratum = pairs.groupBy("layer", "stratum").count().toArrow()
-            agg = _aggregate_pairs(pairs, p.min_keys).toArrow()
+            agg = _aggregate_pairs(pairs, p.min_keys, p.count_events).toArrow()
             cc = (_candidate_pairs(pairs, agg, n_acct, max(2, p.min_keys))
                   if p.null == "configuration" else None)
         finally:
@@ -751,6 +752,8 @@ def bucket_pairs(tab: pa.Table, key: Any) -> tuple[Any, Any]:
 
 def _sweep_partition(tab: pa.Table, n_acct: int) -> Iterator[pa.RecordBatch]:
     """Pairs of one partition (rows of whole (layer, key, bucket) groups)."""
+    from echoscope.detect.kernel import pair_event
+
     layer_all = tab["layer"].to_numpy()
     for layer in np.unique(layer_all):
         sel = layer_all == layer
@@ -765,6 +768,8 @@ def _sweep_partition(tab: pa.Table, n_acct: int) -> Iterator[pa.RecordBatch]:
         a = acct[ii].astype(np.int64)
         b = acct[jj].astype(np.int64)
         code = np.minimum(a, b) * n_acct + np.maximum(a, b)
+        lo_first = a < b
+        event = pair_event(np.where(lo_first, t[ii], t[jj]), np.where(lo_first, t[jj], t[ii]))
         n_acc = sub["n_acc"].to_numpy()[ii]
         rarity = np.where(n_acc > 0, 1.0 / np.log2(1.0 + np.maximum(n_acc, 1)), 0.0)
         yield pa.RecordBatch.from_pydict({
@@ -772,23 +777,27 @@ def _sweep_partition(tab: pa.Table, n_acct: int) -> Iterator[pa.RecordBatch]:
             "code": pa.array(code),
             "key": sub["key"].combine_chunks().take(pa.array(ii)),
             "delay": pa.array(np.abs(t[jj] - t[ii])),
+            "event": pa.array(event),
             "rarity": pa.array(rarity),
             "stratum": pa.array(sub["stratum"].to_numpy()[ii].astype(np.int32)),
         })
 
 
-def _aggregate_pairs(pairs: DataFrame, min_keys: int) -> DataFrame:
+def _aggregate_pairs(pairs: DataFrame, min_keys: int, count_events: bool = False
+                     ) -> DataFrame:
     def agg(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         t = _partition_table(batches)
         if t is None:
             return
-        yield from _aggregate_partition(t, min_keys)
+        yield from _aggregate_partition(t, min_keys, count_events)
 
     return pairs.repartition("layer", "code").mapInArrow(agg, _AGG_DDL)
 
 
-def _aggregate_partition(tab: pa.Table, min_keys: int) -> Iterator[pa.RecordBatch]:
-    """Per account pair of one partition: coaction's ``_aggregate`` on sorted key ranks."""
+def _aggregate_partition(tab: pa.Table, min_keys: int, count_events: bool = False
+                         ) -> Iterator[pa.RecordBatch]:
+    """Per account pair of one partition: coaction's ``_aggregate`` on sorted key ranks
+    (keys capped by co-action events when ``count_events``, as there)."""
     from echoscope.detect._util import encode as _encode
     from echoscope.detect.coaction import _aggregate
 
@@ -802,8 +811,11 @@ def _aggregate_partition(tab: pa.Table, min_keys: int) -> Iterator[pa.RecordBatc
         srt = np.argsort(code, kind="stable")
         code, key, delay = code[srt], kc[srt], sub["delay"].to_numpy()[srt]
         stratum = sub["stratum"].to_numpy().astype(np.int64)[srt]
+        event = (sub["event"].to_numpy()[srt] if count_events
+                 else np.arange(code.size, dtype=np.int64))
         n_out = int(np.count_nonzero(np.diff(code))) + 1
-        ucode, nk, npairs, mind, medd, rsum = _aggregate(code, key, delay, rarity, n_out)
+        ucode, nk, npairs, mind, medd, rsum = _aggregate(code, key, delay, rarity, event,
+                                                         n_out)
         ok = nk >= min_keys
         n_sel = int(ok.sum())
         if not n_sel:
