@@ -327,3 +327,88 @@ def test_first_in_groups_is_first_of_runs(groups: list[list[int]], max_span: int
     for i, k in enumerate(zip(g.tolist(), u.tolist(), strict=True)):
         seen.setdefault(k, i)
     assert got is not None and got.tolist() == sorted(seen.values())
+
+
+@settings(max_examples=80, deadline=None)
+@given(ids=st.lists(st.sampled_from(["1", "2", "10", "a", "", "é", "1 ", "01"]), max_size=30),
+       chunked=st.booleans())
+def test_first_rows_of_ids_by_sorting(ids: list[str], chunked: bool) -> None:
+    arr: pa.Array | pa.ChunkedArray = pa.array(ids, pa.string())
+    if chunked and len(ids) > 2:
+        arr = pa.chunked_array([arr.slice(0, 2), arr.slice(2)])
+    first, to_first = cc._first_rows_of_ids(arr)
+    seen: dict[str, int] = {}
+    for i, k in enumerate(ids):
+        seen.setdefault(k, i)
+    want_first = sorted(seen.values())
+    assert first.tolist() == want_first
+    assert [want_first[x] for x in to_first.tolist()] == [seen[k] for k in ids]
+
+
+_BYTES = st.text(alphabet=st.sampled_from(list("ab @.\t\n\r\x0b\x1c\x7f\x00é🙂 ")), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(_BYTES, max_size=20), start=st.integers(0, 3),
+       block=st.sampled_from([1, 2, 3, 1 << 20]))
+def test_byte_scans_equal_their_definitions(texts: list[str], start: int, block: int) -> None:
+    arr = pa.array(["pad"] * start + texts, pa.string()).slice(start)  # a non-zero offset
+    old = cc._SCAN_BLOCK
+    cc._SCAN_BLOCK = block
+    try:
+        scan = cc._scan_ascii(arr)
+        plain = cc._scan_plain(arr)
+    finally:
+        cc._SCAN_BLOCK = old
+    assert scan is not None and plain is not None
+    ascii_, at, odd = scan
+    assert ascii_.tolist() == [x.isascii() for x in texts]
+    assert at.tolist() == ["@" in x for x in texts]
+    for x, flagged in zip(texts, odd.tolist(), strict=True):
+        # a superset of the strings whose spacing the co_tweet key changes
+        needs = any(c < " " for c in x) or "  " in x or x.startswith(" ") or x.endswith(" ")
+        assert flagged == needs, x
+    import re
+    assert plain[0].tolist() == [re.fullmatch(r"[\x20-\x7e\t\n\r]*", x) is not None
+                                 for x in texts]
+    assert plain[1].tolist() == ["@" in x for x in texts]
+    assert cc._holds_byte(pa.chunked_array([arr]), b"@") == any("@" in x for x in texts)
+
+
+@pytest.mark.parametrize("axis_max", [float(1 << 62), 1.0])  # one packed sort, lexsort
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 3)),
+                     max_size=40),
+       k=st.integers(1, 3))
+def test_weights_both_paths_equal_definition(rows: list[tuple[int, int, int]], k: int,
+                                             axis_max: float) -> None:
+    src = np.array([r[0] for r in rows], dtype=np.int64)
+    m = np.array([r[1] for r in rows], dtype=np.int64)
+    other = np.array([r[2] for r in rows], dtype=np.int64)
+    old = cc._AXIS_MAX
+    cc._AXIS_MAX = axis_max
+    try:
+        s, d, w = cc._weights(src, m, other, 4, k)
+    finally:
+        cc._AXIS_MAX = old
+    want: dict[tuple[int, int], set[int]] = {}
+    for a, msg, b in rows:
+        want.setdefault((a, b), set()).add(msg)
+    assert list(zip(s.tolist(), d.tolist(), w.tolist(), strict=True)) == sorted(
+        (a, b, len(ms)) for (a, b), ms in want.items() if len(ms) >= k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=ACTIONS, w=st.integers(0, 30))
+def test_directed_pairs_without_singleton_keys(rows: list[tuple[int, int, int]],
+                                               w: int) -> None:
+    key = np.array([r[0] for r in rows], dtype=np.int64)
+    t = np.array([r[1] for r in rows], dtype=np.float64)
+    acct = np.array([r[2] for r in rows], dtype=np.int64)
+    msg = np.arange(len(rows), dtype=np.int64)
+    src, m, other = cc._directed_pairs(key, t, acct, msg, float(w))
+    got = sorted(zip(src.tolist(), m.tolist(), other.tolist(), strict=True))
+    want = sorted((acct[i], i, acct[j]) for i in range(len(rows)) for j in range(len(rows))
+                  if i != j and key[i] == key[j] and acct[i] != acct[j]
+                  and abs(t[i] - t[j]) <= w)
+    assert got == want

@@ -129,15 +129,109 @@ _MENTION_ASCII = r"@[^ \t\n\r\x0b\x0c]*"
 _SPACE_ASCII = r"[ \t\n\r\x0b\x0c\x1c-\x1f]"
 
 
+def _text_bytes(texts: pa.Array) -> tuple[npt.NDArray[np.uint8], I64] | None:
+    """The character data of a null-free string array as numpy bytes and the start of
+    every string in it (``n + 1`` offsets relative to the data), without copies; None
+    for other arrays."""
+    if texts.null_count or not (pa.types.is_string(texts.type)
+                                or pa.types.is_large_string(texts.type)):
+        return None
+    n = len(texts)
+    large = pa.types.is_large_string(texts.type)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64 if large else np.int32,
+                            count=texts.offset + n + 1)[texts.offset:]
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    data = texts.buffers()[2]
+    if data is None or hi == lo:
+        return np.zeros(0, dtype=np.uint8), np.zeros(n + 1, dtype=np.int64)
+    return (np.frombuffer(data, dtype=np.uint8, count=hi - lo, offset=lo),
+            offsets.astype(np.int64) - lo)
+
+
+def _rows_of(pos: I64, starts: I64, n: int) -> npt.NDArray[np.bool_]:
+    """Per string: whether one of the byte positions ``pos`` falls in it."""
+    out = np.zeros(n, dtype=bool)
+    if pos.size:
+        out[np.searchsorted(starts, pos, side="right") - 1] = True
+    return out
+
+
+_SCAN_BLOCK = 1 << 20  # bytes per step: temporaries stay in cache, no fresh pages
+
+
+def _byte_scan(d: npt.NDArray[np.uint8]) -> tuple[I64, I64, I64, I64]:
+    """Positions in ``d`` of bytes >= 0x7f, of ``@``, of control bytes (< 0x20) and of
+    every space that follows a space; a block at a time."""
+    parts: list[list[I64]] = [[], [], [], []]
+    n = d.size
+    for b0 in range(0, n, _SCAN_BLOCK):
+        x = d[b0:b0 + _SCAN_BLOCK + 1]      # one byte more: a pair of spaces across blocks
+        y = x[:_SCAN_BLOCK]
+        sp = x == 0x20
+        for out, hit in zip(parts, (y >= 0x7f, y == 0x40, y < 0x20, sp[1:] & sp[:-1]),
+                            strict=True):
+            pos = np.flatnonzero(hit)
+            if pos.size:
+                out.append(pos + (b0 + (1 if out is parts[3] else 0)))
+    e = np.zeros(0, dtype=np.int64)
+    hi, at, ctrl, pair = (np.concatenate(p).astype(np.int64, copy=False) if p else e
+                          for p in parts)
+    return hi, at, ctrl, pair
+
+
+def _scan_ascii(texts: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_],
+                                           npt.NDArray[np.bool_]] | None:
+    """One numpy pass over the bytes of ``texts`` (much cheaper than Arrow's per-string
+    regex kernels): per string whether it is ASCII, whether it holds an ``@``, and whether
+    it holds a control character, two spaces in a row or a space at either end (a
+    superset of the strings whose spacing the co_tweet key changes). None if the array
+    cannot be scanned this way."""
+    got = _text_bytes(texts)
+    if got is None:
+        return None
+    d, off = got
+    n = len(texts)
+    starts = off[:-1]
+    hi, at, ctrl, pair = _byte_scan(d)
+    ascii_ = ~_rows_of(hi[d[hi] >= 0x80], starts, n)
+    odd = _rows_of(np.concatenate([ctrl, pair]), starts, n)
+    full = np.flatnonzero(off[1:] > starts)
+    if full.size:
+        odd[full] |= (d[starts[full]] == 0x20) | (d[off[1:][full] - 1] == 0x20)
+    return ascii_, _rows_of(at, starts, n), odd
+
+
+def _scan_plain(texts: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None:
+    """Per string of ``texts`` (one numpy pass over its bytes): whether it is plain
+    (:data:`_PLAIN`: printable ASCII, tab, LF, CR) and whether it holds an ``@``; None if
+    the array cannot be scanned this way."""
+    got = _text_bytes(texts)
+    if got is None:
+        return None
+    d, off = got
+    n = len(texts)
+    starts = off[:-1]
+    hi, at, ctrl, _pair = _byte_scan(d)
+    c = d[ctrl]
+    bad = np.concatenate([hi, ctrl[(c != 0x09) & (c != 0x0a) & (c != 0x0d)]])
+    return ~_rows_of(bad, starts, n), _rows_of(at, starts, n)
+
+
 def cotweet_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """:func:`cotweet_text` of every text (vectorised for ASCII texts)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    plain = _bools(pc.string_is_ascii(texts))
+    scan = _scan_ascii(texts)
+    if scan is not None:
+        plain, at, odd = scan
+        work = plain & (at | odd)
+    else:
+        plain = _bools(pc.string_is_ascii(texts))
     out = pc.ascii_lower(texts)
-    # only texts with a mention or irregular spacing need the regex kernels
-    work = plain & _bools(pc.match_substring_regex(
-        out, r"@|[\t\n\r\x0b\x0c\x1c-\x1f]|  |^ | $"))
+    if scan is None:
+        # only texts with a mention or irregular spacing need the regex kernels
+        work = plain & _bools(pc.match_substring_regex(
+            out, r"@|[\t\n\r\x0b\x0c\x1c-\x1f]|  |^ | $"))
     if work.any():
         sub = pc.replace_substring_regex(out.filter(_arrow_mask(work)), _MENTION_ASCII, "")
         odd = _bools(pc.match_substring_regex(sub, r"[\t\n\r\x0b\x0c\x1c-\x1f]|  "))
@@ -175,9 +269,15 @@ def token_table(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     n = len(texts)
-    plain = _bools(pc.match_substring_regex(texts, _PLAIN)) if n else np.zeros(0, bool)
+    scan = _scan_plain(texts)
+    if scan is not None:
+        plain, at = scan
+        at &= plain
+    else:
+        plain = _bools(pc.match_substring_regex(texts, _PLAIN)) if n else np.zeros(0, bool)
     low = pc.ascii_lower(texts)
-    at = plain & _bools(pc.match_substring(low, "@"))
+    if scan is None:
+        at = plain & _bools(pc.match_substring(low, "@"))
     if at.any():
         sub = pc.replace_substring_regex(low.filter(_arrow_mask(at)), r"@[^ \t\n\r]*", "")
         low = pc.replace_with_mask(low, _arrow_mask(at), sub)
@@ -307,7 +407,7 @@ def _pooled(fn: _F) -> _F:
 # the first time it converts numpy or Python values (to_numpy, pa.array, pa.scalar), so
 # the toolkit path moves its arrays through buffers instead.
 _NP_TYPES = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32,
-             pa.int64(): np.int64, pa.float64(): np.float64}
+             pa.int64(): np.int64, pa.uint64(): np.uint64, pa.float64(): np.float64}
 
 
 def _np(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[Any]:
@@ -374,14 +474,7 @@ class _Tables:
         self.accounts: pa.Array = accounts
         t = _f64(rows["timestamp"])
         # first row per message id; mid = message index of every row
-        if n:
-            ids, uniq = _codes(rows["message_id"])
-            if len(uniq) == n:
-                first = mid = np.arange(n, dtype=np.int64)
-            else:
-                first, mid = _first_of_runs([ids])
-        else:
-            first = mid = np.zeros(0, dtype=np.int64)
+        first, mid = _first_rows_of_ids(rows["message_id"])
         self._n_rows = n
         self._first = first
         self._mid = mid
@@ -542,6 +635,40 @@ def _first_in_groups(g: I64, u: I64, max_span: int = 8) -> I64 | None:
     return np.flatnonzero(~dup) if dup.any() else np.arange(n, dtype=np.int64)
 
 
+def _first_rows_of_ids(ids: pa.Array | pa.ChunkedArray) -> tuple[I64, I64]:
+    """:func:`_first_of_runs` of string ids, exactly, by sorting them: Arrow's stable
+    string sort plus a comparison of neighbours costs about a third of a dictionary
+    encoding (a hash table of every id) on 1M distinct ids, the common case."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    n = len(ids)
+    if n < 2:
+        e = np.arange(n, dtype=np.int64)
+        return e, e.copy()
+    order = _np(pc.sort_indices(ids)).astype(np.int64, copy=False)
+    ordered = ids.take(_arrow_i64(order))
+    same = _bools(pc.equal(ordered.slice(1), ordered.slice(0, n - 1)))
+    return _runs_to_first(order, same)
+
+
+def _runs_to_first(order: I64, same: npt.NDArray[np.bool_]) -> tuple[I64, I64]:
+    """From a stable sort ``order`` of rows and ``same`` (row ``order[i + 1]`` has the key
+    of ``order[i]``): the first row of each key (ascending) and every row's position of
+    its key's first row in that list."""
+    n = order.size
+    pos = np.arange(n, dtype=np.int64)
+    if not same.any():
+        return pos, pos
+    start = np.r_[True, ~same]
+    run = np.cumsum(start) - 1
+    first_row = order[start]                    # first row of each run
+    rank = np.empty(first_row.size, dtype=np.int64)
+    rank[np.argsort(first_row, kind="stable")] = np.arange(first_row.size, dtype=np.int64)
+    row_to_first = np.empty(n, dtype=np.int64)
+    row_to_first[order] = rank[run]
+    return np.sort(first_row), row_to_first
+
+
 def _first_of_runs(keys: Sequence[I64]) -> tuple[I64, I64]:
     """For rows keyed by ``keys`` (exact integer keys): the row index of the first row of
     each distinct key (ascending), and for every row the position of its key's first row
@@ -567,16 +694,7 @@ def _first_of_runs(keys: Sequence[I64]) -> tuple[I64, I64]:
         for k in keys:
             ks = k[order]
             same &= ks[1:] == ks[:-1]
-    if not same.any():
-        return pos, pos
-    start = np.r_[True, ~same]
-    run = np.cumsum(start) - 1
-    first_row = order[start]                    # first row of each run
-    rank = np.empty(first_row.size, dtype=np.int64)
-    rank[np.argsort(first_row, kind="stable")] = np.arange(first_row.size, dtype=np.int64)
-    row_to_first = np.empty(n, dtype=np.int64)
-    row_to_first[order] = rank[run]
-    return np.sort(first_row), row_to_first
+    return _runs_to_first(order, same)
 
 
 @_pooled
@@ -697,11 +815,29 @@ def _read_cnt_csv_arrow(path: str, columns: list[str]) -> pa.Table | None:
     cols = {c: t[c] for c in t.column_names}
     cols["timestamp"] = ts
     if "urls" in cols:
-        if pc.any(pc.match_substring(t["urls"], "[")).as_py():
+        if _holds_byte(t["urls"], b"["):
             return None  # list text: parsed line by line
         cols["urls"] = pc.split_pattern(t["urls"], " ")
     return pa.table([cols[f.name] for f in RAW_SCHEMA if f.name in cols],
                     schema=pa.schema([f for f in RAW_SCHEMA if f.name in cols]))
+
+
+def _holds_byte(col: pa.ChunkedArray, byte: bytes) -> bool:
+    """Whether any string of ``col`` contains the one-byte ``byte`` (a numpy scan of each
+    chunk's character data: a tenth of the time of a per-string substring search)."""
+    for chunk in col.chunks:
+        if len(chunk) == 0:
+            continue
+        large = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if large else np.int32,
+                                count=chunk.offset + len(chunk) + 1)
+        lo, hi = int(offsets[chunk.offset]), int(offsets[-1])
+        data = chunk.buffers()[2]
+        if data is not None and hi > lo and bool(
+                (np.frombuffer(data, dtype=np.uint8, count=hi - lo, offset=lo)
+                 == byte[0]).any()):
+            return True
+    return False
 
 
 def snowflake_seconds(tweet_id: str) -> float:
@@ -902,6 +1038,16 @@ def _directed_pairs(key: I64, t: F64, acct: I64, msg: I64, window: float,
     if key.size == 0:
         e = np.zeros(0, dtype=np.int64)
         return e, e.copy(), e.copy()
+    if key.size > 2 and int(key.min()) >= 0 and int(key.max()) < 4 * key.size:
+        # a key acted on once pairs with nothing: leave its actions out of the sort
+        # (most co_tweet texts are written once)
+        shared = np.bincount(key)[key] > 1
+        if not shared.all():
+            keep = np.flatnonzero(shared)
+            key, t, acct, msg = key[keep], t[keep], acct[keep], msg[keep]
+            if key.size == 0:
+                e = np.zeros(0, dtype=np.int64)
+                return e, e.copy(), e.copy()
     t_us = np.round(t * 1e6).astype(np.int64)
     w_us = math.floor(window * 1e6) + _slack_us(t, window)
     pi, pj = _sweep(key, t_us, acct, w_us)
@@ -939,6 +1085,22 @@ def _weights(src: I64, m: I64, other: I64, n_acct: int, min_weight: int
         e = np.zeros(0, dtype=np.int64)
         return e, e.copy(), e.copy()
     n = np.int64(n_acct)
+    n_msg = int(m.max()) + 1
+    if int(m.min()) >= 0 and float(n_acct) * n_acct * n_msg < _AXIS_MAX:
+        # one int64 per match, (source, target) major and message minor: one sort gives
+        # the distinct (source, target, message) and, in runs, each pair's count
+        comp = src * n
+        comp += other
+        comp *= np.int64(n_msg)
+        comp += m
+        comp = _sorted_unique(comp)
+        comp //= np.int64(n_msg)
+        start = np.flatnonzero(np.r_[True, comp[1:] != comp[:-1]])
+        w = np.diff(np.r_[start, comp.size]).astype(np.int64)
+        pair = comp[start]
+        keep = w >= min_weight
+        pair = pair[keep]
+        return pair // n, pair % n, w[keep]
     # distinct (message, source, target), then per (source, target) the count (sorts and
     # run boundaries: numpy 2.4's hash-based np.unique is many times slower here)
     order = np.lexsort((other, src, m))
