@@ -294,7 +294,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
     ap.add_argument("--memory-limit", default=None,
                     help="DuckDB memory limit for analyze (ECHOSCOPE_MEMORY_LIMIT; default: "
-                         "the workspace default, min(50%% of RAM, 4 GiB))")
+                         "the workspace default, min(50%% of RAM, 2 GiB))")
     ap.add_argument("--diagnose", nargs=2, metavar=("RESULTS", "TRUTH"), type=Path,
                     help="explain flagged breaking-news reposters in an analyze output folder")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
