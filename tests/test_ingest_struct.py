@@ -212,3 +212,80 @@ def test_block_utf8_check_agrees_with_python(data: bytes) -> None:
     except UnicodeDecodeError:
         ok = False
     assert _v1_struct._utf8_ok(data + b"tail", len(data)) is ok
+
+
+def _spy_unique(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    seen: list[bool] = []
+    orig = _driver._ids_unique
+
+    def spy(files: list[str]) -> bool:
+        r = orig(files)
+        seen.append(r)
+        return r
+
+    monkeypatch.setattr(_driver, "_ids_unique", spy)
+    return seen
+
+
+def test_distinct_numeric_ids_skip_the_group_by(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_v1_struct, "BATCH", 3)
+    f = tmp_path / "v.jsonl"
+    f.write_bytes(lines_of(variants()))
+    seen = _spy_unique(monkeypatch)
+    fast, slow = struct_and_reference(f, monkeypatch)
+    assert seen == [True]
+    assert fast == slow and len(fast["posts"]) == 10
+    # a second file with some of the same posts: those already present are not added
+    objs = variants()
+    g = tmp_path / "w.jsonl"
+    g.write_bytes(lines_of([dict(objs[1], text="changed"), dict(objs[2], id_str="900")]))
+    monkeypatch.setattr(_driver, "FAST_PATH", True)
+    with Workspace(":memory:") as ws:
+        ingest_files([str(f), str(g)], ws)
+        assert ws.count("posts") == 11
+        assert ws.scalar("SELECT text FROM posts WHERE post_id = '101'") == "the full words"
+
+
+@pytest.mark.parametrize("case", ["fast-fast", "reference-first", "not-numbers"])
+def test_recurring_post_ids_keep_the_first_record(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  case: str) -> None:
+    """A post id seen twice in a file (across batches too): its first record is kept,
+    whether the first went through msgspec or the reference parser; ids that are not
+    numbers take the usual de-duplication."""
+    monkeypatch.setattr(_v1_struct, "BATCH", 3)
+    objs = variants()
+    again = dict(objs[1], full_text="a later copy")
+    if case == "fast-fast":
+        body = lines_of(objs) + lines_of([again, dict(objs[3], full_text="later reply")])
+    elif case == "reference-first":
+        # "e300" sends the first copy to the reference parser (it is a valid number)
+        body = (_line(dict(objs[1], full_text="first copy"), "x", b"1e300") + lines_of(objs)
+                + lines_of([again]))
+    else:
+        objs = [dict(o, id_str=f"p{o['id_str'] or o['id']}") for o in objs]
+        body = lines_of(objs) + lines_of([dict(objs[1], full_text="a later copy")])
+    f = tmp_path / "d.jsonl"
+    f.write_bytes(body)
+    seen = _spy_unique(monkeypatch)
+    fast, slow = struct_and_reference(f, monkeypatch)
+    assert fast == slow and len(fast["posts"]) == 10
+    if case != "reference-first":  # (there the stage table is not empty)
+        assert seen == [False]
+    texts = {r[1]: r[6] for r in fast["posts"]}
+    key = "p101" if case == "not-numbers" else "101"
+    assert texts[key] == ("first copy" if case == "reference-first" else "the full words")
+
+
+def test_ids_unique(tmp_path: Path) -> None:
+    import numpy as np
+
+    a, b = tmp_path / "a.arrows", tmp_path / "b.arrows"
+    np.array([5, 3, 2**64 - 1], dtype=np.uint64).tofile(str(a) + _v1_struct.IDS_SUFFIX)
+    np.array([4], dtype=np.uint64).tofile(str(b) + _v1_struct.IDS_SUFFIX)
+    assert _driver._ids_unique([str(a), str(b)])
+    np.array([4, 3], dtype=np.uint64).tofile(str(b) + _v1_struct.IDS_SUFFIX)
+    assert not _driver._ids_unique([str(a), str(b)])
+    assert not _driver._ids_unique([str(a), str(tmp_path / "none.arrows")])
+    assert not _driver._ids_unique([])

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from echoscope import progress, schema
@@ -377,10 +378,15 @@ def _insert_with_spill(con: Any, stage: str, files: list[str], cols: str) -> Non
     post ids not in ``posts`` yet. A fast path's rows go from its files straight into
     ``posts`` (each file is read twice, as a stream each time: once for the first
     record of each post id, once for the rows), instead of being copied into the stage
-    table first; one post per record, so (post id, record) names one row.
+    table first; one post per record, so (post id, record) names one row. When the
+    numbers the fast path keeps beside its files show that no post id recurs (and the
+    stage table is empty), every row is the first of its id and each file is read once.
     """
     views: list[str] = []
     opened: list[Any] = []
+    # No post id recurs among the files' rows and the stage table is empty (the usual
+    # case): each row is the first record of its post id, so the group-by is skipped.
+    unique = _ids_unique(files) and not _scalar(con, f'SELECT count(*) FROM "{stage}"')
 
     def union(what: str) -> str:
         parts = [f'SELECT {what} FROM "{stage}"']
@@ -394,14 +400,15 @@ def _insert_with_spill(con: Any, stage: str, files: list[str], cols: str) -> Non
         return " UNION ALL ".join(parts)
 
     try:
-        con.execute(f"""
-            INSERT INTO posts ({cols})
-            SELECT {cols} FROM ({union(cols)}) s
-            WHERE (s.platform, s.post_id, s.source_record) IN (
+        first = "" if unique else f"""(s.platform, s.post_id, s.source_record) IN (
                 SELECT platform, post_id, min(source_record)
                 FROM ({union("platform, post_id, source_record")})
                 GROUP BY platform, post_id)
-            AND NOT EXISTS (
+            AND"""
+        con.execute(f"""
+            INSERT INTO posts ({cols})
+            SELECT {cols} FROM ({union(cols)}) s
+            WHERE {first} NOT EXISTS (
                 SELECT 1 FROM posts p WHERE p.platform = s.platform AND p.post_id = s.post_id)
         """)
     finally:
@@ -410,6 +417,27 @@ def _insert_with_spill(con: Any, stage: str, files: list[str], cols: str) -> Non
                 con.unregister(view)
         for src in opened:
             src.close()
+
+
+def _scalar(con: Any, sql: str) -> Any:
+    return con.execute(sql).fetchall()[0][0]
+
+
+def _ids_unique(files: list[str]) -> bool:
+    """Whether the post ids of the spill ``files`` are all distinct, from the numbers the
+    fast path wrote beside each (False when a file has none: ids that are not numbers)."""
+    from echoscope.ingest._v1_struct import IDS_SUFFIX
+
+    parts = []
+    for f in files:
+        try:
+            parts.append(np.fromfile(f + IDS_SUFFIX, dtype=np.uint64))
+        except OSError:
+            return False
+    if not parts:
+        return False
+    ids = np.sort(np.concatenate(parts))
+    return not bool((ids[1:] == ids[:-1]).any())
 
 
 class _Flusher:

@@ -39,7 +39,9 @@ from itertools import accumulate
 from typing import IO, Annotated, Any
 
 import msgspec
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from echoscope import schema
 from echoscope.errors import WorkspaceError
@@ -162,6 +164,8 @@ _NUMBER_SIGNS = (b"e000", b"0" * 200)
 _CHUNK = 1 << 23
 #: lines checked together when reading line by line (a compressed stream)
 _BLOCK = 4096
+#: beside a posts spill file: its post ids as uint64 (when all are decimal numbers)
+IDS_SUFFIX = ".ids"
 
 
 class _Odd(Exception):
@@ -312,6 +316,10 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
     snaps_file = os.path.join(spill, f"accounts{tag}.arrows")
     writers: dict[str, Any] = {}
     files: dict[str, Any] = {}
+    # the post ids as numbers while every one is a decimal number (Twitter's are), for
+    # the driver's check that no post id recurs (``_driver._ids_unique``); None after the
+    # first other id (the driver then de-duplicates as usual)
+    ids: list[Any] | None = []
     decode = msgspec.json.Decoder(_Tweet).decode
     DecodeError = msgspec.DecodeError
     days: dict[str, int] = {}
@@ -385,10 +393,21 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
         write(posts_file, pa.Table.from_arrays([data[c] for c in _POST_SCHEMA.names],
                                                schema=_POST_SCHEMA))
         sink.n_posts += n
+        nonlocal ids
+        if ids is not None:
+            try:  # equal ids give equal numbers: distinct numbers mean distinct ids
+                ids.append(pc.cast(data["post_id"], pa.uint64()).to_numpy())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                ids = None
 
     def finish() -> None:
         flush()
         close()
+        if ids and posts_file in writers:
+            try:
+                np.concatenate(ids).tofile(posts_file + IDS_SUFFIX)
+            except OSError as e:
+                raise _spill_error(spill, e) from None
         if out is not None:
             out[:] = [posts_file if posts_file in writers else "",
                       snaps_file if snaps_file in writers else ""]
