@@ -412,3 +412,53 @@ def test_directed_pairs_without_singleton_keys(rows: list[tuple[int, int, int]],
                   if i != j and key[i] == key[j] and acct[i] != acct[j]
                   and abs(t[i] - t[j]) <= w)
     assert got == want
+
+
+_PROBE_MODULES = """
+import json, sys
+from echoscope.cli import main
+rc = main(sys.argv[1:])
+print(json.dumps([rc, sorted(m for m in sys.modules if m.split(".")[0] == "rich"
+                             or m.startswith(("echoscope.ingest", "echoscope.simulate",
+                                              "echoscope.cli.")))]))
+"""
+
+
+def test_quiet_cnt_command_loads_only_its_own_modules(tmp_path: Path) -> None:
+    # start-up: no rich (progress is off with -q), no ingest loaders for a toolkit CSV,
+    # no other command's module
+    csv = tmp_path / "in.csv"
+    csv.write_text("message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
+                   "1,A,a,9,,RT,0,\n2,B,b,9,,RT,5,\n", encoding="utf-8")
+    args = ["network", str(csv), "--compat", "cnt", "--type", "co_retweet,co_tweet",
+            "--time-window", "60", "--min-edge-weight", "1", "-o", str(tmp_path / "out")]
+    out = subprocess.run([sys.executable, "-c", _PROBE_MODULES, *args, "-q"],
+                         capture_output=True, text=True, check=True)
+    rc, mods = json.loads(out.stdout.strip().splitlines()[-1])
+    assert rc == 0 and mods == ["echoscope.cli._common", "echoscope.cli.network"]
+    assert out.stderr == ""
+    # without -q the status lines are still there
+    out = subprocess.run([sys.executable, "-c", _PROBE_MODULES, *args],
+                         capture_output=True, text=True, check=True)
+    assert "co_retweet edges written" in out.stderr
+    assert (tmp_path / "out" / "co_tweet.csv").exists()
+
+
+def test_cnt_header_shortcut_agrees_with_format_detection(tmp_path: Path) -> None:
+    from echoscope.ingest import detect_format
+    from echoscope.network import _CNT_HEADER, _detect
+
+    body = b"\n1,A,a,,,hello,0,\n"
+    for head in (_CNT_HEADER, b"\xef\xbb\xbf" + _CNT_HEADER, _CNT_HEADER + b"\r"):
+        assert detect_format(head + body, "x.csv") == "cnt-csv"
+        p = tmp_path / "x.csv"
+        p.write_bytes(head + body)
+        assert _detect(str(p), None) == "cnt-csv"
+    # any other first line: the loaders decide (here none can read it)
+    from echoscope.errors import InputError
+
+    p.write_bytes(b"message_id,user_id\n1,A\n")
+    with pytest.raises(InputError, match="cannot tell the format"):
+        detect_format(p.read_bytes(), str(p))
+    with pytest.raises(InputError, match="cannot tell the format"):
+        _detect(str(p), None)

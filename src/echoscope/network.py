@@ -33,7 +33,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from echoscope import progress
 from echoscope.errors import InputError, ParameterError
 from echoscope.params import Params, choice, limit
 
@@ -76,16 +75,40 @@ class NetworkParams(Params):
                       metadata=choice("configuration", "shift", "none"))
 
 
-def _detect(path: str, fmt: str | None) -> str:
-    from echoscope.ingest import detect_format
-    from echoscope.ingest._io import open_input, peek_head
+def _task(description: str) -> Any:
+    """:func:`echoscope.progress.task`, or nothing when progress was never loaded (then it
+    is off; loading it for nothing would import rich)."""
+    mod = sys.modules.get("echoscope.progress")
+    return mod.task(description) if mod is not None else contextlib.nullcontext()
 
+
+# The toolkit CSV's header line (ingest.cnt_csv.COLUMNS; a test checks that format
+# detection names this header cnt-csv): recognised without loading every ingest loader.
+_CNT_HEADER = b"message_id,user_id,username,repost_id,reply_id,message,timestamp,urls"
+
+
+def _is_cnt_csv(path: str) -> bool:
+    """Whether ``path`` is an uncompressed file starting with the toolkit CSV's header."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(len(_CNT_HEADER) + 8)
+    except OSError:
+        return False
+    return first.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n") == _CNT_HEADER
+
+
+def _detect(path: str, fmt: str | None) -> str:
     if fmt:
         return fmt
     if path == "-":
         raise InputError("the network command needs a file, not stdin (-), for compat modes.")
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file.", path=path)
+    if _is_cnt_csv(path):
+        return "cnt-csv"
+    from echoscope.ingest import detect_format
+    from echoscope.ingest._io import open_input, peek_head
+
     stream = open_input(path)
     try:
         head, stream = peek_head(stream)
@@ -160,7 +183,7 @@ def network(
                            similarity_threshold=similarity_threshold,
                            min_document_size=min_document_size)
         msgs = _cnt_messages(paths, workspace, format, platform, [params.type])
-        with progress.task(f"{params.type} network (coordination-network-toolkit)"), pairs_ctx:
+        with _task(f"{params.type} network (coordination-network-toolkit)"), pairs_ctx:
             return cnt_network(msgs, params)
     if compat == "coortweet":
         from echoscope.detect.compat_coortweet import CoortweetParams, coortweet_network
@@ -172,7 +195,7 @@ def network(
         cparams = CoortweetParams(time_window=window, min_participation=min_participation,
                                   edge_weight=edge_weight)
         shares = _coortweet_shares(paths, workspace, format, platform)
-        with progress.task("coordinated network (CooRTweet)"), pairs_ctx:
+        with _task("coordinated network (CooRTweet)"), pairs_ctx:
             return coortweet_network(shares, cparams)
     if compat is not None:
         raise ParameterError(f"--compat {compat!r} is not one of: {', '.join(COMPAT_MODES)}.")
@@ -243,8 +266,7 @@ def networks(
                         min_document_size=min_document_size) for t in kinds]
     pairs_ctx = _pairs_context(engine, spark_master)
     msgs = _cnt_messages(paths, workspace, format, platform, kinds)
-    with progress.task(f"{', '.join(kinds)} networks (coordination-network-toolkit)"), \
-            pairs_ctx:
+    with _task(f"{', '.join(kinds)} networks (coordination-network-toolkit)"), pairs_ctx:
         tables = cnt_networks(msgs, params, threads=threads)
     return dict(zip(kinds, tables, strict=True))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -43,7 +44,54 @@ bad parameter, wrong workspace: the message says what to fix); 130 interrupted (
 """
 
 
+class _LazyGroup(click.Group):
+    """A group whose command modules are imported on first use: running one command
+    imports its module only (the others' imports, e.g. rich and the simulator's tables,
+    cost about 0.1 s of every start-up); listing the commands (``--help``,
+    ``cli.commands``) imports them all."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._cmds: dict[str, click.Command] = {}
+        self._loaded: set[str] = set()
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        self._load(*COMMAND_MODULES)
+        return self._cmds
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._cmds = dict(value)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if name is None:
+            raise TypeError("Command has no name.")
+        self._cmds[name] = cmd
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self._cmds and cmd_name in COMMAND_MODULES:
+            self._load(cmd_name)  # the module named like the command, usually its home
+        if cmd_name not in self._cmds:
+            self._load(*COMMAND_MODULES)
+        return self._cmds.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.commands)
+
+    def _load(self, *names: str) -> None:
+        for name in names:
+            if name in self._loaded:
+                continue
+            mod = importlib.import_module(f"echoscope.cli.{name}")
+            self._loaded.add(name)
+            for cmd in getattr(mod, "commands", None) or [mod.command]:
+                self.add_command(cmd)
+
+
 @click.group(
+    cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EXIT_CODES_HELP,
 )
@@ -54,17 +102,6 @@ def cli() -> None:
     Start with `echoscope analyze FILE... --out DIR`, which runs every stage and writes an
     HTML report, tables and networks. Data goes to stdout, progress to stderr.
     """
-
-
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        mod = importlib.import_module(f"echoscope.cli.{name}")
-        cmds = getattr(mod, "commands", None) or [mod.command]
-        for cmd in cmds:
-            cli.add_command(cmd)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> int:
