@@ -133,14 +133,12 @@ MEDIA_NOTES = [
     "has expectation 2.9, p = 0.18). The experiment columns merge popularity strata with "
     "fewer than 20 keys into the next lower one (a change for `detect/null.py`, not "
     "made: docs/methods.md, \"Media keys\").",
-    "- Hijacks: at 20k the detector tests no edge among hijack members at all (each posts "
-    "~2.5 times over four 6-12 h trend windows; the trending tags are shared with "
-    "thousands of organic posts, the campaign domain is one key with a 60 s window, its "
-    "URLs rarely repeat within 1 h), so neither the campaign test nor the member trim is "
-    "involved. The domain experiment adds `domain` edges with a 6 h window and domain "
-    "keys split into episodes (as hashtags are); not a default: it needs a per-type "
-    "window in the detector and a precision check at 1M+ posts (docs/methods.md, "
-    "\"Hashtag storms and hijacks\").",
+    "- Hijacks: members post ~2.5 times over four 6-12 h trend windows, half the time with "
+    "a link to the campaign's own domain. Since 2026-11-29 (10:00) domains are split into "
+    "episodes like hashtags and rare episodes of hashtags and domains get a 6 h window "
+    "(`DetectParams.episode_window`), with keys co-acted on at the same two action times "
+    "counted once (`count_events`); the \"hijack recall\" column is the plain run's "
+    "(docs/methods.md, \"Hashtag storms and hijacks\").",
     "- The detector and cluster code were being changed by others while these ran; the "
     "columns of one row come from one run on one code state.",
 ]
@@ -167,10 +165,9 @@ def run_media(tmp: Path) -> list[str]:
         "| set | seed | image_repost recall, ids only | with --media-dir | precision, ids only "
         "| with --media-dir | recall, ids only | with --media-dir | organic FPR with "
         "--media-dir | viral-image posters flagged | media files | media-key stage s | hijack: "
-        "edges tested among members (p <= 0.1) | hijack recall, domain 6 h experiment "
-        "| recall / precision, domain 6 h experiment | image_repost recall, thin strata "
-        "merged (experiment) | recall / precision, thin strata merged |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "edges tested among members (p <= 0.1) | hijack recall | image_repost recall, thin "
+        "strata merged (experiment) | recall / precision, thin strata merged |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     img_recall: dict[str, list[float]] = defaultdict(list)
     for group, posts, seed, days in SIM_RUNS:
@@ -184,7 +181,7 @@ def run_media(tmp: Path) -> list[str]:
             ev = evaluate(sim.truth_path, d / name)
             img = [c["recall"] for c in ev["campaigns"] if c["style"] == "image_repost"]
             viral = (ev.get("hard_negatives") or {}).get("viral_images") or {}
-            res[name] = (ev["accounts"], img[0] if img else None, r, viral)
+            res[name] = (ev["accounts"], img[0] if img else None, r, viral, ev)
         truth = json.loads(Path(sim.truth_path).read_text())
         hj = [c for c in truth["campaigns"] if c["style"] == "hijack"]
         with Workspace(res["plain"][2].workspace) as ws:
@@ -193,7 +190,8 @@ def run_media(tmp: Path) -> list[str]:
                 "SELECT count(*), count(*) FILTER (WHERE p_value <= 0.1) FROM edges "
                 "WHERE account_a IN (SELECT a FROM hj) AND account_b IN (SELECT a FROM hj)"
             ).to_pylist()[0].values()
-        hj_rec, exp_rec, exp_prec = _domain_experiment(res["plain"][2].workspace, truth)
+        hj_ev = [c["recall"] for c in res["plain"][4]["campaigns"] if c["style"] == "hijack"]
+        hj_rec = hj_ev[0] if hj_ev else None
         st_img, st_rec, st_prec = _strata_experiment(res["media"][2].workspace, truth)
         stage = res["media"][2].stages.get("media_keys", {})
         pa_, pm = res["plain"][0], res["media"][0]
@@ -206,50 +204,13 @@ def run_media(tmp: Path) -> list[str]:
             f"{_fmt(pm['recall'])} | {_fmt(pm['organic_fpr'])} | "
             f"{viral.get('flagged', '–')} of {viral.get('accounts', '–')} | {sim.media_files:,} | "
             f"{_fmt(stage.get('seconds'))} | {tested} ({weak}) | {_fmt(hj_rec)} | "
-            f"{_fmt(exp_rec)} / {_fmt(exp_prec)} | {_fmt(st_img)} | {_fmt(st_rec)} / "
-            f"{_fmt(st_prec)} |")
+            f"{_fmt(st_img)} | {_fmt(st_rec)} / {_fmt(st_prec)} |")
         print(f"media {posts} posts seed {seed}: {json.dumps(pm)}", file=sys.stderr)
     lines += ["", "Mean image_repost recall with `--media-dir`: "
               + ", ".join(f"{g} {statistics.mean(v):.3f}" for g, v in img_recall.items())
               + " (ids only: 0)."]
     lines += MEDIA_NOTES
     return lines
-
-
-def _domain_experiment(workspace: Path, truth: dict[str, Any]
-                       ) -> tuple[float | None, float, float]:
-    """Not a default: the plain run's edges plus ``domain`` edges in a 6 h window with
-    domain keys split into episodes (like hashtags), clustered again. Returns hijack
-    recall, recall and precision of all campaign members."""
-    import shutil
-
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from echoscope.cluster import find_campaigns
-    from echoscope.detect.coaction import DetectParams, coaction_edges
-    from echoscope.pipeline import AnalyzeParams
-    from echoscope.workspace import Workspace
-
-    copy = workspace.with_name("domain_experiment.duckdb")
-    shutil.copy(workspace, copy)
-    with Workspace(copy) as ws:
-        base = ws.table("edges")
-        dom = coaction_edges(ws.table("actions"), DetectParams(
-            alpha=1.0, types=("domain",), windows=(60.0, 6 * 3600.0),
-            wide_types=("domain",), episode_types=("hashtag", "domain")))
-        dom = dom.filter(pc.equal(dom["window"], 6 * 3600.0))
-        ws.replace("edges", pa.concat_tables([base, dom.cast(base.schema)]))
-        find_campaigns(ws, AnalyzeParams(seed=0).resolved_cluster())
-        flagged = {r["account_id"] for r in ws.sql(
-            "SELECT account_id FROM campaign_members").to_pylist()}
-    copy.unlink()
-    members = {a for c in truth["campaigns"] for a in c["members"]}
-    hj = [set(c["members"]) for c in truth["campaigns"] if c["style"] == "hijack"]
-    hj_rec = len(hj[0] & flagged) / len(hj[0]) if hj and hj[0] else None
-    rec = len(members & flagged) / len(members) if members else 0.0
-    prec = len(members & flagged) / len(flagged) if flagged else 1.0
-    return hj_rec, rec, prec
 
 
 THIN_STRATUM_KEYS = 20

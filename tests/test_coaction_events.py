@@ -11,7 +11,7 @@ from echoscope.detect import DetectParams, coaction_edges
 from echoscope.detect.kernel import pair_event, sort_actions, sweep_pair_codes, sweep_pair_events
 from test_detect_conformance import actions, edge_set
 
-NONE = dict(null="none")
+NONE = dict(null="none", episode_window=0.0)
 
 
 def test_one_multi_tag_post_each_is_one_event():

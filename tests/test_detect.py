@@ -57,9 +57,12 @@ def test_wide_window_only_for_rare_content_of_wide_types():
             ("a", 5000, "text", "t2"), ("b", 7000, "text", "t2"),
             ("a", 0, "hashtag", "h1"), ("b", 1800, "hashtag", "h1"),
             ("a", 5000, "hashtag", "h2"), ("b", 7000, "hashtag", "h2")]
-    p = DetectParams(windows=(60.0, 3600.0), **NONE)
+    p = DetectParams(windows=(60.0, 3600.0), episode_window=0.0, **NONE)
     assert {(e[2], e[3]) for e in edge_set(coaction_edges(actions(rows), p))} == {
         ("text", 3600.0)}
+    # rare hashtag episodes get the episode window (6 h) instead (test_episode_window.py)
+    assert {(e[2], e[3]) for e in edge_set(coaction_edges(actions(rows), p.replace(
+        episode_window=6 * 3600.0)))} == {("text", 3600.0), ("hashtag", 6 * 3600.0)}
     # a popular text (more accounts than wide_max_accounts) is not used at the wide scale
     crowd = [(f"z{i}", 9000 + 900 * i, "text", "t1") for i in range(4)]
     p2 = DetectParams(windows=(60.0, 3600.0), wide_max_accounts=5, **NONE)
@@ -299,7 +302,7 @@ def test_invariants(rows, min_keys, alpha, w):
         assert r["account_a"] < r["account_b"]
         assert r["n_keys"] >= min_keys
         assert r["n_pairs"] >= r["n_keys"]
-        assert 0 <= r["min_delay"] <= r["median_delay"] <= w
+        assert 0 <= r["min_delay"] <= r["median_delay"] <= r["window"]
         assert r["q_value"] >= r["p_value"]
 
 
@@ -307,7 +310,8 @@ def test_invariants(rows, min_keys, alpha, w):
 @given(rows_strategy, st.integers(0, 120))
 def test_matches_brute_force(rows, w):
     e = coaction_edges(actions(rows), DetectParams(windows=(float(w),), min_keys=1,
-                                                   null="none"))
+                                                   null="none", episode_window=0.0,
+                                                   count_events=False))
     exp: dict[tuple[str, str, str], set[str]] = {}
     for i, (a, ta, ty, k) in enumerate(rows):
         for b, tb, ty2, k2 in rows[i + 1:]:
@@ -435,7 +439,7 @@ def test_episode_keys_split_a_key_at_long_pauses_only():
         "time": pa.array([t0 * 10**6, (t0 + 20) * 10**6, (t0 + 86400) * 10**6,
                           (t0 + 86410) * 10**6]).cast(pa.timestamp("us")),
         "type": ["hashtag"] * 4, "key": ["x"] * 4, "post_id": ["q1", "q2", "q3", "q4"]})
-    p = DetectParams(types=("hashtag",), alpha=1.0, min_keys=1)
+    p = DetectParams(types=("hashtag",), alpha=1.0, min_keys=1, episode_window=0.0)
     assert coaction_edges(crew, p)["n_keys"].to_pylist() == [2]
     assert coaction_edges(crew, p.replace(episode_types=()))["n_keys"].to_pylist() == [1]
 

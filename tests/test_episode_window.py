@@ -13,13 +13,13 @@ from echoscope.errors import ParameterError
 from test_detect_conformance import actions, edge_set
 
 H = 3600
-EP = dict(episode_types=("hashtag", "domain"), episode_window=12.0 * H)
+EP = dict(episode_types=("hashtag", "domain"), episode_window=12.0 * H,
+          episode_window_types=("domain",))
 NONE = dict(null="none", **EP)
 
 
 def test_layer_plan_known_answers():
     p = DetectParams(**EP)
-    assert p.episode_window_types == ("domain",)
     assert layer_plan(p, "domain", 60.0) == [(60.0, False), (12.0 * H, True)]
     assert layer_plan(p, "url", 60.0) == [(60.0, False), (3600.0, True)]
     assert layer_plan(p, "hashtag", 60.0) == [(60.0, False)]
@@ -101,10 +101,13 @@ def test_row_order_and_window_monotone(rows, ew):
         assert big.get(k, 0) >= n
 
 
-def test_params_recorded():
-    d = DetectParams(**EP).to_dict()
-    assert d["episode_window"] == 12 * H
-    assert list(d["episode_window_types"]) == ["domain"]
+def test_defaults_and_params_recorded():
+    d = DetectParams().to_dict()
+    assert d["episode_window"] == 6 * H and d["count_events"] is True
+    assert list(d["episode_window_types"]) == ["hashtag", "domain"]
+    assert list(d["episode_types"]) == ["hashtag", "domain"]
+    assert layer_plan(DetectParams(), "hashtag", 60.0) == [(60.0, False), (6.0 * H, True)]
+    assert layer_plan(DetectParams(), "mention", 60.0) == [(60.0, False)]
     with pytest.raises(ParameterError, match="episode_window"):
         DetectParams(episode_window=-1.0)
     with pytest.raises(ParameterError, match="episode_window_types"):

@@ -128,18 +128,18 @@ class DetectParams(Params):
         *ACTION_TYPES, help="types that also get the larger windows"))
     wide_max_accounts: int = field(default=50, metadata=limit(
         2, 10_000_000, "accounts", "larger windows use keys with at most this many accounts"))
-    episode_types: tuple[str, ...] = field(default=("hashtag",), metadata=choice(
+    episode_types: tuple[str, ...] = field(default=("hashtag", "domain"), metadata=choice(
         *ACTION_TYPES, help="types whose keys count once per episode (see episode_gap)"))
     episode_gap: float = field(default=6 * 3600.0, metadata=limit(
         60.0, 365 * 86400.0, "seconds",
         "a key unused this long starts a new episode: a hashtag stormed on three days is "
         "three keys"))
-    episode_window: float = field(default=0.0, metadata=limit(
+    episode_window: float = field(default=6 * 3600.0, metadata=limit(
         0.0, 30 * 86400.0, "seconds",
         "an extra window for rare keys (at most wide_max_accounts accounts) of "
         "episode_window_types: accounts acting on one rare episode within this long "
-        "co-act; 0 = none"))
-    episode_window_types: tuple[str, ...] = field(default=("domain",), metadata=choice(
+        "co-act (default: the episode gap); 0 = none"))
+    episode_window_types: tuple[str, ...] = field(default=("hashtag", "domain"), metadata=choice(
         *ACTION_TYPES, help="types that also get episode_window (for rare keys)"))
     time_classes: int = field(default=1, metadata=limit(
         1, 32, "classes", "null-model strata also split keys of one popularity by the share "
@@ -155,7 +155,7 @@ class DetectParams(Params):
         "precision at 3M, 0.812 -> 0.713; benchmarks/RESULTS.md)"))
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
-    count_events: bool = field(default=False, metadata={
+    count_events: bool = field(default=True, metadata={
         "help": "keys a pair co-acted on at the same two action times (each account's one "
                 "post carrying several hashtags, URLs, ...) count as one key: one "
                 "co-action event, not several independent ones"})
