@@ -25,24 +25,19 @@ Edge lists are compared (they must be identical) and the figures printed; with
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import csv
-import io
+# Only what the child processes need is imported here (their CPU seconds are the
+# figures); the parent's modules are imported in the functions that use them.
 import json
 import os
-import platform
-import random
 import resource
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EXACT = ("co_retweet", "co_tweet", "co_link", "co_reply")
-ROOT = Path(__file__).resolve().parents[1]
 
 _WORDS = ("river lamp orange garden market silver window cloud bridge paper coffee yellow "
          "train forest music stone morning evening street harbour meeting festival "
@@ -57,6 +52,9 @@ DEFAULT_RATE = 1 / 0.6  # messages per second of the generated inputs (~144k a d
 def generate(path: Path, n: int, seed: int = 1, rate: float = DEFAULT_RATE) -> None:
     """A toolkit CSV of ``n`` messages, ``rate`` per second on average (every non-repost
     carries at least one URL, so the toolkit's empty-URL bug does not show)."""
+    import csv
+    import random
+
     rng = random.Random(seed)
     n_users = max(20, n // 20)
     span = max(3600 if rate == DEFAULT_RATE else 60, int(n / rate))
@@ -120,6 +118,10 @@ def _rss_mb() -> float:
 
 def child_toolkit(csv_path: str, out_dir: str, types: list[str], window: int, k: int,
                   threads: int) -> dict[str, Any]:
+    import contextlib
+    import io
+    from pathlib import Path
+
     from coordination_network_toolkit import compute_networks as cn
     from coordination_network_toolkit import graph, preprocess
     from coordination_network_toolkit import similarity as sim
@@ -193,13 +195,16 @@ def child_echoscope(csv_path: str, out_dir: str, types: list[str], window: int, 
         edges = sorted(f"{a}\t{b}\t{w}" for a, b, w in zip(
             t["source"].to_pylist(), t["target"].to_pylist(), t["weight"].to_pylist(),
             strict=True))
-        Path(out_dir, f"{tag}_{typ}.tsv").write_text("\n".join(edges))
+        with open(os.path.join(out_dir, f"{tag}_{typ}.tsv"), "w", encoding="utf-8") as f:
+            f.write("\n".join(edges))
         counts[typ] = len(edges)
     return {"times": times, "edges": counts, "peak_rss_mb": _rss_mb()}
 
 
 def run_child(side: str, csv_path: Path, out_dir: Path, types: list[str], args: Any,
               threads: int | None = None) -> dict[str, Any]:
+    import subprocess
+
     cmd = [sys.executable, __file__, "--child", side, "--csv", str(csv_path),
            "--out", str(out_dir), "--types", ",".join(types), "--window", str(args.window),
            "--min-edge-weight", str(args.min_edge_weight), "--threads",
@@ -221,6 +226,10 @@ def run_child(side: str, csv_path: Path, out_dir: Path, types: list[str], args: 
 def run_cli(csv_path: Path, out_dir: Path, types: list[str], args: Any) -> dict[str, Any]:
     """All ``types`` with one ``echoscope network --compat cnt --type ... -o DIR`` command,
     as a user runs it; its edge CSVs saved as ``cli_<type>.tsv`` for :func:`compare`."""
+    import csv
+    import subprocess
+    from pathlib import Path
+
     exe = Path(sys.executable).with_name("echoscope")
     dest = out_dir / "cli"
     cmd = [str(exe), "network", str(csv_path), "--compat", "cnt", "--type", ",".join(types),
@@ -256,7 +265,22 @@ def compare(out_dir: Path, types: list[str], tag: str = "echoscope") -> dict[str
             (out_dir / f"{tag}_{t}.tsv").read_text() for t in types}
 
 
+def child_main(argv: list[str]) -> None:
+    """``--child SIDE --csv F --out D --types a,b --window W --min-edge-weight K
+    --threads N`` (from :func:`run_child`), parsed without argparse."""
+    a = dict(zip(argv[::2], argv[1::2], strict=True))
+    fn = child_toolkit if a["--child"] == "toolkit" else child_echoscope
+    res = fn(a["--csv"], a["--out"], a["--types"].split(","), int(a["--window"]),
+             int(a["--min-edge-weight"]), int(a["--threads"]))
+    print(json.dumps(res))
+
+
 def main() -> None:
+    import argparse
+    import platform
+    import tempfile
+    from pathlib import Path
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=100_000)
     ap.add_argument("--similar-size", type=int, default=100_000)
@@ -272,21 +296,7 @@ def main() -> None:
                     help="run each echoscope child this many times and report the run of "
                          "median CPU time (a shared machine's load makes single runs swing; "
                          "the toolkit runs once)")
-    ap.add_argument("--child", choices=["toolkit", "echoscope"])
-    ap.add_argument("--csv")
-    ap.add_argument("--out")
-    ap.add_argument("--types", default=",".join(EXACT))
     args = ap.parse_args()
-    if args.child:
-        types = args.types.split(",")
-        if args.child == "toolkit":
-            res = child_toolkit(args.csv, args.out, types, args.window, args.min_edge_weight,
-                                args.threads)
-        else:
-            res = child_echoscope(args.csv, args.out, types, args.window,
-                                  args.min_edge_weight, args.threads)
-        print(json.dumps(res))
-        return
 
     lines = []
 
@@ -384,7 +394,7 @@ def main() -> None:
         say(f"- edge lists identical for every type: {ok}")
         say("")
     if args.append:
-        res = ROOT / "benchmarks" / "RESULTS.md"
+        res = Path(__file__).resolve().parents[1] / "benchmarks" / "RESULTS.md"
         text = res.read_text(encoding="utf-8") if res.exists() else "# Benchmark results\n"
         head = "## vs coordination-network-toolkit"
         if head not in text:
@@ -403,4 +413,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_main(sys.argv[1:])
+    else:
+        main()

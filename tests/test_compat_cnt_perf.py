@@ -462,3 +462,19 @@ def test_cnt_header_shortcut_agrees_with_format_detection(tmp_path: Path) -> Non
         detect_format(p.read_bytes(), str(p))
     with pytest.raises(InputError, match="cannot tell the format"):
         _detect(str(p), None)
+
+
+@pytest.mark.parametrize("block", [1, 3, 1 << 18])
+@settings(max_examples=60, deadline=None)
+@given(rows=ACTIONS, w=st.integers(0, 30))
+def test_sweep_blocks_together_are_the_sweep(rows: list[tuple[int, int, int]], w: int,
+                                             block: int) -> None:
+    key = np.array([r[0] for r in rows], dtype=np.int64)
+    t = np.array([r[1] for r in rows], dtype=np.int64)
+    acct = np.array([r[2] for r in rows], dtype=np.int64)
+    parts = list(cc._sweep_blocks(key, t, acct, w, block=block))
+    got = [p for ii, jj in parts for p in zip(ii.tolist(), jj.tolist(), strict=True)]
+    assert len(got) == len(set(got))
+    assert _pairs(np.array([p[0] for p in got], dtype=np.int64),
+                  np.array([p[1] for p in got], dtype=np.int64)) == _definition(
+        key.tolist(), t.tolist(), acct.tolist(), w)
