@@ -289,3 +289,44 @@ def test_ids_unique(tmp_path: Path) -> None:
     assert not _driver._ids_unique([str(a), str(b)])
     assert not _driver._ids_unique([str(a), str(tmp_path / "none.arrows")])
     assert not _driver._ids_unique([])
+
+
+def test_snapshot_order_key_matches_time_then_line() -> None:
+    """The HUGEINT order of snapshots: no time < any time (years 1 to 9999), then line."""
+    import duckdb
+
+    rows = [(None, 0), (None, 7), ("0001-01-01 00:00:00", 3), ("1969-12-31 23:59:59.999999", 9),
+            ("1970-01-01 00:00:00", 0), ("1970-01-01 00:00:00", 1), ("2014-06-13 09:12:44", 2),
+            ("2014-06-13 09:12:44", 10**11), ("2014-06-13 09:12:45", 0),
+            ("9999-12-31 23:59:59.999999", 5)]
+    con = duckdb.connect()
+    got = con.execute(
+        "SELECT seen::VARCHAR, line FROM (SELECT seen::TIMESTAMP AS seen, line FROM "
+        "(VALUES " + ", ".join(f"({'NULL' if s is None else repr(s)}, {n})" for s, n in rows)
+        + f") v(seen, line)) ORDER BY {_driver._SNAP_KEY}").fetchall()
+    assert [(None if s is None else s, n) for s, n in got] == [
+        (None if s is None else str(con.execute(f"SELECT '{s}'::TIMESTAMP::VARCHAR")
+                                    .fetchall()[0][0]), n) for s, n in rows]
+
+
+def test_account_snapshots_later_wins_ties_by_line(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots of one account at the same time (the later line wins), without a time
+    (a retweeted post with no created_at) and as a parent's author: as the reference."""
+    objs = variants()
+    rt = objs[0]
+    same_time = dict(objs[1], id_str="801", user=dict(objs[1]["user"], name="Same Time B",
+                                                       followers_count=50))
+    first = dict(objs[1], id_str="800", user=dict(objs[1]["user"], name="Same Time A"))
+    parent_no_time = copy.deepcopy(rt)
+    parent_no_time["id_str"] = "802"
+    del parent_no_time["retweeted_status"]["created_at"]
+    parent_no_time["retweeted_status"]["user"]["name"] = "No Time"
+    parent_is_author = copy.deepcopy(rt)
+    parent_is_author["id_str"] = "803"
+    parent_is_author["retweeted_status"]["user"] = dict(objs[1]["user"], name="As Parent")
+    parent_is_author["retweeted_status"]["created_at"] = objs[1]["created_at"]
+    f = tmp_path / "s.jsonl"
+    f.write_bytes(lines_of([first, same_time, parent_no_time, parent_is_author, rt]))
+    fast, slow = struct_and_reference(f, monkeypatch)
+    assert fast == slow
