@@ -76,3 +76,22 @@ def test_known_texts(text: str) -> None:
 def test_empty_input() -> None:
     doc, code, vocab = token_table(pa.array([], pa.string()))
     assert doc.size == code.size == len(vocab) == 0
+
+
+WORDS = st.text(alphabet="abcxyz019_", min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(WORDS, st.sampled_from([" ", "  ", "\t", "!", "-", ", ",
+                                                           "\n", "#", "?!"])),
+                         max_size=8).map(lambda ws: "".join(w + s for w, s in ws)),
+                max_size=12))
+def test_byte_tokenizer_on_words_of_every_length(texts: list[str]) -> None:
+    # tokens of up to 8 bytes are keyed packed in an integer, longer ones as strings
+    assert _table_sets(texts) == [_reference(t) for t in texts]
+
+
+def test_byte_tokenizer_known_lengths() -> None:
+    texts = ["abcdefgh abcdefghi abcdefgh", "a ab abcdefghijklmnop _ 12345678", "",
+             "x!y abcdefghi.", "abcdefghi abcdefgh"]
+    assert _table_sets(texts) == [_reference(t) for t in texts]

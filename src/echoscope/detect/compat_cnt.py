@@ -266,6 +266,15 @@ def token_table(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
     Returns ``(text, code, vocabulary)``: one row per distinct token of each text, sorted
     by text then code, and the token string of every code.
     """
+    doc, code, vocab = _token_occurrences(texts)
+    v = np.int64(max(len(vocab), 1))
+    pair = _sorted_unique(doc * v + code)
+    return pair // v, pair % v, vocab
+
+
+def _token_occurrences(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
+    """:func:`token_table` before repeats of a token in a text are dropped and the rows
+    sorted: ``(text, code, vocabulary)``, one row per token occurrence."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     n = len(texts)
@@ -281,21 +290,32 @@ def token_table(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
     if at.any():
         sub = pc.replace_substring_regex(low.filter(_arrow_mask(at)), r"@[^ \t\n\r]*", "")
         low = pc.replace_with_mask(low, _arrow_mask(at), sub)
-    fast = plain & ~_bools(pc.match_substring_regex(low, _JOINED))
+    got = _text_bytes(low)
+    if got is not None:
+        fast = plain & ~_joined_rows(*got)
+    else:
+        fast = plain & ~_bools(pc.match_substring_regex(low, _JOINED))
     parts_doc: list[I64] = []
     parts_tok: list[pa.Array] = []
+    fast_code: I64 | None = None
     if fast.any():
         idx = np.flatnonzero(fast).astype(np.int64)
-        spaced = pc.replace_substring_regex(low.filter(_arrow_mask(fast)),
-                                            r"([^0-9a-z_ \t\n\r])", r" \1 ")
-        lists = pc.ascii_split_whitespace(spaced)
-        flat = pc.list_flatten(lists)
-        doc = idx[np.asarray(_np(pc.list_parent_indices(lists)), dtype=np.int64)]
-        full = _bools(pc.cast(pc.binary_length(flat), pa.bool_()))  # "" splits to [""]
-        if not full.all():
-            doc, flat = doc[full], flat.filter(_arrow_mask(full))
-        parts_doc.append(doc)
-        parts_tok.append(flat)
+        sub = low.filter(_arrow_mask(fast))
+        byte_tokens = _plain_tokens(sub)
+        if byte_tokens is not None:
+            doc_local, fast_code, fast_vocab = byte_tokens
+            parts_doc.append(idx[doc_local])
+            parts_tok.append(fast_vocab)
+        else:
+            spaced = pc.replace_substring_regex(sub, r"([^0-9a-z_ \t\n\r])", r" \1 ")
+            lists = pc.ascii_split_whitespace(spaced)
+            flat = pc.list_flatten(lists)
+            doc = idx[np.asarray(_np(pc.list_parent_indices(lists)), dtype=np.int64)]
+            full = _bools(pc.cast(pc.binary_length(flat), pa.bool_()))  # "" -> [""]
+            if not full.all():
+                doc, flat = doc[full], flat.filter(_arrow_mask(full))
+            parts_doc.append(doc)
+            parts_tok.append(flat)
     if not fast.all():
         idx = np.flatnonzero(~fast).astype(np.int64)
         raw = texts.filter(_arrow_mask(~fast)).to_pylist()
@@ -310,9 +330,115 @@ def token_table(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
     tok = parts_tok[0] if len(parts_tok) == 1 else pa.concat_arrays(
         [t.cast(pa.string()) for t in parts_tok])
     code, vocab = _codes(tok)
-    v = np.int64(max(len(vocab), 1))
-    pair = _sorted_unique(doc * v + code)
-    return pair // v, pair % v, vocab
+    if fast_code is not None:
+        # the byte tokenizer gave codes into its own (distinct) vocabulary, the first
+        # part of ``tok``: map them through the joint codes
+        n_fast = len(parts_tok[0])
+        code = np.concatenate([code[:n_fast][fast_code], code[n_fast:]])
+    return doc, code, vocab
+
+
+def _word_bytes(d: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Per byte: one of ``[0-9a-z_]``."""
+    out: npt.NDArray[np.bool_] = ((d >= 0x30) & (d <= 0x39)) | ((d >= 0x61) & (d <= 0x7a))
+    out |= d == 0x5f
+    return out
+
+
+def _joined_rows(d: npt.NDArray[np.uint8], off: I64) -> npt.NDArray[np.bool_]:
+    """Per string (lower-cased): whether :data:`_JOINED` matches it, i.e. it holds an
+    apostrophe or one of ``.,;:`` between two of ``[0-9a-z_]`` (a match across two
+    strings flags both: they then take the exact path, which is only slower)."""
+    n = off.size - 1
+    starts = off[:-1]
+    hits = [np.flatnonzero(d == 0x27)]
+    if d.size >= 3:
+        w = _word_bytes(d)
+        mark = (d[1:-1] == 0x2e) | (d[1:-1] == 0x2c) | (d[1:-1] == 0x3b) | (d[1:-1] == 0x3a)
+        hits.append(np.flatnonzero(mark & w[:-2] & w[2:]) + 1)
+    return _rows_of(np.concatenate(hits), starts, n)
+
+
+def _plain_tokens(texts: pa.Array) -> tuple[I64, I64, pa.Array] | None:
+    """The tokens of lower-cased plain texts without joining marks (see above: the runs of
+    ``[0-9a-z_]`` and every other visible character on its own), from their bytes.
+
+    Returns ``(text, code, vocabulary)``, one row per token occurrence, codes into the
+    returned distinct tokens. Tokens of up to 8 bytes are keyed by their bytes packed in
+    one integer (they hold no NUL byte, so the zero padding is unambiguous); longer ones
+    by Arrow's dictionary encoding. None if the array cannot be read as bytes.
+    """
+    import sys
+
+    got = _text_bytes(texts)
+    if got is None or sys.byteorder != "little":  # the packing below is little-endian
+        return None
+    d, off = got
+    e = np.zeros(0, dtype=np.int64)
+    if d.size == 0:
+        return e, e.copy(), pa.array([], pa.string())
+    word = _word_bytes(d)
+    space = (d == 0x20) | (d == 0x09) | (d == 0x0a) | (d == 0x0d)
+    other = ~(word | space)
+    first = np.zeros(d.size, dtype=bool)       # first byte of each non-empty text
+    nonempty = off[1:] > off[:-1]
+    first[off[:-1][nonempty]] = True
+    cont = np.zeros(d.size, dtype=bool)        # a word byte continuing a word
+    cont[1:] = word[1:] & word[:-1]
+    cont &= ~first
+    run_start = np.flatnonzero(word & ~cont)
+    last = np.zeros(d.size, dtype=bool)        # last byte of a word run
+    last[:-1] = word[:-1] & ~cont[1:]
+    last[-1] = word[-1]
+    run_end = np.flatnonzero(last) + 1
+    single = np.flatnonzero(other)
+    start = np.concatenate([run_start, single]).astype(np.int64)
+    end = np.concatenate([run_end, single + 1]).astype(np.int64)
+    del word, space, other, first, cont, last
+    length = end - start
+    doc = np.searchsorted(off[:-1], start, side="right") - 1
+    short = length <= 8
+    # short tokens: 8 bytes from their start (zero padded), bytes past the end cleared
+    pad = np.zeros(d.size + 8, dtype=np.uint8)
+    pad[:d.size] = d
+    s_start, s_len = start[short], length[short]
+    win = np.lib.stride_tricks.as_strided(pad, shape=(d.size + 1, 8), strides=(1, 1))
+    packed = np.ascontiguousarray(win[s_start]).view(np.uint64).ravel()
+    keep_bytes = np.where(s_len >= 8, ~np.uint64(0),
+                          (np.uint64(1) << (np.minimum(s_len, 7).astype(np.uint64)
+                                            * np.uint64(8))) - np.uint64(1))
+    packed &= keep_bytes
+    # distinct tokens by Arrow's hash table on the integers (few distinct values: much
+    # cheaper than sorting every occurrence)
+    enc = pa.Array.from_buffers(pa.uint64(), packed.size,
+                                [None, pa.py_buffer(packed)]).dictionary_encode()
+    uniq = _np(enc.dictionary)
+    code = np.empty(start.size, dtype=np.int64)
+    code[short] = _np(enc.indices)
+    ub = uniq.view(np.uint8).reshape(-1, 8)
+    ulen = np.count_nonzero(ub, axis=1).astype(np.int64)
+    parts = [_bytes_array(ub.ravel()[ub.ravel() != 0], ulen)]
+    if not short.all():
+        l_start, l_len = start[~short], length[~short]
+        pos = np.repeat(l_start - (np.cumsum(l_len) - l_len), l_len)
+        pos += np.arange(int(l_len.sum()), dtype=np.int64)
+        lcode, lvocab = _codes(_bytes_array(d[pos], l_len))
+        code[~short] = lcode + uniq.size
+        parts.append(lvocab)
+    vocab = parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
+    return doc, code, vocab
+
+
+def _bytes_array(data: npt.NDArray[np.uint8], lengths: I64) -> pa.Array:
+    """A string array of consecutive byte strings (valid UTF-8: ASCII here)."""
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    buf = pa.py_buffer(np.ascontiguousarray(data))
+    if offsets[-1] < 2**31 - 1:
+        return pa.Array.from_buffers(pa.string(), lengths.size,
+                                     [None, pa.py_buffer(offsets.astype(np.int32)), buf])
+    return pa.Array.from_buffers(pa.large_string(), lengths.size,
+                                 [None, pa.py_buffer(offsets), buf]).cast(pa.string())
 
 
 def token_set(text: str) -> frozenset[str]:
@@ -1361,26 +1487,29 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
         return empty, empty.copy(), empty.copy()
     # token sets of the distinct texts (vectorised tokenizer), then messages -> texts
     msg_text, texts = _codes(tb.message.filter(_arrow_mask(original)))
-    tdoc, tcode, vocab = token_table(texts)
+    tdoc, tcode, vocab = _token_occurrences(texts)
     n_text = len(texts)
-    sizes = np.bincount(tdoc, minlength=n_text).astype(np.int64)
+    # Global token order: rarest first, so prefixes hold rare tokens (any fixed order is
+    # exact; rarity keeps the candidate pairs few; occurrences count as rarity). Each
+    # text's distinct tokens sorted by rank: one sort of (text, rank) and its repeats out.
+    n_vocab = max(len(vocab), 1)
+    df = np.bincount(tcode, minlength=n_vocab)
+    order = np.lexsort((np.arange(df.size), df))
+    rank = np.empty(df.size, dtype=np.int64)
+    rank[order] = np.arange(df.size, dtype=np.int64)
+    both = _sorted_unique(tdoc * np.int64(n_vocab) + rank[tcode])
+    del tdoc, tcode, df, order, rank
+    tokens = both % np.int64(n_vocab)
+    sizes = np.bincount(both // np.int64(n_vocab), minlength=n_text).astype(np.int64)
+    del both
+    indptr = np.zeros(n_text + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
     keep = sizes[msg_text] >= min_size
     docs = sel[keep]                    # message index of every document
     dtext = msg_text[keep]              # its text
     del msg_text, keep
     if docs.size < 2:
         return empty, empty.copy(), empty.copy()
-    # Global token order: rarest first, so prefixes hold rare tokens (any fixed order is
-    # exact; rarity keeps the candidate pairs few). Tokens of each text sorted by rank.
-    n_vocab = max(len(vocab), 1)
-    df = np.bincount(tcode, minlength=n_vocab)
-    order = np.lexsort((np.arange(df.size), df))
-    rank = np.empty(df.size, dtype=np.int64)
-    rank[order] = np.arange(df.size, dtype=np.int64)
-    tokens = np.sort(tdoc * np.int64(n_vocab) + rank[tcode]) % np.int64(n_vocab)
-    indptr = np.zeros(n_text + 1, dtype=np.int64)
-    np.cumsum(sizes, out=indptr[1:])
-    del tdoc, tcode, df, order, rank
     # Prefix length for Jaccard >= t (t lowered a hair so float rounding never prunes).
     t_low = thr * (1 - 1e-9)
     prefix = np.clip(sizes - np.ceil(t_low * sizes).astype(np.int64) + 1, 1,
