@@ -121,8 +121,43 @@ def child(path: str, ws: str) -> None:
     cpu, wcpu = time.process_time() - c0, kids() - k0
     print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": cpu + wcpu,
                       "worker_cpu": wcpu, "posts": s.new_posts, "records": s.records,
+                      "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "worker_rss_mib": resource.getrusage(
                           resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+
+
+def _ingest(path: Path, ws: Path, args: argparse.Namespace, workers: int) -> dict[str, float]:
+    env = dict(os.environ)
+    if args.no_fast_path:
+        env["ECHOSCOPE_NO_FAST_PATH"] = "1"
+    env["ECHOSCOPE_V1_PATH"] = args.path
+    if workers:
+        env["ECHOSCOPE_V1_WORKERS"] = str(workers)
+    out = subprocess.run([sys.executable, __file__, "--child", str(path), str(ws)],
+                         capture_output=True, text=True, check=True, env=env)
+    res: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    res["ws_mib"] = ws.stat().st_size / 2**20
+    ws.unlink()
+    return res
+
+
+def pairs(path: Path, d: str, args: argparse.Namespace) -> None:
+    """One process and two, alternating, each run beside its own orjson floor."""
+    parse_only(path)  # warm the page cache
+    print("| pair | processes | orjson wall / cpu | ingest wall / cpu (worker) | wall ratio "
+          "| cpu ratio | peak RSS | load before / after |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for i in range(args.pairs):
+        for workers in ((1, 2) if i % 2 == 0 else (2, 1)):
+            load0 = os.getloadavg()[0]
+            w_parse, c_parse = parse_only(path)
+            r = _ingest(path, Path(d) / "pair.echoscope.duckdb", args, workers)
+            rss = f"{r['rss_mib']:,.0f} MiB" + (
+                f" + {r['worker_rss_mib']:,.0f}" if r["worker_cpu"] else "")
+            print(f"| {i + 1} | {workers} | {w_parse:.2f} / {c_parse:.2f} s | "
+                  f"{r['seconds']:.1f} / {r['cpu']:.1f} s ({r['worker_cpu']:.1f}) | "
+                  f"{r['seconds'] / w_parse:.2f}x | {r['cpu'] / c_parse:.2f}x | {rss} | "
+                  f"{load0:.1f} / {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 def main() -> None:
@@ -140,6 +175,9 @@ def main() -> None:
                     help="processes decoding the file on the struct path "
                          "(ECHOSCOPE_V1_WORKERS; default 1; 2 = the opt-in two-process "
                          "path, as ECHOSCOPE_V1_PATH=parallel)")
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="instead: N pairs of runs on one and on two processes, "
+                         "alternating, each beside its own orjson floor (a table row each)")
     ap.add_argument("--child", nargs=2, metavar=("FILE", "WS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -153,23 +191,17 @@ def main() -> None:
             print(f"generated {args.tweets:,} tweets ({size / 2**20:,.0f} MiB) in "
                   f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
         size = path.stat().st_size
+        if args.pairs:
+            pairs(path, d, args)
+            return
+        print(f"machine             {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f} "
+              "before")
         parse_only(path)  # warm the page cache
         w_parse, c_parse = min(parse_only(path) for _ in range(args.repeat))
-        runs = []
-        for i in range(args.repeat):
-            ws = Path(d) / f"bench{i}.echoscope.duckdb"
-            env = dict(os.environ)
-            if args.no_fast_path:
-                env["ECHOSCOPE_NO_FAST_PATH"] = "1"
-            env["ECHOSCOPE_V1_PATH"] = args.path
-            if args.workers:
-                env["ECHOSCOPE_V1_WORKERS"] = str(args.workers)
-            out = subprocess.run([sys.executable, __file__, "--child", str(path), str(ws)],
-                                 capture_output=True, text=True, check=True, env=env)
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            ws_size = ws.stat().st_size
-            ws.unlink()
+        runs = [_ingest(path, Path(d) / f"bench{i}.echoscope.duckdb", args, args.workers)
+                for i in range(args.repeat)]
         res = min(runs, key=lambda r: r["cpu"])
+        ws_size = res["ws_mib"] * 2**20
         rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         n = res["records"]
         way = "reference parser" if args.no_fast_path else f"{args.path} path"
@@ -187,7 +219,8 @@ def main() -> None:
         print(f"peak RSS (ingest)   {rss_mib:8.0f} MiB  (the largest process; the "
               f"worker's {res['worker_rss_mib']:.0f} MiB)")
         print(f"workspace size      {ws_size / 2**20:8.0f} MiB")
-        print(f"machine             {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}")
+        print(f"machine             {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f} "
+              "after")
 
 
 if __name__ == "__main__":
