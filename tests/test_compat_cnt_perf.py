@@ -223,8 +223,13 @@ def test_cnt_networks_equal_one_call_per_type(seed: int) -> None:
               for t in cc.CNT_TYPES for w in (0, 45)]
     want = [cc.cnt_network(_random_messages(seed, 300), p) for p in params]
     assert sum(t.num_rows for t in want) > 0
-    for threads in (1, 2):
-        got = cc.cnt_networks(_random_messages(seed, 300), params, threads=threads)
+    for threads, from_messages in ((1, 0), (2, 0), (2, 10**9)):
+        old = cc._THREADS_FROM_MESSAGES
+        cc._THREADS_FROM_MESSAGES = from_messages
+        try:
+            got = cc.cnt_networks(_random_messages(seed, 300), params, threads=threads)
+        finally:
+            cc._THREADS_FROM_MESSAGES = old
         assert [t.to_pylist() for t in got] == [t.to_pylist() for t in want]
 
 
@@ -246,12 +251,21 @@ def test_cnt_networks_threads_see_the_pair_sweep_hook() -> None:
               for t in ("co_retweet", "co_tweet", "co_link")]
     want = cc.cnt_networks(_random_messages(5, 120), params, threads=1)
     token = PAIR_SWEEP.set(brute)
+    old = cc._THREADS_FROM_MESSAGES
     try:
+        cc._THREADS_FROM_MESSAGES = 0
         got = cc.cnt_networks(_random_messages(5, 120), params, threads=2)
+        assert len(seen) == 3 and threading.main_thread().name not in seen
+        # below the size where a second thread pays: all on the calling thread
+        seen.clear()
+        cc._THREADS_FROM_MESSAGES = 10**9
+        again = cc.cnt_networks(_random_messages(5, 120), params, threads=2)
+        assert seen == [threading.current_thread().name] * 3
     finally:
+        cc._THREADS_FROM_MESSAGES = old
         PAIR_SWEEP.reset(token)
-    assert len(seen) == 3 and threading.main_thread().name not in seen
     assert [t.to_pylist() for t in got] == [t.to_pylist() for t in want]
+    assert [t.to_pylist() for t in again] == [t.to_pylist() for t in want]
 
 
 @settings(max_examples=100, deadline=None)

@@ -243,8 +243,9 @@ def networks(
     """Several coordination-network-toolkit networks of one input: ``{type: edges}``.
 
     The input is read once (only the columns the ``types`` need) and the networks are
-    computed together on ``threads`` threads
-    (:func:`echoscope.detect.compat_cnt.cnt_networks`); each table equals
+    computed together on up to ``threads`` threads
+    (:func:`echoscope.detect.compat_cnt.cnt_networks`: a second thread only from 4M
+    messages, where it was measured to pay); each table equals
     ``network(inputs, compat="cnt", type=t, ...)``. Only ``compat="cnt"`` has several
     network types.
 

@@ -57,7 +57,8 @@ _CNT_TYPES = ("co_retweet", "co_tweet", "co_similar_tweet", "co_link", "co_reply
                    "pattern works for one type too.")
 @click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True,
               help="--compat cnt with several --type: networks computed side by side on "
-                   "this many threads (1 uses the least CPU time on a busy machine).")
+                   "up to this many threads (a second one only from 4M messages; below "
+                   "that it was measured to cost CPU time and save none).")
 @engine_options
 @quiet_option
 def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,

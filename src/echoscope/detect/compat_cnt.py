@@ -1336,24 +1336,35 @@ def cnt_network(msgs: CntMessages, params: CntParams) -> pa.Table:
     return _network(msgs.tables, params)
 
 
+# Fewest messages for which cnt_networks runs networks side by side. Measured with the
+# four exact types on a 2-core machine (benchmarks/vs_cnt.py inputs, three runs each):
+# 1M messages, one thread 1.66 CPU s / 3.9 s wall, two 1.83 / 4.2; 3M, one 5.97 / 13.0,
+# two 6.25 / 13.3: the second thread's own memory (per-thread malloc and jemalloc
+# arenas: 10-20% more fresh pages) cost more than the overlap saved.
+_THREADS_FROM_MESSAGES = 4_000_000
+
+
 @_pooled
 def cnt_networks(msgs: CntMessages, params: Sequence[CntParams], *, threads: int = 2
                  ) -> list[pa.Table]:
-    """:func:`cnt_network` for each of ``params``, computed together on ``threads``
+    """:func:`cnt_network` for each of ``params``, computed together on up to ``threads``
     threads (same edge lists as one call each).
 
-    The message tables (ids, accounts, times) are built once, then the networks run side
-    by side; Arrow's and numpy's kernels release the interpreter lock, so two threads use
-    two cores. An engine's pair-sweep hook (:data:`echoscope.engines.hooks.PAIR_SWEEP`) is
-    seen by every thread. (Computing co_tweet's text keys per input row on a thread of
-    their own while the tables were built cost 0.4 CPU s more on 1M rows than keying each
-    message's text in the co_tweet network, and under load the overlap did not pay.)
+    The message tables (ids, accounts, times) are built once, then the networks run, side
+    by side when the input is large enough for a second thread to pay
+    (:data:`_THREADS_FROM_MESSAGES`, measured; below it one thread, which also uses the
+    least CPU time); Arrow's and numpy's kernels release the interpreter lock, so two
+    threads use two cores. An engine's pair-sweep hook
+    (:data:`echoscope.engines.hooks.PAIR_SWEEP`) is seen by every thread. (Computing
+    co_tweet's text keys per input row on a thread of their own while the tables were
+    built cost 0.4 CPU s more on 1M rows than keying each message's text in the co_tweet
+    network, and under load the overlap did not pay.)
     """
     import contextvars
     from concurrent.futures import Future, ThreadPoolExecutor
 
     tb = msgs.tables
-    if threads <= 1 or len(params) <= 1:
+    if threads <= 1 or len(params) <= 1 or tb.t.size < _THREADS_FROM_MESSAGES:
         return [_network(tb, p) for p in params]
     ctx = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=threads) as pool:
