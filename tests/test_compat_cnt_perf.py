@@ -492,3 +492,28 @@ def test_sweep_blocks_together_are_the_sweep(rows: list[tuple[int, int, int]], w
     assert _pairs(np.array([p[0] for p in got], dtype=np.int64),
                   np.array([p[1] for p in got], dtype=np.int64)) == _definition(
         key.tolist(), t.tolist(), acct.tolist(), w)
+
+
+@pytest.mark.parametrize("block", [1, 2, 1 << 16])
+@settings(max_examples=60, deadline=None)
+@given(chunks=st.lists(st.lists(st.sampled_from(["Hi", "hi", "@a hi", "x  y", "é", "", "x y"]),
+                                max_size=5), min_size=1, max_size=4),
+       data=st.data())
+def test_cotweet_codes_in_blocks_equal_whole_column(chunks: list[list[str]], block: int,
+                                                    data: st.DataObject) -> None:
+    col = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], type=pa.string())
+    n = len(col)
+    sel = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    old = cc._KEY_BLOCK
+    cc._KEY_BLOCK = block
+    try:
+        got = cc._cotweet_codes(col, sel)
+    finally:
+        cc._KEY_BLOCK = old
+    keys = [cc.cotweet_text(x) for x, s in zip(col.to_pylist(), sel.tolist(), strict=True)
+            if s]
+    assert got.size == len(keys)
+    # equal codes exactly for equal keys
+    assert {(a, b) for a, b in zip(got.tolist(), keys, strict=True)} == {
+        (got.tolist()[keys.index(k)], k) for k in keys}
+    assert len(set(got.tolist())) == len(set(keys))
