@@ -479,14 +479,16 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
                 parent_time = ttime(ptime) if ptime is not None else None
                 psnap = user_of(ru)
                 parent_acc = psnap[0]
-            elif reply := _id(t.in_reply_to_status_id_str, t.in_reply_to_status_id):
+            elif t.in_reply_to_status_id_str or t.in_reply_to_status_id is not None:
                 kind = "reply"
-                parent_id = reply
+                parent_id = _id(t.in_reply_to_status_id_str, t.in_reply_to_status_id)
                 parent_acc = _id(t.in_reply_to_user_id_str, t.in_reply_to_user_id)
             else:
                 quoted = t.quoted_status
-                qid = _id(t.quoted_status_id_str, t.quoted_status_id)
-                if t.is_quote_status or qid or quoted is not None:
+                # (as ``_id(...)`` is truthy: a non-empty string or any number)
+                if (t.is_quote_status or t.quoted_status_id_str
+                        or t.quoted_status_id is not None or quoted is not None):
+                    qid = _id(t.quoted_status_id_str, t.quoted_status_id)
                     kind = "quote"
                     parent_id = qid or (_id(quoted.id_str, quoted.id)
                                         if quoted is not None else None)
@@ -544,9 +546,10 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
                     for m in ents.user_mentions:
                         if m.screen_name:
                             men.append(normalise_handle(m.screen_name))
-                        mid = _id(m.id_str, m.id)
-                        if mid:
-                            menids.append(mid)
+                        if m.id_str:
+                            menids.append(m.id_str)
+                        elif m.id is not None:
+                            menids.append(str(m.id))
             mlist = (xents.media if xents is not None else None) or (
                 ents.media if ents is not None else None)
             if mlist:
