@@ -269,13 +269,14 @@ def token_table(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
     """
     doc, code, vocab = _token_occurrences(texts)
     v = np.int64(max(len(vocab), 1))
-    pair = _sorted_unique(doc * v + code)
+    pair = _sorted_unique(doc * v + code, grouped=True)
     return pair // v, pair % v, vocab
 
 
 def _token_occurrences(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.Array]:
     """:func:`token_table` before repeats of a token in a text are dropped and the rows
-    sorted: ``(text, code, vocabulary)``, one row per token occurrence."""
+    sorted: ``(text, code, vocabulary)``, one row per token occurrence, grouped in a few
+    runs of ascending texts."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     n = len(texts)
@@ -393,9 +394,13 @@ def _plain_tokens(texts: pa.Array) -> tuple[I64, I64, pa.Array] | None:
     last[-1] = word[-1]
     run_end = np.flatnonzero(last) + 1
     single = np.flatnonzero(other)
+    # in text order (two sorted runs: a stable sort merges them in linear time), so the
+    # rows come grouped by text and later sorts within texts are cheap
     start = np.concatenate([run_start, single]).astype(np.int64)
     end = np.concatenate([run_end, single + 1]).astype(np.int64)
-    del word, space, other, first, cont, last
+    order = np.argsort(start, kind="stable")
+    start, end = start[order], end[order]
+    del word, space, other, first, cont, last, order
     length = end - start
     doc = np.searchsorted(off[:-1], start, side="right") - 1
     short = length <= 8
@@ -1295,10 +1300,12 @@ def _both_ways(pi: I64, pj: I64, t: F64, acct: I64, msg: I64, window: float
     return src, m, other
 
 
-def _sorted_unique(x: I64) -> I64:
+def _sorted_unique(x: I64, *, grouped: bool = False) -> I64:
     """``np.unique(x)`` by sorting (numpy 2.4's hash-based unique is many times slower on
-    large int64 codes)."""
-    x = np.sort(x)
+    large int64 codes). ``grouped``: ``x`` is mostly in order already (a few ascending
+    runs of groups, unordered within a group), where a stable sort (timsort, which
+    merges runs) takes a quarter of the time of the default one."""
+    x = np.sort(x, kind="stable" if grouped else None)
     if x.size < 2:
         return x
     keep = np.empty(x.size, dtype=bool)
@@ -1556,7 +1563,7 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     if sel.size < 2:
         return empty, empty.copy(), empty.copy()
     # token sets of the distinct texts (vectorised tokenizer), then messages -> texts
-    msg_text, texts = _codes(tb.message.filter(_arrow_mask(original)))
+    msg_text, texts = _codes(tb.message_chunks.filter(_arrow_mask(original)))
     tdoc, tcode, vocab = _token_occurrences(texts)
     n_text = len(texts)
     # Global token order: rarest first, so prefixes hold rare tokens (any fixed order is
@@ -1567,7 +1574,7 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     order = np.lexsort((np.arange(df.size), df))
     rank = np.empty(df.size, dtype=np.int64)
     rank[order] = np.arange(df.size, dtype=np.int64)
-    both = _sorted_unique(tdoc * np.int64(n_vocab) + rank[tcode])
+    both = _sorted_unique(tdoc * np.int64(n_vocab) + rank[tcode], grouped=True)
     del tdoc, tcode, df, order, rank
     tokens = both % np.int64(n_vocab)
     sizes = np.bincount(both // np.int64(n_vocab), minlength=n_text).astype(np.int64)
