@@ -19,9 +19,9 @@ def test_one_multi_tag_post_each_is_one_event():
     four keys, but one co-action event, so no pair reaches two keys."""
     tags = ["t1", "t2", "t3", "t4"]
     rows = [("a", 100, "hashtag", k) for k in tags] + [("b", 130, "hashtag", k) for k in tags]
-    keys_only = coaction_edges(actions(rows), DetectParams(count_events=False, **NONE))
+    keys_only = coaction_edges(actions(rows), DetectParams(event_types=(), **NONE))
     assert keys_only.to_pylist()[0]["n_keys"] == 4
-    assert coaction_edges(actions(rows), DetectParams(count_events=True, **NONE)
+    assert coaction_edges(actions(rows), DetectParams(**NONE)
                           ).num_rows == 0
 
 
@@ -31,14 +31,25 @@ def test_separate_posts_stay_separate_events():
     rows = [("a", 100, "hashtag", "t1"), ("b", 130, "hashtag", "t1"),
             ("a", 5000, "hashtag", "t2"), ("b", 5010, "hashtag", "t2"),
             ("a", 5000, "hashtag", "t3"), ("b", 5010, "hashtag", "t3")]
-    e = coaction_edges(actions(rows), DetectParams(count_events=True, **NONE))
+    e = coaction_edges(actions(rows), DetectParams(**NONE))
     r = e.to_pylist()
     assert len(r) == 1 and r[0]["n_keys"] == 2 and r[0]["n_pairs"] == 3
     # simultaneous actions (delay 0) on different keys at different times: distinct events
     rows = [("a", 0, "text", "x"), ("b", 0, "text", "x"),
             ("a", 900, "text", "y"), ("b", 900, "text", "y")]
-    e = coaction_edges(actions(rows), DetectParams(count_events=True, **NONE))
+    e = coaction_edges(actions(rows), DetectParams(**NONE))
     assert e.to_pylist()[0]["n_keys"] == 2
+
+
+def test_types_with_one_key_per_post_are_not_capped():
+    """Two reposts by each account in the same (minute-resolution) instant are two posts:
+    reposts carry one key per post, so they are not in the default event_types; with
+    repost in event_types the same instant would count once."""
+    rows = [("a", 60, "repost", "p1"), ("a", 60, "repost", "p2"),
+            ("b", 60, "repost", "p1"), ("b", 60, "repost", "p2")]
+    assert coaction_edges(actions(rows), DetectParams(**NONE)).to_pylist()[0]["n_keys"] == 2
+    assert coaction_edges(actions(rows), DetectParams(event_types=("repost",), **NONE)
+                          ).num_rows == 0
 
 
 def test_event_orientation_is_canonical():
@@ -46,7 +57,7 @@ def test_event_orientation_is_canonical():
     10 are two events with the same delay."""
     rows = [("a", 0, "hashtag", "t1"), ("b", 10, "hashtag", "t1"),
             ("b", 0, "hashtag", "t2"), ("a", 10, "hashtag", "t2")]
-    e = coaction_edges(actions(rows), DetectParams(count_events=True, **NONE))
+    e = coaction_edges(actions(rows), DetectParams(**NONE))
     assert e.to_pylist()[0]["n_keys"] == 2
     assert list(pair_event(np.array([0, 10]), np.array([10, 0]))) == [0, 21]
 
@@ -80,12 +91,12 @@ def test_events_kernel_matches_codes_kernel_and_brute_force(rows, w):
                 min_size=2, max_size=50))
 def test_events_never_add_edges_or_keys_and_ignore_row_order(rows):
     acts = actions(rows)
-    on = coaction_edges(acts, DetectParams(windows=(60.0,), count_events=True, **NONE))
-    off = coaction_edges(acts, DetectParams(windows=(60.0,), count_events=False, **NONE))
+    on = coaction_edges(acts, DetectParams(windows=(60.0,), **NONE))
+    off = coaction_edges(acts, DetectParams(windows=(60.0,), event_types=(), **NONE))
     assert edge_set(on) <= edge_set(off)
     nk_off = {(r["account_a"], r["account_b"], r["type"]): r["n_keys"] for r in off.to_pylist()}
     for r in on.to_pylist():
         assert 2 <= r["n_keys"] <= nk_off[(r["account_a"], r["account_b"], r["type"])]
     rev = acts.take(pa.array(list(range(acts.num_rows))[::-1]))
-    assert on.equals(coaction_edges(rev, DetectParams(windows=(60.0,), count_events=True,
+    assert on.equals(coaction_edges(rev, DetectParams(windows=(60.0,),
                                                       **NONE)))

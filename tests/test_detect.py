@@ -311,7 +311,7 @@ def test_invariants(rows, min_keys, alpha, w):
 def test_matches_brute_force(rows, w):
     e = coaction_edges(actions(rows), DetectParams(windows=(float(w),), min_keys=1,
                                                    null="none", episode_window=0.0,
-                                                   count_events=False))
+                                                   event_types=()))
     exp: dict[tuple[str, str, str], set[str]] = {}
     for i, (a, ta, ty, k) in enumerate(rows):
         for b, tb, ty2, k2 in rows[i + 1:]:

@@ -103,7 +103,8 @@ def test_row_order_and_window_monotone(rows, ew):
 
 def test_defaults_and_params_recorded():
     d = DetectParams().to_dict()
-    assert d["episode_window"] == 6 * H and d["count_events"] is True
+    assert d["episode_window"] == 6 * H
+    assert list(d["event_types"]) == ["hashtag", "url", "domain", "mention", "media"]
     assert list(d["episode_window_types"]) == ["hashtag", "domain"]
     assert list(d["episode_types"]) == ["hashtag", "domain"]
     assert layer_plan(DetectParams(), "hashtag", 60.0) == [(60.0, False), (6.0 * H, True)]

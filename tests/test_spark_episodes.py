@@ -27,7 +27,8 @@ def test_episode_window_and_events_identical(spark: Any, actions: pa.Table, min_
                                              events: bool, split: int) -> None:
     from echoscope.engines.spark import SparkEngine
 
-    p = DetectParams(alpha=1.0, min_keys=min_keys, count_events=events,
+    p = DetectParams(alpha=1.0, min_keys=min_keys,
+                     event_types=("hashtag", "url", "domain", "repost") if events else (),
                      episode_types=("hashtag", "domain"), episode_gap=600.0,
                      episode_window=1800.0, episode_window_types=("hashtag", "domain", "url"),
                      wide_max_accounts=1000)
@@ -44,6 +45,6 @@ def test_episode_window_and_events_identical(spark: Any, actions: pa.Table, min_
 def test_events_change_the_generated_edges(actions: pa.Table) -> None:
     """The generated input has multi-hashtag posts, so the comparison above covers the
     event cap (otherwise it would be vacuous)."""
-    on = coaction_edges(actions, DetectParams(alpha=1.0, min_keys=1, count_events=True))
-    off = coaction_edges(actions, DetectParams(alpha=1.0, min_keys=1, count_events=False))
+    on = coaction_edges(actions, DetectParams(alpha=1.0, min_keys=1))
+    off = coaction_edges(actions, DetectParams(alpha=1.0, min_keys=1, event_types=()))
     assert sum(on["n_keys"].to_pylist()) < sum(off["n_keys"].to_pylist())

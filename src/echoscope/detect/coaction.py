@@ -111,6 +111,10 @@ __all__ = [
 ]
 
 WIDE_TYPES: tuple[str, ...] = ("text", "near_text", "url", "media", "repost", "quote")
+# types whose posts can carry several keys (a post's other types have one key each, so
+# their distinct keys are distinct posts already; merging equal action times there would
+# only merge distinct posts of coarse timestamps, e.g. minute-resolution archives)
+EVENT_TYPES: tuple[str, ...] = ("hashtag", "url", "domain", "mention", "media")
 
 
 @dataclass(frozen=True)
@@ -155,10 +159,10 @@ class DetectParams(Params):
         "precision at 3M, 0.812 -> 0.713; benchmarks/RESULTS.md)"))
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
-    count_events: bool = field(default=True, metadata={
-        "help": "keys a pair co-acted on at the same two action times (each account's one "
-                "post carrying several hashtags, URLs, ...) count as one key: one "
-                "co-action event, not several independent ones"})
+    event_types: tuple[str, ...] = field(default=EVENT_TYPES, metadata=choice(
+        *ACTION_TYPES, help="types whose keys a pair co-acted on at the same two action "
+        "times (one post carrying several hashtags, URLs, ... by each account) count as "
+        "one key: one co-action event; types with one key per post need no cap; () = off"))
     alpha: float = field(default=0.05, metadata=limit(
         0.0, 1.0, "", "false-discovery rate; 1 keeps every edge with min_keys"))
     null: str = field(default="configuration", metadata=choice(
@@ -265,6 +269,7 @@ class _Layer:
     t: I64
     acct: I32
     n_accounts: int  # size of the account dictionary (codes are < this)
+    events: bool = False  # cap keys by co-action events (type in event_types)
 
 
 def _prune(key: I64, t: I64, acct: I32, w: int, min_keys: int,
@@ -349,7 +354,7 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     code = code[srt]
     pkey = pkey[srt]
     delay = delay[srt]
-    event = event[srt] if p.count_events else np.arange(code.size, dtype=np.int64)
+    event = event[srt] if layer.events else np.arange(code.size, dtype=np.int64)
     del srt
     n_out = int(np.count_nonzero(np.diff(code))) + 1 if code.size else 0
     if n_out:
@@ -540,7 +545,8 @@ def _edges_of_layers(layers: Iterable[tuple[str, pa.Table, I32]], acct_dict: pa.
                 n_acc_key = distinct_per(key, acct.astype(np.int64), int(key.max()) + 1)
                 rare = n_acc_key[key] <= p.wide_max_accounts
                 lk, lt, la = key[rare], t[rare], acct[rare]
-            cols, fam = _layer_edges(_Layer(typ, w, lk, lt, la, n_acct), p, stats)
+            cols, fam = _layer_edges(_Layer(typ, w, lk, lt, la, n_acct,
+                                            typ in p.event_types), p, stats)
             families += fam
             cols["type"] = typ
             cols["window"] = w
@@ -565,6 +571,8 @@ def layer_plan(p: DetectParams, typ: str, first: float) -> list[tuple[float, boo
             and all(w != ew for w, _ in out)):
         out.append((ew, True))
     return out
+
+
 
 
 def _account_test(results: list[dict[str, Any]], acct_dict: pa.Array,

@@ -184,8 +184,13 @@ def configuration_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
     per_key = pairs_per_key(key, t, acct, w, n_acc_key.size)
     pop = merge_thin_strata(n_acc_key, min_stratum_keys)
     cls = time_class(key, acct, per_key, n_acc_key.size, time_classes)
-    _, key_stratum = np.unique(pop * max(time_classes, 1) + cls, return_inverse=True)
-    key_stratum = key_stratum.astype(np.int64).reshape(-1)
+    if time_classes <= 1:
+        # the popularity level itself (0 .. highest level), as the Spark engine numbers
+        # strata: the same strata in the same order, so λ sums in the same order
+        key_stratum = np.asarray(pop, dtype=np.int64).reshape(-1)
+    else:
+        _, key_stratum = np.unique(pop * time_classes + cls, return_inverse=True)
+        key_stratum = key_stratum.astype(np.int64).reshape(-1)
     stratum = key_stratum[key]
     n_str = int(key_stratum.max()) + 1 if key_stratum.size else 1
     pairs = np.bincount(key_stratum, weights=per_key, minlength=n_str)[:n_str]

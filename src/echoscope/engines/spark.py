@@ -496,7 +496,8 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
         pairs = _sweep(la, n_acct, split_rows, stats).persist()
         try:
             per_stratum = pairs.groupBy("layer", "stratum").count().toArrow()
-            agg = _aggregate_pairs(pairs, p.min_keys, p.count_events).toArrow()
+            ev_layers = frozenset(lid for lid, typ, *_ in layers if typ in p.event_types)
+            agg = _aggregate_pairs(pairs, p.min_keys, ev_layers).toArrow()
             cc = (_candidate_pairs(pairs, agg, n_acct, max(2, p.min_keys))
                   if p.null == "configuration" else None)
         finally:
@@ -783,21 +784,22 @@ def _sweep_partition(tab: pa.Table, n_acct: int) -> Iterator[pa.RecordBatch]:
         })
 
 
-def _aggregate_pairs(pairs: DataFrame, min_keys: int, count_events: bool = False
-                     ) -> DataFrame:
+def _aggregate_pairs(pairs: DataFrame, min_keys: int,
+                     event_layers: frozenset[int] = frozenset()) -> DataFrame:
     def agg(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         t = _partition_table(batches)
         if t is None:
             return
-        yield from _aggregate_partition(t, min_keys, count_events)
+        yield from _aggregate_partition(t, min_keys, event_layers)
 
     return pairs.repartition("layer", "code").mapInArrow(agg, _AGG_DDL)
 
 
-def _aggregate_partition(tab: pa.Table, min_keys: int, count_events: bool = False
+def _aggregate_partition(tab: pa.Table, min_keys: int,
+                         event_layers: frozenset[int] = frozenset()
                          ) -> Iterator[pa.RecordBatch]:
     """Per account pair of one partition: coaction's ``_aggregate`` on sorted key ranks
-    (keys capped by co-action events when ``count_events``, as there)."""
+    (keys capped by co-action events in ``event_layers``, as there)."""
     from echoscope.detect._util import encode as _encode
     from echoscope.detect.coaction import _aggregate
 
@@ -811,7 +813,7 @@ def _aggregate_partition(tab: pa.Table, min_keys: int, count_events: bool = Fals
         srt = np.argsort(code, kind="stable")
         code, key, delay = code[srt], kc[srt], sub["delay"].to_numpy()[srt]
         stratum = sub["stratum"].to_numpy().astype(np.int64)[srt]
-        event = (sub["event"].to_numpy()[srt] if count_events
+        event = (sub["event"].to_numpy()[srt] if int(layer) in event_layers
                  else np.arange(code.size, dtype=np.int64))
         n_out = int(np.count_nonzero(np.diff(code))) + 1
         ucode, nk, npairs, mind, medd, rsum = _aggregate(code, key, delay, rarity, event,
