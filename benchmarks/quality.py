@@ -134,11 +134,11 @@ MEDIA_NOTES = [
     "fewer than 20 keys into the next lower one (a change for `detect/null.py`, not "
     "made: docs/methods.md, \"Media keys\").",
     "- Hijacks: members post ~2.5 times over four 6-12 h trend windows, half the time with "
-    "a link to the campaign's own domain. Since 2026-11-29 (10:00) domains are split into "
-    "episodes like hashtags and rare episodes of hashtags and domains get a 6 h window "
-    "(`DetectParams.episode_window`), with keys co-acted on at the same two action times "
-    "counted once (`count_events`); the \"hijack recall\" column is the plain run's "
-    "(docs/methods.md, \"Hashtag storms and hijacks\").",
+    "a link to the campaign's own domain. Since 2026-11-29 (10:00) rare hashtag episodes "
+    "get a 6 h window (`DetectParams.episode_window`), with keys co-acted on at the same "
+    "two action times counted once (`event_types`); domains in that window are opt-in. The "
+    "\"hijack recall\" column is the plain run's (docs/methods.md, \"Hashtag storms and "
+    "hijacks\").",
     "- The detector and cluster code were being changed by others while these ran; the "
     "columns of one row come from one run on one code state.",
 ]

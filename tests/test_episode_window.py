@@ -105,8 +105,9 @@ def test_defaults_and_params_recorded():
     d = DetectParams().to_dict()
     assert d["episode_window"] == 6 * H
     assert list(d["event_types"]) == ["hashtag", "url", "domain", "mention", "media"]
-    assert list(d["episode_window_types"]) == ["hashtag", "domain"]
-    assert list(d["episode_types"]) == ["hashtag", "domain"]
+    assert list(d["episode_window_types"]) == ["hashtag"]
+    assert list(d["episode_types"]) == ["hashtag"]
+    assert layer_plan(DetectParams(), "domain", 60.0) == [(60.0, False)]
     assert layer_plan(DetectParams(), "hashtag", 60.0) == [(60.0, False), (6.0 * H, True)]
     assert layer_plan(DetectParams(), "mention", 60.0) == [(60.0, False)]
     with pytest.raises(ParameterError, match="episode_window"):
