@@ -8,7 +8,7 @@ retweets with the nested original, as twarc1 writes them), then measures
 * ``parse``: reading the file line by line and ``orjson.loads`` of every line (the floor);
 * ``ingest``: ``ingest_files`` into a fresh workspace, in a child process, whose peak RSS
   is reported (``ru_maxrss`` of the child). ``--path`` picks the v1.1 fast path (default
-  ``struct``, the msgspec path users get; ``sql``, ``tight``), ``--no-fast-path`` the
+  ``struct``, the msgspec path users get; ``sql``), ``--no-fast-path`` the
   reference parser, ``--workers 2`` the opt-in two-process struct path (the file split in
   two byte ranges; CPU then includes the worker process's).
 
@@ -168,9 +168,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs; the best is reported")
     ap.add_argument("--no-fast-path", action="store_true",
                     help="measure the reference Python parser (ECHOSCOPE_NO_FAST_PATH=1)")
-    ap.add_argument("--path", choices=["struct", "tight", "sql"], default="struct",
+    ap.add_argument("--path", choices=["struct", "sql"], default="struct",
                     help="which fast path (ECHOSCOPE_V1_PATH): msgspec structs (the "
-                         "default), DuckDB SQL or the orjson loop")
+                         "default) or DuckDB SQL")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes decoding the file on the struct path "
                          "(ECHOSCOPE_V1_WORKERS; default 1; 2 = the opt-in two-process "

@@ -1,5 +1,5 @@
-"""The fast paths of the v1.1 loader (tight orjson loop, DuckDB SQL) give exactly what the
-reference Python parser gives."""
+"""The fast paths of the v1.1 loader (msgspec, the default; DuckDB SQL) give exactly what
+the reference Python parser gives."""
 
 from __future__ import annotations
 
@@ -103,20 +103,19 @@ def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def both(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[Any, Any]:
-    """(msgspec path's result, reference parser's result); the tight and SQL paths must
-    agree with the reference too."""
+    """(msgspec path's result, reference parser's result); the SQL path must agree with
+    the reference too."""
     from echoscope.ingest import twitter_v1
 
     got = []
-    for fast, way in ((True, "struct"), (True, "tight"), (True, "sql"), (False, "struct")):
+    for fast, way in ((True, "struct"), (True, "sql"), (False, "struct")):
         monkeypatch.setattr(_driver, "FAST_PATH", fast)
         monkeypatch.setattr(twitter_v1, "V1_PATH", way)
         with Workspace(":memory:") as ws:
             ingest_files([str(path)], ws, **kw)
             got.append(snapshot(ws))
-    assert got[1] == got[3], "the tight path differs from the reference parser"
-    assert got[2] == got[3], "the SQL path differs from the reference parser"
-    return got[0], got[3]
+    assert got[1] == got[2], "the SQL path differs from the reference parser"
+    return got[0], got[2]
 
 
 def test_fast_path_is_used_and_equal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,13 +133,13 @@ def test_fast_path_is_used_and_equal(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(twitter_v1.TwitterV1, "load_fast", spy)
     fast, slow = both(f, monkeypatch)
-    assert calls == [True, True, True]  # the msgspec (default), tight and SQL paths
+    assert calls == [True, True]  # the msgspec (default) and SQL paths
     assert fast == slow
     assert len(fast["posts"]) == 10
 
 
-def test_tight_path_long_lines_and_later_offsets(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_paths_long_lines_and_later_offsets(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A first line longer than the 4 KiB head; times in other offsets and years."""
     objs = variants()
     objs[0]["text"] = "long words " * 600
@@ -203,6 +202,26 @@ def test_fast_path_strict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         with pytest.raises(RecordError, match="record 4"):
             ingest_files([str(f)], ws, strict=True)
         assert ws.count("posts") == 0 and ws.count("accounts") == 0
+
+
+@pytest.mark.parametrize("way", ["tight", "Struct", "orjson"])
+def test_unknown_v1_path_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     way: str) -> None:
+    """ECHOSCOPE_V1_PATH names struct, parallel or sql; anything else (the retired tight
+    path too) stops with a user error naming the variable, and changes nothing."""
+    from echoscope.errors import ParameterError
+    from echoscope.ingest import twitter_v1
+
+    f = tmp_path / "v.jsonl"
+    f.write_bytes(lines_of(variants()))
+    monkeypatch.setattr(_driver, "FAST_PATH", True)
+    monkeypatch.setattr(twitter_v1, "V1_PATH", way)
+    with Workspace(":memory:") as ws:
+        with pytest.raises(ParameterError, match=f"ECHOSCOPE_V1_PATH='{way}'") as e:
+            ingest_files([str(f)], ws)
+        assert ("retired" in str(e.value)) == (way == "tight")
+        assert "struct (the default), parallel or sql" in str(e.value)
+        assert ws.count("posts") == 0 and ws.count("files") == 0
 
 
 def test_fast_path_declines_crlf_and_bad_utf8(tmp_path: Path,

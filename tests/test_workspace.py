@@ -115,23 +115,26 @@ _CHILD = textwrap.dedent(
                 time.sleep(0.2)  # stay mid-ingest until the parent kills us
 
         _driver._Flusher.flush = flush
-    elif mode == "tight":  # the orjson fast path: stop after some batches are written
-        from echoscope.ingest import _v1_tight, twitter_v1
+    elif mode == "struct-mid-file":  # the default msgspec path, stopped while decoding
+        from echoscope.ingest import _v1_struct, twitter_v1
 
-        twitter_v1.V1_PATH = "tight"
-        _v1_tight.BATCH = 2000
-        orig_parse = _v1_tight.parse_json_line
+        twitter_v1.V1_PATH = "struct"
+        _v1_struct.BATCH = 2000  # posts per spill batch
+        _v1_struct._CHUNK = 1 << 16  # ~200 lines per block: a batch every ~10 blocks
+        orig_reference = _v1_struct._reference
 
-        def parse_json_line(raw, first=False):
+        def reference(sink, dispatch, n, raw):
             state["n"] += 1
-            if state["n"] == 1000:  # a broken line near 10,000: five batches written
-                Path(marker + ".part").write_text("mid-ingest")
+            if state["n"] == 1000:  # the 1,000th broken line: line 9,992 of 30,000
+                # several batches are in the spill file, the rest of the file is not read
+                assert 2000 <= sink.n_posts < 27_000, sink.n_posts
+                Path(marker + ".part").write_text(f"mid-ingest {sink.n_posts}")
                 os.replace(marker + ".part", marker)  # atomic: never seen empty
                 time.sleep(60)
-            return orig_parse(raw, first=first)
+            return orig_reference(sink, dispatch, n, raw)
 
-        _v1_tight.parse_json_line = parse_json_line
-    elif mode == "struct":  # the default msgspec path: stop once its posts are inserted
+        _v1_struct._reference = reference
+    elif mode == "struct-after-insert":  # the default path: stop once posts are inserted
         from echoscope.ingest import twitter_v1
 
         twitter_v1.V1_PATH = "struct"
@@ -165,7 +168,7 @@ _CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["python", "fast", "tight", "struct"])
+@pytest.mark.parametrize("mode", ["python", "fast", "struct-mid-file", "struct-after-insert"])
 def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path, mode: str) -> None:
     wsp = tmp_path / "ws.duckdb"
     first = write(tmp_path / "first.jsonl", range(1, 201))
@@ -194,7 +197,10 @@ def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path, mode: str
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "child never reached mid-ingest"
         time.sleep(0.01)
-    assert marker.read_text() == "mid-ingest"
+    said = marker.read_text()
+    assert said.startswith("mid-ingest"), said
+    if mode == "struct-mid-file":  # killed with 2,000+ of the file's 27,000 posts decoded
+        assert 2000 <= int(said.split()[1]) < 27_000, said
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL

@@ -4,7 +4,7 @@
 structs holding only the ~40 fields echoscope uses; every other field is skipped in C
 without building Python objects, so decoding costs less than ``orjson.loads`` of the
 line. The per-tweet Python then only reads attributes (the decoder has already checked
-every type) into column lists, as the tight path (``_v1_tight``) does.
+every type) into column lists.
 
 Memory stays bounded however large the file: each batch of 50,000 posts (and its
 account snapshots) is appended to an Arrow stream file in the workspace's temporary
@@ -20,8 +20,8 @@ not an object), when a value has a shape the reference treats specially (an empt
 number that ``orjson`` refuses and msgspec skips (overflowing a double), or invalid
 UTF-8 in a skipped field (msgspec only checks the strings it decodes; a whole block is
 checked by Arrow's UTF-8 validator, line by line with Python's only when that fails).
-Tests compare this path, the tight and SQL paths and the reference parser on the
-example records, mixed bad files and Hypothesis mutations.
+Tests compare this path, the SQL path and the reference parser on the example records,
+mixed bad files and Hypothesis mutations.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import orjson
 
-from echoscope.errors import InputError
+from echoscope.errors import InputError, ParameterError
 from echoscope.ingest._base import Loader, LoadOptions, Sink
 from echoscope.ingest._util import (
     app_from_source,
@@ -29,8 +29,10 @@ __all__ = ["TwitterV1"]
 
 PLATFORM = "twitter"
 #: which fast path ``load_fast`` takes: "struct" (msgspec typed decoding, the default),
-#: "sql" (DuckDB) or "tight" (orjson loop); see benchmarks/RESULTS.md "Ingest"
-V1_PATH = os.environ.get("ECHOSCOPE_V1_PATH", "struct")
+#: "parallel" (the struct path in 2 processes, see ``_v1_parallel``) or "sql" (DuckDB);
+#: see benchmarks/RESULTS.md "Ingest". Any other value is an error when a file is read.
+V1_PATH = os.environ.get("ECHOSCOPE_V1_PATH") or "struct"
+V1_PATHS = ("struct", "parallel", "sql")
 _NOTICES = ("delete", "limit", "warning", "scrub_geo", "status_withheld", "user_withheld",
             "disconnect", "event", "friends")
 
@@ -267,15 +269,21 @@ class TwitterV1(Loader):
                   options: LoadOptions) -> bool:
         """The fast path for JSON-lines files; False to decline (not JSON lines).
 
-        By default the msgspec path of ``_v1_struct``; ``ECHOSCOPE_V1_PATH=sql`` selects
-        the DuckDB SQL path of ``_v1_fast`` and ``ECHOSCOPE_V1_PATH=tight`` the orjson
-        loop of ``_v1_tight``. All give the reference parser's result; the msgspec path
-        is the fastest and its memory stays bounded (see benchmarks/RESULTS.md).
+        By default the msgspec path of ``_v1_struct`` (``ECHOSCOPE_V1_PATH=parallel``:
+        the same in two processes); ``ECHOSCOPE_V1_PATH=sql`` selects the DuckDB SQL path
+        of ``_v1_fast``. All give the reference parser's result; the msgspec path is the
+        fastest and its memory stays bounded (see benchmarks/RESULTS.md). Another value
+        of ``ECHOSCOPE_V1_PATH`` is a :class:`ParameterError`.
         """
+        if V1_PATH not in V1_PATHS:
+            retired = " (the tight path was retired)" if V1_PATH == "tight" else ""
+            raise ParameterError(
+                f"ECHOSCOPE_V1_PATH={V1_PATH!r} is not a Twitter v1.1 ingest path"
+                f"{retired}: use struct (the default), parallel or sql, or unset it.")
         if V1_PATH == "sql":
             return self.load_sql(con, path, stage, sink, options)
         from echoscope.ingest._io import STREAM_ERRORS, open_input, peek_head
-        from echoscope.ingest._v1_tight import tight_load_v1
+        from echoscope.ingest._v1_struct import struct_load_v1
 
         stream = open_input(path)
         try:
@@ -289,21 +297,16 @@ class TwitterV1(Loader):
             head = head[: 1 << 12]
             if not start.startswith(b"{") or (b"\n" in head and not _looks_like_jsonl(head)):
                 return False
-            if V1_PATH == "tight":
-                tight_load_v1(stream, sink, con, stage)
-            else:
-                from echoscope.ingest._v1_struct import struct_load_v1
-
-                if stream.__class__ is not io.BufferedReader or not isinstance(
-                        getattr(stream, "raw", None), io.FileIO):
-                    # a plain file whose head was re-wrapped: read it afresh (in big
-                    # blocks; a decompressing stream is read line by line)
-                    with open(path, "rb") as f:
-                        plain = f.read(4)[:2] not in (b"\x1f\x8b", b"\x28\xb5")
-                    if plain:
-                        stream.close()
-                        stream = open(path, "rb")  # noqa: SIM115 - closed below
-                struct_load_v1(stream, sink, con, stage)
+            if stream.__class__ is not io.BufferedReader or not isinstance(
+                    getattr(stream, "raw", None), io.FileIO):
+                # a plain file whose head was re-wrapped: read it afresh (in big
+                # blocks; a decompressing stream is read line by line)
+                with open(path, "rb") as f:
+                    plain = f.read(4)[:2] not in (b"\x1f\x8b", b"\x28\xb5")
+                if plain:
+                    stream.close()
+                    stream = open(path, "rb")  # noqa: SIM115 - closed below
+            struct_load_v1(stream, sink, con, stage)
         finally:
             stream.close()
         return True
