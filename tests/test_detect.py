@@ -354,8 +354,8 @@ def test_ks_uniformity_of_shift_free_layer_pvalues_is_super_uniform():
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 200), st.integers(0, 4)),
                 max_size=40), st.integers(0, 100))
-def test_sweep_pair_codes_matches_sweep_pairs(rows, w):
-    from echoscope.detect.kernel import sort_actions, sweep_pair_codes, sweep_pairs
+def test_sweep_pair_events_codes_match_sweep_pairs(rows, w):
+    from echoscope.detect.kernel import sort_actions, sweep_pair_events, sweep_pairs
 
     key = np.array([r[0] for r in rows], dtype=np.int64)
     t = np.array([r[1] for r in rows], dtype=np.int64)
@@ -363,7 +363,7 @@ def test_sweep_pair_codes_matches_sweep_pairs(rows, w):
     o = sort_actions(key, t, acct)
     key, t, acct = key[o], t[o], acct[o]
     ii, jj = sweep_pairs(key, t, acct, w)
-    code, pkey, delay = sweep_pair_codes(key, t, acct, w, 5)
+    code, pkey, delay, _event = sweep_pair_events(key, t, acct, w, 5)
     lo = np.minimum(acct[ii], acct[jj]).astype(np.int64)
     hi = np.maximum(acct[ii], acct[jj]).astype(np.int64)
     assert code.tolist() == (lo * 5 + hi).tolist()

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-__all__ = ["count_pairs", "isolated_mask", "pair_event", "sort_actions", "sweep_pair_codes",
+__all__ = ["count_pairs", "isolated_mask", "pair_event", "sort_actions",
            "sweep_pair_events", "sweep_pairs"]
 
 I64 = npt.NDArray[np.int64]
@@ -54,29 +54,6 @@ def _fill(key: I64, t: I64, acct: I32, window: int, offsets: I64,
             if acct[j] != a:
                 ii[p] = i
                 jj[p] = j
-                p += 1
-            j += 1
-
-
-@njit(cache=True, nogil=True)
-def _fill_codes(key: I64, t: I64, acct: I32, window: int, offsets: I64, n_accounts: int,
-                code: I64, pkey: I64, delay: I64) -> None:  # pragma: no cover
-    n = key.shape[0]
-    for i in range(n):
-        k = key[i]
-        ti = t[i]
-        a = acct[i]
-        p = offsets[i]
-        j = i + 1
-        while j < n and key[j] == k and t[j] - ti <= window:
-            b = acct[j]
-            if b != a:
-                if a < b:
-                    code[p] = a * n_accounts + b
-                else:
-                    code[p] = b * n_accounts + a
-                pkey[p] = k
-                delay[p] = t[j] - ti
                 p += 1
             j += 1
 
@@ -190,31 +167,6 @@ def sweep_pairs(key: I64, t: I64, acct: I32, window: int) -> tuple[I64, I64]:
     return ii, jj
 
 
-def sweep_pair_codes(key: I64, t: I64, acct: I32, window: int,
-                     n_accounts: int) -> tuple[I64, I64, I64]:
-    """Like :func:`sweep_pairs`, but returns what aggregation needs and nothing more.
-
-    For every co-action pair: ``code = min(acct) * n_accounts + max(acct)`` (the unordered
-    account pair), the key, and the delay ``t[j] - t[i] >= 0`` — 24 bytes a pair instead
-    of the index arrays plus the gathers. Arrays must be sorted by (key, time).
-    """
-    key, t, acct = _check(key, t, acct)
-    if key.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), empty.copy()
-    if acct.size and int(acct.max()) >= n_accounts:
-        raise ValueError("n_accounts must exceed every account code")
-    counts = _count_per_row(key, t, acct, int(window))
-    offsets = np.zeros(key.size, dtype=np.int64)
-    np.cumsum(counts[:-1], out=offsets[1:])
-    total = int(counts.sum())
-    code = np.empty(total, dtype=np.int64)
-    pkey = np.empty(total, dtype=np.int64)
-    delay = np.empty(total, dtype=np.int64)
-    _fill_codes(key, t, acct, int(window), offsets, int(n_accounts), code, pkey, delay)
-    return code, pkey, delay
-
-
 def pair_event(t_low: I64, t_high: I64) -> I64:
     """The co-action event of an account pair's two actions (vectorised): ``2 * t_low``
     plus 1 when the higher-coded account acted strictly first, with ``t_low`` / ``t_high``
@@ -226,9 +178,14 @@ def pair_event(t_low: I64, t_high: I64) -> I64:
 
 def sweep_pair_events(key: I64, t: I64, acct: I32, window: int,
                       n_accounts: int) -> tuple[I64, I64, I64, I64]:
-    """:func:`sweep_pair_codes` plus each pair's event (:func:`pair_event`): two keys
-    acted on at the same two times (one post carrying several hashtags, by each account)
-    are one co-action event, not two."""
+    """Like :func:`sweep_pairs`, but returns what aggregation needs and nothing more.
+
+    For every co-action pair: ``code = min(acct) * n_accounts + max(acct)`` (the unordered
+    account pair), the key, the delay ``t[j] - t[i] >= 0`` and the pair's event
+    (:func:`pair_event`): two keys acted on at the same two times (one post carrying
+    several hashtags, by each account) are one co-action event, not two. 32 bytes a pair
+    instead of the index arrays plus the gathers. Arrays must be sorted by (key, time).
+    """
     key, t, acct = _check(key, t, acct)
     if key.size == 0:
         empty = np.zeros(0, dtype=np.int64)
