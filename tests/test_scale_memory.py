@@ -65,3 +65,18 @@ def test_appends_in_a_transaction_do_not_keep_arrow_batches(tmp_path: Path) -> N
         held = pa.total_allocated_bytes() - base
         assert held < 2 * one, (held, one)
         assert ws.scalar("SELECT count(*) FROM t") == 200_000
+
+
+def test_capped_memory_lowers_and_restores_the_limit(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECHOSCOPE_MEMORY_LIMIT", "2GB")
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        before = ws.engine_settings()["memory_limit"]
+        with ws.capped_memory("500MB"):
+            assert ws.engine_settings()["memory_limit"] == "476.8 MiB"
+        assert ws.engine_settings()["memory_limit"] == before
+        with ws.capped_memory("8GB"):  # never raised
+            assert ws.engine_settings()["memory_limit"] == before
+        with pytest.raises(RuntimeError), ws.capped_memory("500MB"):
+            raise RuntimeError("restored on errors too")
+        assert ws.engine_settings()["memory_limit"] == before

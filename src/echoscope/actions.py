@@ -372,7 +372,9 @@ def build_actions(ws: Workspace, params: ActionParams | None = None, *,
                     _stash(ws, sink)
                 del posts, sink
             if near:
-                _near_text_actions(ws, p, rows_src)
+                # DuckDB's cache is dropped for the signatures' NumPy phase (docs/scale.md)
+                with ws.capped_memory():
+                    _near_text_actions(ws, p, rows_src)
                 con.execute("DROP TABLE IF EXISTS _actions_texts")
                 con.execute("DROP TABLE IF EXISTS _actions_text_rows")
         per_type = {str(t): int(c) for t, c in ws.con.execute(

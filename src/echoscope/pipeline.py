@@ -254,7 +254,10 @@ def _run_actions_detect(ws: Workspace, params: AnalyzeParams, st: _Stages,
         "seed": params.seed,
     })
     kw = {"log": st.log} if _accepts(detect_edges, "log") else {}
-    detect_edges(ws, dp, **kw)
+    # the co-action sweeps are NumPy work: DuckDB's cache of the posts and actions read so
+    # far is dropped (limit lowered for the stage, docs/scale.md) instead of held beside them
+    with ws.capped_memory():
+        detect_edges(ws, dp, **kw)
     st.ran("detect", t0, rows=ws.count("edges"), params=dp.to_dict())
 
 

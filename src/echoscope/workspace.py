@@ -146,6 +146,9 @@ class Workspace:
             raise WorkspaceError(
                 f"{self.path} is not an echoscope workspace (a DuckDB file): {e}"
             ) from None
+        # the limit as configured and as DuckDB shows it (rounded), to restore it exactly
+        self._memory_limit = (str(config["memory_limit"]),
+                              str(self.scalar("SELECT current_setting('memory_limit')")))
         if not self.in_memory:
             tmp = os.environ.get("ECHOSCOPE_TEMP_DIR") or self.path + ".tmp"
             with contextlib.suppress(duckdb.Error):
@@ -288,6 +291,26 @@ class Workspace:
         else:
             self.con.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def capped_memory(self, cap: str = "1GiB") -> Iterator[None]:
+        """Lower DuckDB's memory limit to ``cap`` for a block (never raise it), then
+        restore it. Lowering the limit makes DuckDB drop its cached pages at once (spilling
+        temporary data), so a stage's NumPy phase (MinHash signatures, co-action sweeps)
+        does not sit on top of a full DuckDB cache; queries inside the block spill beyond
+        ``cap``. Results do not depend on the limit."""
+        current = str(self.scalar("SELECT current_setting('memory_limit')"))
+        cur_b, cap_b = _memory_bytes(current), _memory_bytes(cap)
+        if cur_b is None or cap_b is None or cur_b <= cap_b:
+            yield
+            return
+        configured, shown = self._memory_limit
+        restore = configured if current == shown else current
+        self.con.execute(f"SET memory_limit = '{int(cap_b)}B'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{_sql_str(restore)}'")
+
     # -- meta and run log ------------------------------------------------------------
     def meta(self) -> dict[str, str]:
         return {k: v for k, v in self.con.execute("SELECT key, value FROM meta").fetchall()}
@@ -361,6 +384,20 @@ def default_memory_limit() -> str:
     except (ValueError, OSError, AttributeError):
         ram = 8 << 30
     return f"{max(256, min(ram // 2, 2 << 30) >> 20)}MiB"
+
+
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10,
+          "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _memory_bytes(setting: str) -> float | None:
+    """Bytes of a DuckDB memory size such as ``1.8 GiB``, ``2048MiB`` or ``4GB``."""
+    text = setting.strip().lower().replace("bytes", "b").replace(" ", "")
+    num = text.rstrip("kmgtib")
+    try:
+        return float(num) * _UNITS[text[len(num):] or "b"]
+    except (ValueError, KeyError):
+        return None
 
 
 def _json(v: Any) -> str:
