@@ -159,9 +159,9 @@ def ingest_files(
         users_file=users_file,
     )
     summary = IngestSummary(workspace=ws.path)
-    restore = _cap_memory(ws)
+    cap = os.environ.get("ECHOSCOPE_INGEST_MEMORY_LIMIT", INGEST_MEMORY_LIMIT)
     try:
-        with ws.run(
+        with ws.capped_memory(cap), ws.run(
             "ingest",
             params={"format": format, "strict": strict, "column_map": dict(column_map or {}),
                     "platform": platform, "users_file": users_file},
@@ -181,9 +181,6 @@ def ingest_files(
             run.count("new_posts", summary.new_posts)
             run.count("rejects", summary.rejects)
     finally:
-        if restore is not None:
-            with contextlib.suppress(Exception):
-                ws.con.execute(f"SET memory_limit = '{restore}'")
         if own:
             ws.close()
     return summary
@@ -192,33 +189,6 @@ def ingest_files(
 #: DuckDB memory cap during ingest (it spills to the workspace's temp folder beyond it),
 #: so a file of any size streams in bounded memory; ECHOSCOPE_INGEST_MEMORY_LIMIT changes it
 INGEST_MEMORY_LIMIT = "1GiB"
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10,
-          "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
-def _bytes(setting: str) -> float | None:
-    parts = setting.strip().lower().replace("bytes", "b").split()
-    if len(parts) == 1:
-        num = parts[0].rstrip("kmgtib")
-        parts = [num, parts[0][len(num):] or "b"]
-    try:
-        return float(parts[0]) * _UNITS[parts[1]]
-    except (ValueError, KeyError, IndexError):
-        return None
-
-
-def _cap_memory(ws: Workspace) -> str | None:
-    """Lower DuckDB's memory limit to the ingest cap; returns the setting to restore."""
-    cap = os.environ.get("ECHOSCOPE_INGEST_MEMORY_LIMIT", INGEST_MEMORY_LIMIT)
-    try:
-        current = str(ws.scalar("SELECT current_setting('memory_limit')"))
-        cur_b, cap_b = _bytes(current), _bytes(cap)
-        if cur_b is None or cap_b is None or cur_b <= cap_b:
-            return None
-        ws.con.execute(f"SET memory_limit = '{cap_b:.0f}B'")
-    except Exception:  # a setting we cannot read or change: leave DuckDB's default
-        return None
-    return current
 
 
 def _ingest_one(
