@@ -20,6 +20,7 @@ from echoscope.errors import RecordError
 from echoscope.ingest import _driver, _v1_parallel, _v1_struct, ingest_files, twitter_v1
 from echoscope.workspace import Workspace
 from test_ingest_fastpath import lines_of, snapshot, variants
+from test_ingest_struct import struct_and_reference
 
 
 @pytest.fixture
@@ -41,16 +42,6 @@ def parallel(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
     monkeypatch.setattr(_v1_parallel, "parallel_load", spy)
     return used
-
-
-def both(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[Any, Any]:
-    got = []
-    for fast in (True, False):
-        monkeypatch.setattr(_driver, "FAST_PATH", fast)
-        with Workspace(":memory:") as ws:
-            ingest_files([str(path)], ws, **kw)
-            got.append(snapshot(ws))
-    return got[0], got[1]
 
 
 def _odd_lines() -> list[bytes]:
@@ -84,7 +75,7 @@ def test_two_processes_equal_the_reference(tmp_path: Path, monkeypatch: pytest.M
         body = body[:-1]  # no newline at the end
     f = tmp_path / "p.jsonl"
     f.write_bytes(body)
-    fast, slow = both(f, monkeypatch)
+    fast, slow = struct_and_reference(f, monkeypatch)
     assert parallel == [True]
     assert fast == slow
     assert len(fast["rejects"]) >= 6 and len(fast["posts"]) == 20
@@ -111,12 +102,12 @@ def test_small_or_one_line_files_stay_in_one_process(tmp_path: Path,
                                                      parallel: list[bool]) -> None:
     f = tmp_path / "one.jsonl"
     f.write_bytes(orjson.dumps(variants()[0]))  # no newline after the middle
-    fast, slow = both(f, monkeypatch)
+    fast, slow = struct_and_reference(f, monkeypatch)
     assert parallel == [False] and fast == slow and len(fast["posts"]) == 1
     monkeypatch.setattr(_v1_parallel, "MIN_BYTES", 1 << 30)
     g = tmp_path / "v.jsonl"
     g.write_bytes(lines_of(variants()))
-    fast, slow = both(g, monkeypatch)
+    fast, slow = struct_and_reference(g, monkeypatch)
     assert parallel == [False, False] and fast == slow
 
 
