@@ -122,6 +122,8 @@ WIDE_TYPES: tuple[str, ...] = ("text", "near_text", "url", "media", "repost", "q
 # their distinct keys are distinct posts already; merging equal action times there would
 # only merge distinct posts of coarse timestamps, e.g. minute-resolution archives)
 EVENT_TYPES: tuple[str, ...] = ("hashtag", "url", "domain", "mention", "media")
+#: what ``_aggregate`` takes for a layer whose keys are not capped by co-action events
+NO_EVENTS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,8 @@ def _aggregate(code: I64, key: I64, delay: I64, rarity: F64, event: I64,
     """Per pair code (input sorted by code): keys, pairs, min/median delay, rarity sum.
 
     The keys are capped by the distinct co-action events (``event``, delay): keys
-    co-acted on at the same two action times count once (pass distinct events to count
-    keys alone)."""
+    co-acted on at the same two action times count once. An empty ``event``
+    (:data:`NO_EVENTS`) counts keys alone."""
     out_code = np.empty(n_out, dtype=np.int64)
     n_keys = np.empty(n_out, dtype=np.int64)
     n_pairs = np.empty(n_out, dtype=np.int64)
@@ -236,24 +238,26 @@ def _aggregate(code: I64, key: I64, delay: I64, rarity: F64, event: I64,
                 rs += rarity[ks[x]]
                 last = ks[x]
         d = np.sort(delay[i:j])
-        # distinct (event, delay) among the pair's rows: its co-action events
-        o = np.argsort(event[i:j])
-        ev = event[i:j][o]
-        dl = delay[i:j][o]
-        n_ev = 0
-        x = 0
-        while x < j - i:
-            y = x
-            while y < j - i and ev[y] == ev[x]:
-                y += 1
-            dd = np.sort(dl[x:y])
-            n_ev += 1
-            for z in range(1, y - x):
-                if dd[z] != dd[z - 1]:
-                    n_ev += 1
-            x = y
+        if event.size:
+            # distinct (event, delay) among the pair's rows: its co-action events
+            o = np.argsort(event[i:j])
+            ev = event[i:j][o]
+            dl = delay[i:j][o]
+            n_ev = 0
+            x = 0
+            while x < j - i:
+                y = x
+                while y < j - i and ev[y] == ev[x]:
+                    y += 1
+                dd = np.sort(dl[x:y])
+                n_ev += 1
+                for z in range(1, y - x):
+                    if dd[z] != dd[z - 1]:
+                        n_ev += 1
+                x = y
+            nk = min(nk, n_ev)
         out_code[g] = c
-        n_keys[g] = min(nk, n_ev)
+        n_keys[g] = nk
         n_pairs[g] = j - i
         min_d[g] = d[0]
         h = (j - i) // 2
@@ -363,7 +367,7 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     code = code[srt]
     pkey = pkey[srt]
     delay = delay[srt]
-    event = event[srt] if layer.events else np.arange(code.size, dtype=np.int64)
+    event = event[srt] if layer.events else NO_EVENTS
     del srt
     n_out = int(np.count_nonzero(np.diff(code))) + 1 if code.size else 0
     if n_out:
@@ -580,8 +584,6 @@ def layer_plan(p: DetectParams, typ: str, first: float) -> list[tuple[float, boo
             and all(w != ew for w, _ in out)):
         out.append((ew, True))
     return out
-
-
 
 
 def _account_test(results: list[dict[str, Any]], acct_dict: pa.Array,

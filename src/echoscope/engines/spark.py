@@ -801,7 +801,7 @@ def _aggregate_partition(tab: pa.Table, min_keys: int,
     """Per account pair of one partition: coaction's ``_aggregate`` on sorted key ranks
     (keys capped by co-action events in ``event_layers``, as there)."""
     from echoscope.detect._util import encode as _encode
-    from echoscope.detect.coaction import _aggregate
+    from echoscope.detect.coaction import NO_EVENTS, _aggregate
 
     layer_all = tab["layer"].to_numpy()
     for layer in np.unique(layer_all):
@@ -814,7 +814,7 @@ def _aggregate_partition(tab: pa.Table, min_keys: int,
         code, key, delay = code[srt], kc[srt], sub["delay"].to_numpy()[srt]
         stratum = sub["stratum"].to_numpy().astype(np.int64)[srt]
         event = (sub["event"].to_numpy()[srt] if int(layer) in event_layers
-                 else np.arange(code.size, dtype=np.int64))
+                 else NO_EVENTS)
         n_out = int(np.count_nonzero(np.diff(code))) + 1
         ucode, nk, npairs, mind, medd, rsum = _aggregate(code, key, delay, rarity, event,
                                                          n_out)
