@@ -185,14 +185,19 @@ def _id(s: str | None, i: int | None) -> str | None:
     return None if i is None else str(i)
 
 
-def _utf8_ok(data: bytes, end: int) -> bool:
-    """Whether ``data[:end]`` is valid UTF-8: Arrow's validator, without copying it or
-    making a Python string (8x cheaper than ``bytes.decode``); it refuses what Python's
-    strict decoder (and orjson) refuse: overlong forms, surrogates, beyond U+10FFFF."""
+def _as_binary(data: bytes, end: int) -> pa.Array:
+    """``data[:end]`` as a one-value Arrow binary array, without copying it."""
     offsets = pa.py_buffer(struct.pack("<qq", 0, end))
-    arr = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+    return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+
+
+def _utf8_ok(data: bytes, end: int, arr: pa.Array | None = None) -> bool:
+    """Whether ``data[:end]`` (or ``arr``, that as :func:`_as_binary`) is valid UTF-8:
+    Arrow's validator, without copying it or making a Python string (8x cheaper than
+    ``bytes.decode``); it refuses what Python's strict decoder (and orjson) refuse:
+    overlong forms, surrogates, beyond U+10FFFF."""
     try:
-        arr.cast(pa.large_string())
+        (_as_binary(data, end) if arr is None else arr).cast(pa.large_string())
     except pa.ArrowInvalid:
         return False
     return True
@@ -201,10 +206,9 @@ def _utf8_ok(data: bytes, end: int) -> bool:
 def _block_clean(data: bytes, end: int) -> bool:
     """Whether no line in ``data[:end]`` needs ``_suspect_lines``: valid UTF-8 and no
     sign of a number that overflows a double (Arrow's kernels run without the GIL)."""
-    if not data.isascii() and not _utf8_ok(data, end):
+    arr = _as_binary(data, end)
+    if not data.isascii() and not _utf8_ok(data, end, arr):
         return False
-    offsets = pa.py_buffer(struct.pack("<qq", 0, end))
-    arr = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
     return not pc.match_substring_regex(arr, _NUMBER_RE)[0].as_py()
 
 
