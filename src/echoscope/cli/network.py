@@ -99,38 +99,33 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
     kinds = parse_types(net_types)
     # the name of the one network when --type is not given (for -o DIR or a pattern)
     default = {"cnt": "co_retweet", "coortweet": "coortweet"}.get(compat or "", "co_repost")
-    if _targets(kinds or [default], output) is None:  # one network, one file or stdout: as before
-        net_type = kinds[0] if kinds else None
-        table = network(list(inputs), type=net_type, compat=compat, window=window,
-                        min_edge_weight=min_edge_weight,
-                        similarity_threshold=similarity_threshold,
-                        min_document_size=min_document_size,
-                        min_participation=min_participation, edge_weight=edge_weight,
-                        min_keys=min_keys, alpha=alpha, null=null, workspace=workspace,
-                        format=fmt, platform=platform, engine=engine,
-                        spark_master=spark_master)
-        n = write_edges_csv(table, output, quote_all=compat == "cnt")
-        if output != "-":
-            info(f"{n:,} edges written to {output}")
-        return
-    if compat != "cnt":
-        if len(kinds) > 1:
-            raise ParameterError(
-                "several --type values are computed together only with --compat cnt; "
-                "run one command per type.")
-        table = network(list(inputs), type=kinds[0] if kinds else None, compat=compat,
-                        window=window, min_participation=min_participation,
-                        edge_weight=edge_weight, min_keys=min_keys, alpha=alpha, null=null,
-                        workspace=workspace, format=fmt, platform=platform, engine=engine,
-                        spark_master=spark_master)
-        tables = {kinds[0] if kinds else default: table}
-    else:
+    targets = _targets(kinds or [default], output)
+    if compat == "cnt" and targets is not None:
         tables = networks(list(inputs), types=kinds or ["co_retweet"], compat="cnt",
                           window=window, min_edge_weight=min_edge_weight,
                           similarity_threshold=similarity_threshold,
                           min_document_size=min_document_size, workspace=workspace,
                           format=fmt, platform=platform, engine=engine,
                           spark_master=spark_master, threads=threads)
+    else:
+        if len(kinds) > 1:
+            raise ParameterError(
+                "several --type values are computed together only with --compat cnt; "
+                "run one command per type.")
+        table = network(list(inputs), type=kinds[0] if kinds else None, compat=compat,
+                        window=window, min_edge_weight=min_edge_weight,
+                        similarity_threshold=similarity_threshold,
+                        min_document_size=min_document_size,
+                        min_participation=min_participation, edge_weight=edge_weight,
+                        min_keys=min_keys, alpha=alpha, null=null, workspace=workspace,
+                        format=fmt, platform=platform, engine=engine,
+                        spark_master=spark_master)
+        if targets is None:  # one network, one file or stdout
+            n = write_edges_csv(table, output, quote_all=compat == "cnt")
+            if output != "-":
+                info(f"{n:,} edges written to {output}")
+            return
+        tables = {kinds[0] if kinds else default: table}
     paths = _targets(list(tables), output) or {}
     for kind, table in tables.items():
         path = paths[kind]
