@@ -149,7 +149,8 @@ _PROBE = """
 import json, sys
 from echoscope.cli import main
 rc = main(sys.argv[1:])
-heavy = ("pandas", "numba", "polars", "scipy", "duckdb", "igraph", "jinja2")
+heavy = ("pandas", "numba", "polars", "scipy", "duckdb", "igraph", "jinja2",
+         "pyarrow.compute")
 print(json.dumps([rc, sorted(m for m in heavy if m in sys.modules)]))
 """
 

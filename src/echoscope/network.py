@@ -31,7 +31,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from echoscope.errors import InputError, ParameterError
 from echoscope.params import Params, choice, limit
@@ -355,6 +354,8 @@ def default_network(posts: pa.Table, params: NetworkParams, *, engine: Any = Non
     window: per unordered account pair, distinct keys, pairs, delays, rarity weight,
     p-value and q-value; pairs kept at ``min_keys`` keys and q-value <= ``alpha``.
     """
+    import pyarrow.compute as pc
+
     from echoscope.actions import ActionParams, actions_from_posts
     from echoscope.detect.coaction import DetectParams, coaction_edges
 

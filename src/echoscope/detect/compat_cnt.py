@@ -18,7 +18,8 @@ Reproduces the toolkit's edge lists on the same input and parameters:
 Instead of the toolkit's SQL self-joins, every type runs as one sort-and-sweep over
 integer-encoded keys (vectorised numpy; the numba kernel of
 :mod:`echoscope.detect.kernel` only where times are too far apart for it). Nothing here
-imports numba, scipy or polars, so a run pays no compile or load time for them.
+imports numba, scipy or polars, so a run pays no compile or load time for them, nor
+``pyarrow.compute`` (Arrow's kernels are called by name: :func:`_call`).
 ``co_similar_tweet`` uses exact prefix filtering (tokens ordered by rarity; two sets
 with Jaccard >= t must share a token among their first ``n - ceil(t n) + 1``), so it
 scores only candidate pairs yet returns the same edges as scoring every pair; its token
@@ -50,7 +51,6 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from echoscope.errors import InputError
 from echoscope.params import Params, choice, limit
@@ -234,26 +234,24 @@ def cotweet_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
         plain, at, odd = scan
         work = plain & (at | odd)
     else:
-        plain = _bools(pc.string_is_ascii(texts))
-    out = pc.ascii_lower(texts)
+        plain = _bools(_call("string_is_ascii", texts))
+    out = _call("ascii_lower", texts)
     if scan is None:
         # only texts with a mention or irregular spacing need the regex kernels
-        work = plain & _bools(pc.match_substring_regex(
-            out, r"@|[\t\n\r\x0b\x0c\x1c-\x1f]|  |^ | $"))
+        work = plain & _bools(_matches(out, r"@|[\t\n\r\x0b\x0c\x1c-\x1f]|  |^ | $"))
     if work.any():
-        sub = pc.replace_substring_regex(out.filter(_arrow_mask(work)), _MENTION_ASCII, "")
-        odd = _bools(pc.match_substring_regex(sub, r"[\t\n\r\x0b\x0c\x1c-\x1f]|  "))
+        sub = _replace(_filter(out, _arrow_mask(work)), _MENTION_ASCII, "")
+        odd = _bools(_matches(sub, r"[\t\n\r\x0b\x0c\x1c-\x1f]|  "))
         if odd.any():
-            runs = pc.replace_substring_regex(sub.filter(_arrow_mask(odd)),
-                                              _SPACE_ASCII + "+", " ")
-            sub = pc.replace_with_mask(sub, _arrow_mask(odd), runs)
-        sub = pc.utf8_trim(sub, " ")
-        out = pc.replace_with_mask(out, _arrow_mask(work), sub)
+            runs = _replace(_filter(sub, _arrow_mask(odd)), _SPACE_ASCII + "+", " ")
+            sub = _call("replace_with_mask", sub, _arrow_mask(odd), runs)
+        sub = _call("utf8_trim", sub, options=_options("TrimOptions", " "))
+        out = _call("replace_with_mask", out, _arrow_mask(work), sub)
     if not plain.all():
         slow = ~plain
-        raw = texts.filter(_arrow_mask(slow)).to_pylist()
-        out = pc.replace_with_mask(out, _arrow_mask(slow),
-                                   _arrow_str([cotweet_text(x) for x in raw]))
+        raw = _filter(texts, _arrow_mask(slow)).to_pylist()
+        out = _call("replace_with_mask", out, _arrow_mask(slow),
+                    _arrow_str([cotweet_text(x) for x in raw]))
     return out
 
 
@@ -292,42 +290,43 @@ def _token_occurrences(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.
         plain, at = scan
         at &= plain
     else:
-        plain = _bools(pc.match_substring_regex(texts, _PLAIN)) if n else np.zeros(0, bool)
-    low = pc.ascii_lower(texts)
+        plain = _bools(_matches(texts, _PLAIN)) if n else np.zeros(0, bool)
+    low = _call("ascii_lower", texts)
     if scan is None:
-        at = plain & _bools(pc.match_substring(low, "@"))
+        at = plain & _bools(_call("match_substring", low,
+                                       options=_options("MatchSubstringOptions", "@")))
     if at.any():
-        sub = pc.replace_substring_regex(low.filter(_arrow_mask(at)), r"@[^ \t\n\r]*", "")
-        low = pc.replace_with_mask(low, _arrow_mask(at), sub)
+        sub = _replace(_filter(low, _arrow_mask(at)), r"@[^ \t\n\r]*", "")
+        low = _call("replace_with_mask", low, _arrow_mask(at), sub)
     got = _text_bytes(low)
     if got is not None:
         fast = plain & ~_joined_rows(*got)
     else:
-        fast = plain & ~_bools(pc.match_substring_regex(low, _JOINED))
+        fast = plain & ~_bools(_matches(low, _JOINED))
     parts_doc: list[I64] = []
     parts_tok: list[pa.Array] = []
     fast_code: I64 | None = None
     if fast.any():
         idx = np.flatnonzero(fast).astype(np.int64)
-        sub = low.filter(_arrow_mask(fast))
+        sub = _filter(low, _arrow_mask(fast))
         byte_tokens = _plain_tokens(sub)
         if byte_tokens is not None:
             doc_local, fast_code, fast_vocab = byte_tokens
             parts_doc.append(idx[doc_local])
             parts_tok.append(fast_vocab)
         else:
-            spaced = pc.replace_substring_regex(sub, r"([^0-9a-z_ \t\n\r])", r" \1 ")
-            lists = pc.ascii_split_whitespace(spaced)
-            flat = pc.list_flatten(lists)
-            doc = idx[np.asarray(_np(pc.list_parent_indices(lists)), dtype=np.int64)]
-            full = _bools(pc.cast(pc.binary_length(flat), pa.bool_()))  # "" -> [""]
+            spaced = _replace(sub, r"([^0-9a-z_ \t\n\r])", r" \1 ")
+            lists = _call("ascii_split_whitespace", spaced)
+            flat = _call("list_flatten", lists)
+            doc = idx[np.asarray(_np(_call("list_parent_indices", lists)), dtype=np.int64)]
+            full = _bools(_cast(_call("binary_length", flat), pa.bool_()))  # "" -> [""]
             if not full.all():
-                doc, flat = doc[full], flat.filter(_arrow_mask(full))
+                doc, flat = doc[full], _filter(flat, _arrow_mask(full))
             parts_doc.append(doc)
             parts_tok.append(flat)
     if not fast.all():
         idx = np.flatnonzero(~fast).astype(np.int64)
-        raw = texts.filter(_arrow_mask(~fast)).to_pylist()
+        raw = _filter(texts, _arrow_mask(~fast)).to_pylist()
         sets = [token_set(x) for x in raw]
         sizes = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
         parts_doc.append(np.repeat(idx, sizes))
@@ -337,7 +336,7 @@ def _token_occurrences(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.
         return e, e.copy(), pa.array([], pa.string())
     doc = np.concatenate(parts_doc)
     tok = parts_tok[0] if len(parts_tok) == 1 else pa.concat_arrays(
-        [t.cast(pa.string()) for t in parts_tok])
+        [_cast(t, pa.string()) for t in parts_tok])
     code, vocab = _codes(tok)
     if fast_code is not None:
         # the byte tokenizer gave codes into its own (distinct) vocabulary, the first
@@ -423,8 +422,8 @@ def _plain_tokens(texts: pa.Array) -> tuple[I64, I64, pa.Array] | None:
     packed &= keep_bytes
     # distinct tokens by Arrow's hash table on the integers (few distinct values: much
     # cheaper than sorting every occurrence)
-    enc = pa.Array.from_buffers(pa.uint64(), packed.size,
-                                [None, pa.py_buffer(packed)]).dictionary_encode()
+    enc = _encode(pa.Array.from_buffers(pa.uint64(), packed.size,
+                                        [None, pa.py_buffer(packed)]))
     uniq = _np(enc.dictionary)
     code = np.empty(start.size, dtype=np.int64)
     code[short] = _np(enc.indices)
@@ -450,8 +449,8 @@ def _bytes_array(data: npt.NDArray[np.uint8], lengths: I64) -> pa.Array:
     if offsets[-1] < 2**31 - 1:
         return pa.Array.from_buffers(pa.string(), lengths.size,
                                      [None, pa.py_buffer(offsets.astype(np.int32)), buf])
-    return pa.Array.from_buffers(pa.large_string(), lengths.size,
-                                 [None, pa.py_buffer(offsets), buf]).cast(pa.string())
+    return _cast(pa.Array.from_buffers(pa.large_string(), lengths.size,
+                                       [None, pa.py_buffer(offsets), buf]), pa.string())
 
 
 def token_set(text: str) -> frozenset[str]:
@@ -588,6 +587,72 @@ def _pooled(fn: _F) -> _F:
     return cast(_F, wrapper)
 
 
+# Arrow's compute kernels, called by name. Importing ``pyarrow.compute`` builds a
+# documented Python wrapper for each of its ~290 functions: 0.04-0.05 CPU s of every
+# start-up, a tenth of a whole co_similar_tweet run on 100k messages, and the methods of
+# Arrow's arrays and tables (filter, take, cast, dictionary_encode, sort_by) import it on
+# first use. So this module calls the kernels through ``call_function`` of the extension
+# behind it (``pyarrow._compute``, with the option classes), which ``pyarrow.compute``
+# re-exports unchanged and which is taken from there if the extension ever moves.
+# tests/test_compat_cnt_perf.py checks that a run does not import ``pyarrow.compute``.
+_KERNEL_NAMES = ("call_function", "CastOptions", "MatchSubstringOptions",
+                 "ReplaceSubstringOptions", "SortOptions", "SplitPatternOptions",
+                 "TrimOptions")
+
+
+@functools.cache
+def _kernels() -> Any:
+    """The module with Arrow's ``call_function`` and option classes."""
+    try:
+        from pyarrow import _compute as mod
+
+        for name in _KERNEL_NAMES:
+            getattr(mod, name)
+    except (ImportError, AttributeError):  # pragma: no cover - another pyarrow layout
+        import pyarrow.compute as mod
+    return mod
+
+
+def _call(name: str, *args: Any, options: Any = None) -> Any:
+    """Arrow's compute function ``name`` on ``args`` (``pyarrow.compute.name(*args)``)."""
+    return _kernels().call_function(name, list(args), options)
+
+
+def _options(name: str, *args: Any) -> Any:
+    """An instance of Arrow's option class ``name`` (e.g. ``"SortOptions"``)."""
+    return getattr(_kernels(), name)(*args)
+
+
+def _filter(values: Any, mask: pa.Array) -> Any:
+    return _call("filter", values, mask)
+
+
+def _take(values: Any, indices: pa.Array) -> Any:
+    return _call("take", values, indices)
+
+
+def _cast(values: Any, to: pa.DataType) -> Any:
+    """``values.cast(to)`` (a safe cast)."""
+    return _call("cast", values, options=_kernels().CastOptions.safe(to))
+
+
+def _encode(values: Any) -> Any:
+    """``values.dictionary_encode()``."""
+    return _call("dictionary_encode", values)
+
+
+def _matches(texts: Any, pattern: str) -> Any:
+    """Per string: whether the regular expression ``pattern`` matches (RE2)."""
+    return _call("match_substring_regex", texts,
+                 options=_options("MatchSubstringOptions", pattern))
+
+
+def _replace(texts: Any, pattern: str, replacement: str) -> Any:
+    """Every match of ``pattern`` replaced (RE2, ``\\1`` for groups)."""
+    return _call("replace_substring_regex", texts,
+                 options=_options("ReplaceSubstringOptions", pattern, replacement))
+
+
 # Arrow <-> numpy without pyarrow's pandas check: pyarrow imports pandas (about 1 s)
 # the first time it converts numpy or Python values (to_numpy, pa.array, pa.scalar), so
 # the toolkit path moves its arrays through buffers instead.
@@ -639,13 +704,13 @@ def _arrow_str(values: Sequence[str]) -> pa.Array:
     if offsets[-1] < 2**31 - 1:
         return pa.Array.from_buffers(pa.string(), len(enc),
                                      [None, pa.py_buffer(offsets.astype(np.int32)), data])
-    return pa.Array.from_buffers(pa.large_string(), len(enc),
-                                 [None, pa.py_buffer(offsets), data]).cast(pa.string())
+    return _cast(pa.Array.from_buffers(pa.large_string(), len(enc),
+                                       [None, pa.py_buffer(offsets), data]), pa.string())
 
 
 def _is_empty(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """True where a string is empty (null stays null)."""
-    return pc.invert(pc.cast(pc.binary_length(arr), pa.bool_()))
+    return _call("invert", _cast(_call("binary_length", arr), pa.bool_()))
 
 
 class _Tables:
@@ -680,7 +745,7 @@ class _Tables:
             if name != "message":
                 col = _none_if_empty(col)
             if self._first.size != self._n_rows:
-                col = col.take(_arrow_i64(self._first))
+                col = _take(col, _arrow_i64(self._first))
             self._cache[name] = col
         out: pa.Array = self._cache[name]
         return out
@@ -723,12 +788,13 @@ class _Tables:
             raise ValueError("the messages were read without the 'urls' column "
                              "(see messages_from_cnt_csv(types=...))")
         urls = self._rows["urls"].combine_chunks()
-        flat = pc.list_flatten(urls)
-        parent = np.asarray(_np(pc.list_parent_indices(urls)), dtype=np.int64)
-        row_rep = _bools(pc.is_valid(_none_if_empty(self._rows["repost_id"].combine_chunks())))
+        flat = _call("list_flatten", urls)
+        parent = np.asarray(_np(_call("list_parent_indices", urls)), dtype=np.int64)
+        row_rep = _bools(_call("is_valid",
+                               _none_if_empty(self._rows["repost_id"].combine_chunks())))
         ok = ~row_rep[parent] & ~_bools(_is_empty(flat))
         parent = parent[ok]
-        url = key_codes(flat.filter(_arrow_mask(ok)))
+        url = key_codes(_filter(flat, _arrow_mask(ok)))
         mid = self._mid
         mk = mid[parent]
         lfirst = None
@@ -790,19 +856,19 @@ def _codes(arr: pa.Array | pa.ChunkedArray) -> tuple[I64, pa.Array]:
     if isinstance(arr, pa.ChunkedArray):
         if arr.num_chunks != 1:
             # chunk by chunk: one dictionary for all chunks, the strings are not copied
-            chunks = arr.dictionary_encode().chunks
+            chunks = _encode(arr).chunks
             if not chunks:
                 return np.zeros(0, dtype=np.int64), pa.array([], arr.type)
             codes = np.concatenate([np.asarray(_np(c.indices), dtype=np.int64)
                                     for c in chunks])
             return codes, chunks[-1].dictionary
         arr = arr.chunk(0)
-    enc = arr.dictionary_encode()
+    enc = _encode(arr)
     return np.asarray(_np(enc.indices), dtype=np.int64), enc.dictionary
 
 
 def _none_if_empty(arr: pa.Array) -> pa.Array:
-    return pc.if_else(_is_empty(arr), pa.nulls(len(arr), pa.string()), arr)
+    return _call("if_else", _is_empty(arr), pa.nulls(len(arr), pa.string()), arr)
 
 
 def key_codes(values: pa.Array | pa.ChunkedArray) -> I64:
@@ -841,9 +907,10 @@ def _first_rows_of_ids(ids: pa.Array | pa.ChunkedArray) -> tuple[I64, I64]:
     if n < 2:
         e = np.arange(n, dtype=np.int64)
         return e, e.copy()
-    order = _np(pc.sort_indices(ids)).astype(np.int64, copy=False)
-    ordered = ids.take(_arrow_i64(order))
-    same = _bools(pc.equal(ordered.slice(1), ordered.slice(0, n - 1)))
+    order = _np(_call("sort_indices", ids, options=_options("SortOptions"))).astype(
+        np.int64, copy=False)
+    ordered = _take(ids, _arrow_i64(order))
+    same = _bools(_call("equal", ordered.slice(1), ordered.slice(0, n - 1)))
     return _runs_to_first(order, same)
 
 
@@ -1007,20 +1074,22 @@ def _read_cnt_csv_arrow(path: str, columns: list[str]) -> pa.Table | None:
     finally:
         stream.close()
     try:
-        ts = pc.cast(t["timestamp"], pa.float64())
+        ts = _cast(t["timestamp"], pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     tsn = _f64(ts)
     if t.num_rows and (not np.all(np.isfinite(tsn)) or np.max(np.abs(tsn)) > 9e12):
         return None
-    if pc.any(_is_empty(t["message_id"])).as_py() or pc.any(_is_empty(t["user_id"])).as_py():
+    if _call("any", _is_empty(t["message_id"])).as_py() or \
+            _call("any", _is_empty(t["user_id"])).as_py():
         return None
     cols = {c: t[c] for c in t.column_names}
     cols["timestamp"] = ts
     if "urls" in cols:
         if _holds_byte(t["urls"], b"["):
             return None  # list text: parsed line by line
-        cols["urls"] = pc.split_pattern(t["urls"], " ")
+        cols["urls"] = _call("split_pattern", t["urls"],
+                             options=_options("SplitPatternOptions", " "))
     return pa.table([cols[f.name] for f in RAW_SCHEMA if f.name in cols],
                     schema=pa.schema([f for f in RAW_SCHEMA if f.name in cols]))
 
@@ -1404,7 +1473,7 @@ def _network(tb: _Tables, params: CntParams) -> pa.Table:
     n_acct = max(len(tb.accounts), 1)
     window = float(params.time_window)
     kind = params.type
-    original = _bools(pc.is_null(tb.repost))
+    original = _bools(_call("is_null", tb.repost))
     if kind == "co_similar_tweet":
         src, m, other = _similar_pairs(tb, original, params)
     elif kind == "co_link":
@@ -1413,10 +1482,10 @@ def _network(tb: _Tables, params: CntParams) -> pa.Table:
     else:
         if kind == "co_retweet":
             sel = ~original
-            keys = key_codes(tb.repost.filter(_arrow_mask(sel)))
+            keys = key_codes(_filter(tb.repost, _arrow_mask(sel)))
         elif kind == "co_reply":
-            sel = original & _bools(pc.is_valid(tb.reply))
-            keys = key_codes(tb.reply.filter(_arrow_mask(sel)))
+            sel = original & _bools(_call("is_valid", tb.reply))
+            keys = key_codes(_filter(tb.reply, _arrow_mask(sel)))
         elif kind == "co_tweet":
             sel = original
             keys = _cotweet_codes(tb.message_chunks, sel)
@@ -1427,12 +1496,14 @@ def _network(tb: _Tables, params: CntParams) -> pa.Table:
         src, m, other = _directed_pairs(keys, tb.t[idx], tb.user[idx], idx, window)
     s_, dst, w = _weights(src, m, other, n_acct, params.min_edge_weight)
     table = pa.table({
-        "source": tb.accounts.take(_arrow_i64(s_)).cast(pa.string()),
-        "target": tb.accounts.take(_arrow_i64(dst)).cast(pa.string()),
+        "source": _cast(_take(tb.accounts, _arrow_i64(s_)), pa.string()),
+        "target": _cast(_take(tb.accounts, _arrow_i64(dst)), pa.string()),
         "weight": _arrow_i64(w),
         "edge_type": _arrow_str([kind] * int(w.size)),
     }, schema=EDGE_SCHEMA)
-    return table.sort_by([("source", "ascending"), ("target", "ascending")])
+    order = _call("sort_indices", table, options=_options(
+        "SortOptions", [("source", "ascending"), ("target", "ascending")]))
+    return _take(table, order)
 
 
 # Messages keyed per step of :func:`_cotweet_codes`: each step's copies (the selected
@@ -1464,7 +1535,7 @@ def _cotweet_codes(message: pa.ChunkedArray, sel: npt.NDArray[np.bool_]) -> I64:
         lo += len(chunk)
         if not m.any():
             continue
-        picked = chunk if m.all() else chunk.filter(_arrow_mask(m))
+        picked = chunk if m.all() else _filter(chunk, _arrow_mask(m))
         pending.append(picked)
         n_pending += len(picked)
         if n_pending >= _KEY_BLOCK:
@@ -1559,7 +1630,7 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     if sel.size < 2:
         return empty, empty.copy(), empty.copy()
     # token sets of the distinct texts (vectorised tokenizer), then messages -> texts
-    msg_text, texts = _codes(tb.message_chunks.filter(_arrow_mask(original)))
+    msg_text, texts = _codes(_filter(tb.message_chunks, _arrow_mask(original)))
     tdoc, tcode, vocab = _token_occurrences(texts)
     n_text = len(texts)
     # Global token order: rarest first, so prefixes hold rare tokens (any fixed order is
