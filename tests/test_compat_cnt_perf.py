@@ -75,6 +75,76 @@ def test_sweep_times_far_apart_use_the_exact_fallbacks() -> None:
     assert _pairs(*cc._sweep(key, t, acct, 10)) == {(0, 1), (1, 4), (2, 3)}
 
 
+SIZED = st.lists(st.tuples(st.integers(0, 3), st.integers(-50, 50), st.integers(1, 7)),
+                 max_size=40)
+
+
+@pytest.mark.parametrize("axis_max", [float(1 << 62), 2e4])  # one int64 sort, lexsort
+@settings(max_examples=80, deadline=None)
+@given(rows=SIZED, w=st.integers(0, 30), thr=st.sampled_from([0.2, 0.5, 0.8, 1.0]),
+       block=st.sampled_from([None, 1, 5]))
+def test_sized_pairs_are_the_sweep_pairs_of_fitting_sizes(
+        rows: list[tuple[int, int, int]], w: int, thr: float, block: int | None,
+        axis_max: float) -> None:
+    key = np.array([r[0] for r in rows], dtype=np.int64)
+    t = np.array([r[1] for r in rows], dtype=np.int64)
+    size = np.array([r[2] for r in rows], dtype=np.int64)
+    need = np.ceil(thr * size).astype(np.int64)
+    ids = np.arange(len(rows), dtype=np.int64) * 10 + 3
+    old = cc._AXIS_MAX
+    cc._AXIS_MAX = axis_max
+    try:
+        parts = list(cc._sized_pairs(key, size, need, t, w, ids=ids, block=block))
+    finally:
+        cc._AXIS_MAX = old
+    ii = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    jj = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    assert np.all(ii % 10 == 3) and np.all(jj % 10 == 3)
+    got = _pairs(ii // 10, jj // 10)
+    assert len(got) == ii.size  # each unordered pair once
+    n = len(rows)
+    want = {(i, j) for i in range(n) for j in range(i + 1, n)
+            if key[i] == key[j] and abs(t[i] - t[j]) <= w
+            and size[i] >= need[j] and size[j] >= need[i]}
+    assert got == want
+
+
+def test_sized_pairs_refuse_times_too_far_apart() -> None:
+    # one key and size (one run) over centuries of microseconds
+    key = np.array([0, 0], dtype=np.int64)
+    t = np.array([0, 9_000_000_000_000_000_000], dtype=np.int64)
+    one = np.ones(2, dtype=np.int64)
+    old = cc._AXIS_MAX
+    cc._AXIS_MAX = 1e18
+    try:
+        with pytest.raises(OverflowError):
+            list(cc._sized_pairs(key, one, one, t, 5))
+    finally:
+        cc._AXIS_MAX = old
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("thr", [0.3, 0.8, 1.0])
+def test_similar_pairs_same_by_size_runs_and_by_sweep(seed: int, thr: float) -> None:
+    tb = _random_messages(seed, 400).tables
+    original = cc._bools(cc._call("is_null", tb.repost))
+    params = cc.CntParams(type="co_similar_tweet", time_window=120, similarity_threshold=thr)
+
+    def run() -> list[tuple[int, int, int]]:
+        src, m, other = cc._similar_pairs(tb, original, params)
+        return sorted(zip(src.tolist(), m.tolist(), other.tolist(), strict=True))
+
+    old = cc._SIZED_LOOKUPS
+    try:
+        by_runs = run()
+        cc._SIZED_LOOKUPS = -1  # never: the plain sweep and the size filter
+        by_sweep = run()
+    finally:
+        cc._SIZED_LOOKUPS = old
+    assert by_runs == by_sweep
+    assert by_runs
+
+
 @pytest.mark.parametrize("axis_max", [float(1 << 62), 1.0])
 @settings(max_examples=60, deadline=None)
 @given(keys=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=30))

@@ -1311,6 +1311,102 @@ def _sweep_blocks(key: I64, t_us: I64, acct: I64, w_us: int,
         lo = up
 
 
+# :func:`_sized_pairs` looks up one run per size its entries can pair with; past this
+# many lookups per entry on average (low thresholds, long texts) the plain sweep and a
+# size filter make fewer steps.
+_SIZED_LOOKUPS = 8
+
+
+def _sized_pairs(key: I64, size: I64, need: I64, t_us: I64, w_us: int, ids: I64 | None = None,
+                 block: int | None = None) -> Iterator[tuple[I64, I64]]:
+    """Every pair ``(i, j)`` of entries with the same key, ``|t_us[i] - t_us[j]| <= w_us``
+    and sizes that allow the similarity: the smaller size at least the larger one's
+    ``need`` (``need <= size``); each unordered pair once, about ``block`` pairs at a
+    time. Accounts are not compared.
+
+    The pairs of :func:`_sweep_blocks` that pass that size filter, without making the
+    others: entries sorted by (key, size, time), so each size of a key is one run; an
+    entry pairs with the later entries of its own run within the window and with the
+    entries of each smaller run of its key down to its need (a binary search for each
+    end of the window in each such run). With ``ids`` the pairs are ``(ids[i], ids[j])``.
+    Raises ``OverflowError`` when the runs do not fit one int64 axis (times centuries
+    apart; the caller sweeps then).
+    """
+    n = key.size
+    if n < 2:
+        return
+    smax = np.int64(int(size.max()) + 1)
+    band = key * smax + size                 # (key, size) as one int64
+    t0 = int(t_us.min())
+    span = float(t_us.max()) - t0 + 1
+    if int(key.min()) >= 0 and (float(band.max()) + 1) * span < _AXIS_MAX:
+        perm = np.argsort(band * np.int64(span) + (t_us - t0))
+    else:
+        perm = np.lexsort((t_us, band))
+    b = band[perm]
+    ts = t_us[perm]
+    del band
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(b[1:], b[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    end = np.append(first[1:], n)
+    run = np.cumsum(new) - 1
+    del new
+    tmin = ts[first]
+    width = ts[end - 1] - tmin + 1
+    if float(width.astype(np.float64).sum()) >= _AXIS_MAX:
+        raise OverflowError("times too far apart for one axis")
+    base = np.zeros(first.size, dtype=np.int64)
+    np.cumsum(width[:-1], out=base[1:])
+    axis = base[run] + (ts - tmin[run])     # ascending; runs side by side
+    pos = np.arange(n, dtype=np.int64)
+    # own run (same size): the later entries within the window
+    hi = np.minimum(np.searchsorted(axis, axis + w_us, side="right"), end[run])
+    starts = [pos + 1]
+    counts = [hi - pos - 1]
+    at = [pos]
+    del hi, run
+    rk = b[first]
+    reach = (size - need)[perm]              # how many sizes below its own it may pair with
+    for d in range(1, int(reach.max()) + 1):
+        sel = np.flatnonzero(reach >= d)
+        target = b[sel] - d
+        r = np.minimum(np.searchsorted(rk, target), rk.size - 1)
+        ok = rk[r] == target
+        sel, r = sel[ok], r[ok]
+        q = base[r] + (ts[sel] - tmin[r])    # the entry's time on run r's stretch of axis
+        lo = np.maximum(np.searchsorted(axis, q - w_us, side="left"), first[r])
+        c = np.minimum(np.searchsorted(axis, q + w_us, side="right"), end[r]) - lo
+        some = c > 0
+        at.append(sel[some])
+        starts.append(lo[some])
+        counts.append(c[some])
+    del axis, b, ts, reach
+    # positions as int32 where they fit: half the memory traffic of the pair arrays
+    idt: type[np.signedinteger[Any]] = np.int32 if n < (1 << 30) else np.int64
+    src = np.concatenate(at).astype(idt)
+    lo_all = np.concatenate(starts).astype(idt)
+    cnt = np.concatenate(counts)
+    del at, starts, counts
+    out = perm if ids is None else ids[perm]
+    ends = np.cumsum(cnt)
+    step = max(1, _PAIR_BLOCK if block is None else block)
+    m = src.size
+    k = 0
+    while k < m:
+        done = int(ends[k - 1]) if k else 0
+        up = max(k + 1, int(np.searchsorted(ends, done + step, side="right")))
+        c = cnt[k:up]
+        total = int(ends[up - 1]) - done
+        if total:
+            ii = np.repeat(src[k:up], c)
+            jj = np.arange(total, dtype=idt)
+            jj += np.repeat(lo_all[k:up] - (np.cumsum(c) - c).astype(idt), c)
+            yield out[ii], out[jj]
+        k = up
+
+
 def _sweep_kernel(k: I64, ts: I64, a: I64, w_us: int, perm: I64) -> tuple[I64, I64]:
     from echoscope.detect.kernel import sweep_pairs
 
@@ -1620,6 +1716,38 @@ def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
     return out
 
 
+def _candidate_pairs(p_tok: I64, p_doc: I64, t_us: I64, w_us: int, dsize: I64, dneed: I64,
+                     dacct: I64) -> tuple[I64, I64]:
+    """Candidate document pairs of :func:`_similar_pairs` (a pair sharing several prefix
+    tokens repeats; a pair of one account may be among them): documents ``p_doc`` with
+    prefix token ``p_tok`` at ``t_us``, each document's size and the size a partner
+    needs. By :func:`_sized_pairs` (only pairs of fitting sizes are made), else (an
+    engine's pair sweep, long texts at a low threshold, times centuries apart) by the
+    plain sweep and a size filter."""
+    from echoscope.engines.hooks import PAIR_SWEEP
+
+    e_size, e_need = dsize[p_doc], dneed[p_doc]
+    got: list[tuple[I64, I64]] | None = None
+    if PAIR_SWEEP.get() is None and int((e_size - e_need).sum()) <= _SIZED_LOOKUPS * p_doc.size:
+        try:
+            got = list(_sized_pairs(p_tok, e_size, e_need, t_us, w_us, ids=p_doc))
+        except OverflowError:
+            got = None
+    if got is None:
+        got = []
+        p_acct = dacct[p_doc]
+        s32, n32 = e_size.astype(np.int32), e_need.astype(np.int32)
+        for ii, jj in _sweep_blocks(p_tok, t_us, p_acct, w_us):
+            fit = (s32[ii] >= n32[jj]) & (s32[jj] >= n32[ii])
+            got.append((p_doc[ii[fit]], p_doc[jj[fit]]))
+    if not got:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e.copy()
+    if len(got) == 1:
+        return got[0]
+    return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
+
+
 def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntParams
                    ) -> tuple[I64, I64, I64]:
     thr = float(params.similarity_threshold)
@@ -1664,30 +1792,23 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     p_tok = tokens[indptr[dtext][p_doc] + offs]
     del offs, plen
     p_t = tb.t[docs[p_doc]]
-    p_acct = tb.user[docs[p_doc]]
     t_us = np.round(p_t * 1e6).astype(np.int64)
     w_us = math.floor(window * 1e6) + _slack_us(p_t, window)
-    # candidate document pairs, a block at a time; size filter min(na, nb) >= t_low *
-    # max(na, nb), in integers: a set of n tokens needs a partner of at least
-    # ceil(t_low * n) (the same float product, rounded up)
+    del p_t
+    # candidate document pairs; size filter min(na, nb) >= t_low * max(na, nb), in
+    # integers: a set of n tokens needs a partner of at least ceil(t_low * n) (the same
+    # float product, rounded up)
     dsize = sizes[dtext]
     dneed = np.ceil(t_low * dsize).astype(np.int64)
-    e_size, e_need = dsize[p_doc].astype(np.int32), dneed[p_doc].astype(np.int32)
-    got_a: list[I64] = []
-    got_b: list[I64] = []
-    for ii, jj in _sweep_blocks(p_tok, t_us, p_acct, w_us):
-        fit = (e_size[ii] >= e_need[jj]) & (e_size[jj] >= e_need[ii])
-        got_a.append(p_doc[ii[fit]])
-        got_b.append(p_doc[jj[fit]])
-    del p_tok, p_t, p_acct, t_us, p_doc, e_size, e_need, dneed
-    a = np.concatenate(got_a) if got_a else empty
-    b = np.concatenate(got_b) if got_b else empty.copy()
-    del got_a, got_b
+    a, b = _candidate_pairs(p_tok, p_doc, t_us, w_us, dsize, dneed, tb.user[docs])
+    del p_tok, p_doc, t_us, dneed
     # exact Jaccard as the toolkit computes it (float division)
     na, nb = dsize[a], dsize[b]
     inter = _overlap(indptr, tokens, dtext[a], dtext[b])
     ok = inter / (na + nb - inter) >= thr
     del na, nb, inter
+    user = tb.user[docs]
+    ok &= user[a] != user[b]            # (the size-banded candidates mix accounts)
     # pairs sharing several prefix tokens repeat: keep one of each
     nd = np.int64(docs.size)
     a, b = a[ok], b[ok]
