@@ -1547,12 +1547,12 @@ def cnt_networks(msgs: CntMessages, params: Sequence[CntParams], *, threads: int
     built cost 0.4 CPU s more on 1M rows than keying each message's text in the co_tweet
     network, and under load the overlap did not pay.)
     """
-    import contextvars
-    from concurrent.futures import Future, ThreadPoolExecutor
-
     tb = msgs.tables
     if threads <= 1 or len(params) <= 1 or tb.t.size < _THREADS_FROM_MESSAGES:
         return [_network(tb, p) for p in params]
+    import contextvars  # (imported here: one thread needs neither, nor logging)
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     ctx = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         def run(fn: Any, *args: Any) -> Future[Any]:
