@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from echoscope.errors import RecordError
 from echoscope.ingest import _driver, _v1_struct, ingest_files, twitter_v1
 from echoscope.workspace import Workspace
 from test_ingest_fastpath import lines_of, snapshot, variants
@@ -330,3 +331,101 @@ def test_account_snapshots_later_wins_ties_by_line(tmp_path: Path,
     f.write_bytes(lines_of([first, same_time, parent_no_time, parent_is_author, rt]))
     fast, slow = struct_and_reference(f, monkeypatch)
     assert fast == slow
+
+
+# --- time strings: parsed a block at a time (``_v1_struct._times``) ---------------------
+
+_ODD_TIMES = [
+    "Wed Oct 10 20:19:24 +0000 2018", "Fri Jun 13 09:12:44 -0530 2014",
+    "Sat Feb 29 00:00:00 +0000 2020", "Fri Feb 29 00:00:00 +0000 2019",  # not a leap year
+    "Mon Jan 01 00:00:00 +0000 0000", "Mon Jan 01 00:00:00 +0000 0001",
+    "Fri Dec 31 23:59:59 +1400 9999", "Wed Oct 10 99:99:99 +9999 9999",  # no range checks
+    "Wed Oct  5 20:19:24 +0000 2018", "Wed Oct +5 20:19:24 +0000 2018",  # int() accepts
+    "Wed oct 10 20:19:24 +0000 2018", "Wed Okt 10 20:19:24 +0000 2018",  # month names
+    "Wed Oct 10 20:19:24 +0000 2018 ", "Wed Oct 10 20:19:24 +0000 20180",  # longer
+    "Wed Oct 10 20:19:24 +0000 201", "", "2018-10-10T20:19:24Z",
+    "Wéd Oct 10 20:19:24 +0000 2018", "Wéd Oct 10 20:19:24 +0000 201",  # non-ASCII
+    "Wed Oct 10 2\u0660:19:24 +0000 2018", "Wed Oct 10 20:19:24 x0130 2018",
+    "Wed Oct 10 20:19:24 -0000 1970", "Thu Jan 01 00:00:00 +0000 1970",
+    "Wed Oct 10 20:19:24 +00a0 2018", "Wed Oct 31 20:19:24 +0000 2018",
+    "Wed Nov 31 20:19:24 +0000 2018", "Wed Oct 00 20:19:24 +0000 2018",
+    "Wed Oct 10 -1:19:24 +0000 2018", "Wed Oct 10 20:19:24 +0000 1_23",
+]
+
+
+def _reference_times(values: list[str | None]) -> tuple[list[int | None], list[int]]:
+    from echoscope.ingest._util import twitter_time_to_us
+
+    out: list[int | None] = []
+    bad = []
+    for i, s in enumerate(values):
+        if s is None:
+            out.append(None)
+            continue
+        try:
+            out.append(twitter_time_to_us(s))
+        except ValueError:
+            out.append(None)
+            bad.append(i)
+    return out, bad
+
+
+def test_block_times_known_answers() -> None:
+    values: list[str | None] = [*_ODD_TIMES, None]
+    arr, bad = _v1_struct._times(values)
+    assert arr.type == _v1_struct.schema.TS
+    assert (arr.cast("int64").to_pylist(), bad) == _reference_times(values)
+    assert arr[0].value == 1539202764000000
+    assert arr[1].value == 1402670564000000  # 09:12:44 at -05:30 is 14:42:44 UTC
+    assert bad == [3, 4, 10, 11, 15, 16, 23, 25, 26]
+    empty, none = _v1_struct._times([])
+    assert len(empty) == 0 and none == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.none(),
+    st.sampled_from(_ODD_TIMES),
+    # the layout with any character anywhere
+    st.tuples(st.sampled_from(_ODD_TIMES[:3]), st.integers(0, 29),
+              st.characters(max_codepoint=0x700)).map(lambda t: t[0][:t[1]] + t[2]
+                                                      + t[0][t[1] + 1:]),
+    st.builds(lambda y, mo, d, h, tz: f"Xxx {mo} {d:02d} {h:02d}:07:09 {tz} {y:04d}",
+              st.integers(0, 9999), st.sampled_from(["Jan", "Feb", "Dec", "Jun"]),
+              st.integers(0, 99), st.integers(0, 99),
+              st.from_regex(r"[+\-x][0-9]{4}", fullmatch=True)),
+), max_size=20))
+def test_block_times_agree_with_the_reference(values: list[str | None]) -> None:
+    arr, bad = _v1_struct._times(values)
+    assert (arr.cast("int64").to_pylist(), bad) == _reference_times(values)
+
+
+def test_lines_with_odd_times_go_to_the_reference(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A time string numpy does not take is the reference's ``twitter_time_to_us``'s to
+    read, and a line holding one it refuses (post, user, retweeted original or its user)
+    is parsed by the reference parser whole (a reject), in line order with the others."""
+    base = variants()
+    lines = []
+    for i, s in enumerate(_ODD_TIMES):
+        for where in range(4):
+            t = copy.deepcopy(base[0])  # a retweet
+            t["id_str"] = f"{1000 + 4 * i + where}"
+            # (every user with a creation time: where a snapshot lacks a field, the
+            # reference's merge depends on the order snapshots come in, the SQL not)
+            t["retweeted_status"]["user"]["created_at"] = t["user"]["created_at"]
+            target = [t, t["user"], t["retweeted_status"], t["retweeted_status"]["user"]]
+            target[where]["created_at"] = s
+            lines.append(orjson.dumps(t) + b"\n")
+    lines.insert(17, b"{not json\n")  # line 18, after the first refused time (13)
+    f = tmp_path / "times.jsonl"
+    f.write_bytes(b"".join(lines) + lines_of(variants()))
+    for chunk in (300, 1 << 23):
+        monkeypatch.setattr(_v1_struct, "_CHUNK", chunk)
+        fast, slow = struct_and_reference(f, monkeypatch)
+        assert fast == slow
+        assert len(fast["rejects"]) == 1 + 4 * 9
+    for chunk in (300, 1 << 23):
+        monkeypatch.setattr(_v1_struct, "_CHUNK", chunk)
+        with pytest.raises(RecordError, match="record 13:"):
+            struct_and_reference(f, monkeypatch, strict=True)
