@@ -367,6 +367,10 @@ def _joined_rows(d: npt.NDArray[np.uint8], off: I64) -> npt.NDArray[np.bool_]:
     return _rows_of(np.concatenate(hits), starts, n)
 
 
+# _LOW_BYTES[k]: the mask of the k low bytes of a uint64 (k = 0..8)
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+
+
 def _plain_tokens(texts: pa.Array) -> tuple[I64, I64, pa.Array] | None:
     """The tokens of lower-cased plain texts without joining marks (see above: the runs of
     ``[0-9a-z_]`` and every other visible character on its own), from their bytes.
@@ -408,18 +412,18 @@ def _plain_tokens(texts: pa.Array) -> tuple[I64, I64, pa.Array] | None:
     start, end = start[order], end[order]
     del word, space, other, first, cont, last, order
     length = end - start
-    doc = np.searchsorted(off[:-1], start, side="right") - 1
+    # text of each token: count the tokens starting in each text (both sorted), repeat
+    per_text = np.diff(np.searchsorted(start, off))
+    doc = np.repeat(np.arange(per_text.size, dtype=np.int64), per_text)
     short = length <= 8
     # short tokens: 8 bytes from their start (zero padded), bytes past the end cleared
     pad = np.zeros(d.size + 8, dtype=np.uint8)
     pad[:d.size] = d
     s_start, s_len = start[short], length[short]
-    win = np.lib.stride_tricks.as_strided(pad, shape=(d.size + 1, 8), strides=(1, 1))
-    packed = np.ascontiguousarray(win[s_start]).view(np.uint64).ravel()
-    keep_bytes = np.where(s_len >= 8, ~np.uint64(0),
-                          (np.uint64(1) << (np.minimum(s_len, 7).astype(np.uint64)
-                                            * np.uint64(8))) - np.uint64(1))
-    packed &= keep_bytes
+    # the 8 bytes from every position as one (unaligned) uint64 each, read by a gather
+    win = np.ndarray(shape=(d.size + 1,), dtype=np.uint64, buffer=pad, strides=(1,))
+    packed = win[s_start]
+    packed &= _LOW_BYTES[s_len]
     # distinct tokens by Arrow's hash table on the integers (few distinct values: much
     # cheaper than sorting every occurrence)
     enc = _encode(pa.Array.from_buffers(pa.uint64(), packed.size,
