@@ -308,8 +308,9 @@ def _prune(key: I64, t: I64, acct: I32, w: int, min_keys: int,
 
 
 def _cap(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
-         budget: int) -> tuple[npt.NDArray[np.bool_], int, int]:
-    """Exclude the most popular keys until the pairs fit the budget: (keep, cap, keys)."""
+         budget: int) -> tuple[npt.NDArray[np.bool_], int, I64]:
+    """Exclude the most popular keys until the pairs fit the budget: (keep, cap, the
+    excluded key codes)."""
     uniq = np.unique(key)
     per_key = pairs_per_key(key, t, acct, w, int(key.max()) + 1)[uniq]
     pop = n_acc_key[uniq]
@@ -317,9 +318,9 @@ def _cap(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
     cum = np.cumsum(np.bincount(inv, weights=per_key))
     fits = np.flatnonzero(cum <= budget)
     cap = int(vals[fits[-1]]) if fits.size else 0
-    dropped = uniq[pop > cap]
+    dropped: I64 = uniq[pop > cap]
     keep = ~np.isin(key, dropped)
-    return keep, cap, int(dropped.size)
+    return keep, cap, dropped
 
 
 def _layer_edges(layer: _Layer, p: DetectParams,
@@ -337,30 +338,41 @@ def _layer_edges(layer: _Layer, p: DetectParams,
     rarity = np.where(n_acc_key > 0, 1.0 / np.log2(1.0 + np.maximum(n_acc_key, 1)), 0.0)
     info: dict[str, Any] = {"type": layer.type, "window": layer.window,
                             "actions": int(key.size), "accounts": active}
-    # null-model constants from the whole layer (before pruning)
-    if p.null == "configuration":
-        strata, key_stratum, s_pairs, s_denom = configuration_strata(
-            key, t, acct, w, n_acc_key, layer.n_accounts, p.time_classes,
-            p.min_stratum_keys)
-        info["null_pairs"] = round(float(s_pairs.sum()))
-        info["null_strata"] = int(s_pairs.size)
-
     keep = _prune(key, t, acct, w, p.min_keys, layer.n_accounts)
     info["pruned_actions"] = int(key.size - keep.sum())
     k2, t2, a2 = key[keep], t[keep], acct[keep]
     n_cand = count_pairs(k2, t2, a2, w)
     info["candidate_pairs"] = int(n_cand)
     info["capped_keys"] = 0
+    capped = np.zeros(0, dtype=np.int64)
     if n_cand > p.max_pairs:
-        ok, cap, n_capped = _cap(k2, t2, a2, w, n_acc_key, p.max_pairs)
+        ok, cap, touched = _cap(k2, t2, a2, w, n_acc_key, p.max_pairs)
         k2, t2, a2 = k2[ok], t2[ok], a2[ok]
         info["cap_accounts_per_key"] = cap
-        info["capped_keys"] = n_capped
+        info["capped_keys"] = int(touched.size)
         progress.info(
             f"detect: {layer.type} @ {layer.window:g}s has {n_cand:,} candidate pairs "
-            f"(budget {p.max_pairs:,}); {n_capped:,} key(s) acted on by more than {cap} "
+            f"(budget {p.max_pairs:,}); {touched.size:,} key(s) acted on by more than {cap} "
             "accounts were left out (rarity weighting gives them little weight anyway)")
+        capped = np.flatnonzero(n_acc_key > cap).astype(np.int64)
+        del touched
     del keep
+    # null-model constants from the whole layer (pruned actions included), without the
+    # keys above the cap: no tested pair can count them, so neither may the null (a
+    # capped burst's co-action would set the rate constant of its popularity stratum)
+    if p.null == "configuration":
+        nk_, nt_, na_, nak_ = key, t, acct, n_acc_key
+        if capped.size:
+            live = ~np.isin(key, capped)
+            nk_, nt_, na_ = key[live], t[live], acct[live]
+            nak_ = n_acc_key.copy()
+            nak_[capped] = 0
+            del live
+        strata, key_stratum, s_pairs, s_denom = configuration_strata(
+            nk_, nt_, na_, w, nak_, layer.n_accounts, p.time_classes,
+            p.min_stratum_keys)
+        info["null_pairs"] = round(float(s_pairs.sum()))
+        info["null_strata"] = int(s_pairs.size)
     code, pkey, delay, event = sweep_pair_events(k2, t2, a2, w, layer.n_accounts)
     del k2, t2, a2
     srt = np.argsort(code, kind="stable")
@@ -408,7 +420,7 @@ def _layer_edges(layer: _Layer, p: DetectParams,
             acc_strata, acc_ks, a_pairs, a_denom = strata, key_stratum, s_pairs, s_denom
         else:
             acc_strata, acc_ks, a_pairs, a_denom = configuration_strata(
-                key, t, acct, w, n_acc_key, layer.n_accounts, p.account_time_classes,
+                nk_, nt_, na_, w, nak_, layer.n_accounts, p.account_time_classes,
                 p.min_stratum_keys)
         # rate constants without the tested pairs' own co-action only (not all co-action
         # among candidate accounts, as the edges' robust rate does): most reposters of a
@@ -418,7 +430,7 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         sa, sb = ucode[sel] // layer.n_accounts, ucode[sel] % layer.n_accounts
         own_sum = np.bincount(acc_ks[pkey[rows]], minlength=a_pairs.size)[:a_pairs.size]
         null.update(account_null(acc_strata, sa, sb, own_sum, a_pairs, a_denom))
-        del acc_strata, acc_ks
+        del acc_strata, acc_ks, nk_, nt_, na_, nak_
     del code, pkey, delay
     ucode, nk, npairs, mind = ucode[sel], nk[sel], npairs[sel], mind[sel]
     medd, rsum = medd[sel], rsum[sel]
