@@ -271,3 +271,47 @@ def test_several_types_errors(cnt_csv: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert msg in err and "Traceback" not in err
     assert f.read_text() == "x\n" and not (tmp_path / "out").exists()
+
+
+_SCRIPT = """
+import atexit, sys
+class Teardown:
+    def __del__(self):
+        sys.stderr.write("teardown ran\\n")
+t = Teardown()
+atexit.register(lambda: sys.stderr.write("exit handlers ran\\n"))
+sys.argv = ["echoscope", *sys.argv[1:]]
+from echoscope.cli import run
+run()
+"""
+
+
+@pytest.mark.parametrize("to_stdout", [True, False])
+def test_console_script_skips_teardown_after_cnt_runs(cnt_csv: Path, tmp_path: Path,
+                                                      to_stdout: bool) -> None:
+    import subprocess
+    import sys
+
+    # many rows: the edge list is more than one stdout buffer, all of it must arrive
+    rows = [CNT_ROWS[0]] + [[f"m{i}", f"u{i % 40}", "u", "r", "", "RT", str(i % 7), ""]
+                            for i in range(4000)]
+    src = tmp_path / "many.csv"
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    out = tmp_path / "edges.csv"
+    args = ["network", str(src), "--compat", "cnt", "--type", "co_retweet",
+            "--time-window", "60", "--min-edge-weight", "1", "-q"]
+    p = subprocess.run([sys.executable, "-c", _SCRIPT, *args,
+                        *([] if to_stdout else ["-o", str(out)])],
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stderr
+    text = p.stdout if to_stdout else out.read_text(encoding="utf-8")
+    want = network([src], compat="cnt", type="co_retweet", window=60, min_edge_weight=1)
+    assert len(_rows(text)) == want.num_rows == 40 * 39
+    assert "exit handlers ran" in p.stderr
+    assert "teardown ran" not in p.stderr
+    # a failed run (and every other command) exits normally
+    p = subprocess.run([sys.executable, "-c", _SCRIPT, "network", str(cnt_csv), "--compat",
+                        "cnt", "-q"], capture_output=True, text=True, check=False)
+    assert p.returncode == 2
+    assert "exit handlers ran" in p.stderr and "teardown ran" in p.stderr

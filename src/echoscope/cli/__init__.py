@@ -139,5 +139,34 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: Set by a command (e.g. ``network --compat cnt``) whose run leaves nothing for the
+#: interpreter's teardown to do: its files closed, no threads, no objects whose
+#: finalizers write anything. The console script then ends the process without that
+#: teardown (:func:`_exit_now`).
+FAST_EXIT = False
+
+
 def run() -> None:  # console-script target
-    sys.exit(main())
+    code = main()
+    if FAST_EXIT:
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """End the process with ``code`` once the exit handlers (:mod:`atexit`) have run and
+    the output is flushed, skipping the interpreter's teardown: freeing every object and
+    module one by one took ~0.025 CPU s after a 0.3 s ``network`` run (mypy's console
+    script exits the same way). Returns (for a normal exit) if another thread still
+    runs."""
+    import atexit
+    import contextlib
+    import threading
+
+    if threading.active_count() > 1:
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe
+            stream.flush()
+    os._exit(code)

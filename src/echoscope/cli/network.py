@@ -124,6 +124,7 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
             n = write_edges_csv(table, output, quote_all=compat == "cnt")
             if output != "-":
                 info(f"{n:,} edges written to {output}")
+            _done(compat, engine, spark_master)
             return
         tables = {kinds[0] if kinds else default: table}
     paths = _targets(list(tables), output) or {}
@@ -132,6 +133,17 @@ def command(inputs: tuple[str, ...], workspace: str | None, compat: str | None,
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         n = write_edges_csv(table, path, quote_all=compat == "cnt")
         info(f"{n:,} {kind} edges written to {path}")
+    _done(compat, engine, spark_master)
+
+
+def _done(compat: str | None, engine: str, spark_master: str | None) -> None:
+    """After a --compat cnt run here (no Spark): its CSVs are written and closed and it
+    holds no threads, files or workspace, so the console script may skip the
+    interpreter's teardown (``echoscope.cli.FAST_EXIT``; ~0.02 CPU s)."""
+    if compat == "cnt" and engine == "duckdb" and spark_master is None:
+        import echoscope.cli
+
+        echoscope.cli.FAST_EXIT = True
 
 
 def info(message: str) -> None:
