@@ -390,27 +390,26 @@ def _plain_tokens(texts: pa.Array) -> tuple[I64, I64, pa.Array] | None:
     if d.size == 0:
         return e, e.copy(), pa.array([], pa.string())
     word = _word_bytes(d)
-    space = (d == 0x20) | (d == 0x09) | (d == 0x0a) | (d == 0x0d)
-    other = ~(word | space)
-    first = np.zeros(d.size, dtype=bool)       # first byte of each non-empty text
-    nonempty = off[1:] > off[:-1]
-    first[off[:-1][nonempty]] = True
-    cont = np.zeros(d.size, dtype=bool)        # a word byte continuing a word
-    cont[1:] = word[1:] & word[:-1]
-    cont &= ~first
-    run_start = np.flatnonzero(word & ~cont)
-    last = np.zeros(d.size, dtype=bool)        # last byte of a word run
-    last[:-1] = word[:-1] & ~cont[1:]
-    last[-1] = word[-1]
-    run_end = np.flatnonzero(last) + 1
-    single = np.flatnonzero(other)
-    # in text order (two sorted runs: a stable sort merges them in linear time), so the
-    # rows come grouped by text and later sorts within texts are cheap
-    start = np.concatenate([run_start, single]).astype(np.int64)
-    end = np.concatenate([run_end, single + 1]).astype(np.int64)
-    order = np.argsort(start, kind="stable")
-    start, end = start[order], end[order]
-    del word, space, other, first, cont, last, order
+    single = (d == 0x20) | (d == 0x09) | (d == 0x0a) | (d == 0x0d)   # spaces first
+    single |= word
+    np.logical_not(single, out=single)         # any other character: a token on its own
+    # a word byte continuing a word: the byte before is one too, in the same text
+    cont = np.zeros(d.size, dtype=bool)
+    np.logical_and(word[1:], word[:-1], out=cont[1:])
+    cont[off[:-1][off[1:] > off[:-1]]] = False
+    # tokens in text order (so the rows come grouped by text and later sorts within
+    # texts are cheap): one starts at each word byte that does not continue a word and
+    # at each single character; it ends after a word byte the next byte does not
+    # continue, or after the single character
+    mark = word & ~cont
+    mark |= single
+    start = np.flatnonzero(mark)
+    np.logical_not(cont, out=cont)
+    np.logical_and(word[:-1], cont[1:], out=mark[:-1])
+    mark[-1] = word[-1]
+    mark |= single
+    end = np.flatnonzero(mark) + 1
+    del word, single, cont, mark
     length = end - start
     # text of each token: count the tokens starting in each text (both sorted), repeat
     per_text = np.diff(np.searchsorted(start, off))
