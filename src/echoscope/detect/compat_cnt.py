@@ -1683,6 +1683,8 @@ def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
     out += np.bitwise_count(mask[a] & mask[b])
     # the rare tokens are each document's first ones (ranks ascending)
     rare = sizes - np.bitwise_count(mask).astype(np.int64)
+    if not rare.any():  # every token among the bit masks (a small vocabulary)
+        return out
     swap = rare[a] > rare[b]
     a, b = np.where(swap, b, a), np.where(swap, a, b)
     todo = np.flatnonzero(rare[a] > 0)
