@@ -193,12 +193,17 @@ def test_spill_write_failure_is_an_error_not_a_broken_stream(
     def full(*a: Any, **k: Any) -> Any:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_v1_struct.pa, "OSFile", full)
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(lines_of([dict(variants()[1], id_str="77")]))
     with Workspace(tmp_path / "w.echoscope.duckdb") as ws:
+        # a Twitter post already there: this file's posts go to the spill file (into
+        # an empty workspace they go straight into posts, see the early-insert tests)
+        ingest_files([str(first)], ws)
+        monkeypatch.setattr(_v1_struct.pa, "OSFile", full)
         with pytest.raises(WorkspaceError, match="free disk space"):
             ingest_files([str(f)], ws)
-        assert ws.count("posts") == 0 and ws.count("rejects") == 0
-        assert ws.count("files") == 0
+        assert ws.count("posts") == 1 and ws.count("rejects") == 0
+        assert ws.count("files") == 1
 
 
 @settings(max_examples=500, deadline=None)
@@ -228,14 +233,17 @@ def _spy_unique(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
+@pytest.mark.parametrize("early", [True, False])
 def test_distinct_numeric_ids_skip_the_group_by(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                early: bool) -> None:
     monkeypatch.setattr(_v1_struct, "BATCH", 3)
+    monkeypatch.setattr(_v1_struct, "EARLY_INSERT", early)
     f = tmp_path / "v.jsonl"
     f.write_bytes(lines_of(variants()))
     seen = _spy_unique(monkeypatch)
     fast, slow = struct_and_reference(f, monkeypatch)
-    assert seen == [True]
+    assert seen == ([] if early else [True])  # early: every post went in while read
     assert fast == slow and len(fast["posts"]) == 10
     # a second file with some of the same posts: those already present are not added
     objs = variants()
@@ -248,14 +256,18 @@ def test_distinct_numeric_ids_skip_the_group_by(tmp_path: Path,
         assert ws.scalar("SELECT text FROM posts WHERE post_id = '101'") == "the full words"
 
 
+@pytest.mark.parametrize("early", [True, False])
 @pytest.mark.parametrize("case", ["fast-fast", "reference-first", "not-numbers"])
 def test_recurring_post_ids_keep_the_first_record(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
-                                                  case: str) -> None:
+                                                  case: str, early: bool) -> None:
     """A post id seen twice in a file (across batches too): its first record is kept,
     whether the first went through msgspec or the reference parser; ids that are not
-    numbers take the usual de-duplication."""
+    numbers take the usual de-duplication. With early inserts, the posts before the
+    recurring id went in while the file was read, the rest through the spill file."""
     monkeypatch.setattr(_v1_struct, "BATCH", 3)
+    monkeypatch.setattr(_v1_struct, "EARLY_INSERT", early)
+    monkeypatch.setattr(_v1_struct, "_CHUNK", 1000)  # several blocks
     objs = variants()
     again = dict(objs[1], full_text="a later copy")
     if case == "fast-fast":
@@ -272,7 +284,7 @@ def test_recurring_post_ids_keep_the_first_record(tmp_path: Path,
     seen = _spy_unique(monkeypatch)
     fast, slow = struct_and_reference(f, monkeypatch)
     assert fast == slow and len(fast["posts"]) == 10
-    if case != "reference-first":  # (there the stage table is not empty)
+    if case != "reference-first" and not early:  # (there the stage table is not empty)
         assert seen == [False]
     texts = {r[1]: r[6] for r in fast["posts"]}
     key = "p101" if case == "not-numbers" else "101"
@@ -429,3 +441,68 @@ def test_lines_with_odd_times_go_to_the_reference(tmp_path: Path,
         monkeypatch.setattr(_v1_struct, "_CHUNK", chunk)
         with pytest.raises(RecordError, match="record 13:"):
             struct_and_reference(f, monkeypatch, strict=True)
+
+
+# --- posts inserted while the file is read (``_v1_struct._Inserter``) -------------------
+
+def _spy_early(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Posts handed to the inserter thread, per call."""
+    sizes: list[int] = []
+    orig = _v1_struct._Inserter.put
+
+    def put(self: Any, what: str, table: Any) -> None:
+        if what == "posts":
+            sizes.append(table.num_rows)
+        orig(self, what, table)
+
+    monkeypatch.setattr(_v1_struct._Inserter, "put", put)
+    return sizes
+
+
+@pytest.mark.parametrize("case", ["clean", "recurring", "reference-later",
+                                  "reference-same-id", "existing"])
+def test_early_inserts_give_the_reference_result(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 case: str) -> None:
+    """Posts go into ``posts`` while the file is read until something could make a
+    later line's row win (a recurring id, a post through the reference parser) or
+    ``posts`` already held Twitter posts; the result is the reference parser's."""
+    monkeypatch.setattr(_v1_struct, "BATCH", 4)
+    monkeypatch.setattr(_v1_struct, "_CHUNK", 900)  # a block per few lines
+    objs = [dict(variants()[1], id_str=str(200 + i), full_text=f"words {i}")
+            for i in range(40)]
+    body = lines_of(objs)
+    if case == "recurring":
+        body += lines_of([dict(objs[3], full_text="a later copy"), *objs[:2]])
+    elif case in ("reference-later", "reference-same-id"):
+        # "1e300" sends a line to the reference parser, which takes it as a post
+        again = (dict(objs[5], full_text="a later copy") if case == "reference-same-id"
+                 else dict(objs[0], id_str="999"))
+        body += _line(again, "x", b"1e300") + lines_of(
+            [dict(o, id_str=str(300 + i)) for i, o in enumerate(objs)])
+    f = tmp_path / "e.jsonl"
+    f.write_bytes(body)
+    sizes = _spy_early(monkeypatch)
+    if case == "existing":
+        first = tmp_path / "first.jsonl"
+        first.write_bytes(lines_of([dict(objs[0], id_str="77")]))
+        got = []
+        for fast in (True, False):
+            monkeypatch.setattr(_driver, "FAST_PATH", fast)
+            with Workspace(":memory:") as ws:
+                ingest_files([str(first)], ws)
+                sizes.clear()
+                ingest_files([str(f)], ws)
+                got.append(snapshot(ws))
+        assert got[0] == got[1] and sizes == []
+        return
+    fast, slow = struct_and_reference(f, monkeypatch)
+    assert fast == slow
+    n = sum(sizes)
+    if case == "clean":
+        assert n == 40 and len(sizes) > 1
+    else:
+        assert 4 <= n < 40 + 1  # some went in early, then the spill file took the rest
+    if case == "reference-same-id":
+        texts = {r[1]: r[6] for r in fast["posts"]}
+        assert texts["205"] == "words 5"  # the first record, inserted early, stays

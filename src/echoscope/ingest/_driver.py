@@ -236,6 +236,8 @@ def _ingest_one(
         result = FileResult(path=display, format=name, sha256="")
         with ws.transaction() as con, progress.task(f"ingest {Path(display).name}", total=size) as bar:
             con.execute(schema.ddl(schema.TABLES["posts"], name=stage))
+            # (before the loader: a fast path may insert posts while it reads)
+            before = ws.count("posts")
             flusher = _Flusher(ws, sink, stage, sha_of)
             sink_post = sink.post
 
@@ -262,7 +264,6 @@ def _ingest_one(
             result.rejects = sink.n_rejects
             result.reject_reasons = dict(sink.reject_reasons)
             result.skip_reasons = dict(sink.skip_reasons)
-            before = ws.count("posts")
             cols = ", ".join(f'"{c}"' for c in schema.TABLES["posts"].columns)
             if sink.fast_posts:
                 _insert_with_spill(con, stage, sink.fast_posts, cols)
