@@ -4,13 +4,19 @@
 structs holding only the ~40 fields echoscope uses; every other field is skipped in C
 without building Python objects, so decoding costs less than ``orjson.loads`` of the
 line. The per-tweet Python then only reads attributes (the decoder has already checked
-every type) into column lists.
+every type) into one row tuple per post; time strings stay strings.
 
-Memory stays bounded however large the file: each batch of 50,000 posts (and its
-account snapshots) is appended to an Arrow stream file in the workspace's temporary
-folder, and DuckDB loads each file with one bulk statement at the end (many small
-appends to an uncommitted table made DuckDB's memory grow with the file; see
-benchmarks/RESULTS.md).
+Each block of lines read (8 MiB of a plain file) is turned into Arrow columns at its
+end, while its objects are still in the CPU's caches: the time strings of the block in
+numpy (``_times``: the fixed-width layout computed as the reference computes it, any
+other string by the reference ``twitter_time_to_us``). DuckDB's share runs on a thread
+of its own beside the decoding (``_Inserter``; DuckDB releases the GIL): the account
+snapshots go into a temporary table block by block, and the posts straight into
+``posts`` while that is the reference's result (see ``_Inserter``); otherwise they are
+appended to an Arrow stream file in the workspace's temporary folder, which the driver
+inserts with one bulk statement at the end (many small appends to an uncommitted
+*temporary* table made DuckDB's memory grow with the file; see benchmarks/RESULTS.md).
+Memory stays bounded however large the file.
 
 Exactness is by construction. A line goes whole to the reference parser
 (:func:`echoscope.ingest.twitter_v1._dispatch`), before anything was recorded for it,
@@ -19,8 +25,10 @@ not an object), when a value has a shape the reference treats specially (an empt
 ``extended_tweet.entities``, a retweet without a user object), when it might hold a
 number that ``orjson`` refuses and msgspec skips (overflowing a double), or invalid
 UTF-8 in a skipped field (msgspec only checks the strings it decodes; a whole block is
-checked by Arrow's UTF-8 validator, line by line with Python's only when that fails).
-Tests compare this path, the SQL path and the reference parser on the example records,
+checked by Arrow's UTF-8 validator, line by line with Python's only when that fails),
+and, at the end of its block, when a time string in it is one the reference refuses
+(the lines for the reference parser are handed to it in line order at each block's end,
+so ``--strict`` stops at the same line). Tests compare this path, the SQL path and the reference parser on the example records,
 mixed bad files and Hypothesis mutations.
 """
 
@@ -213,6 +221,7 @@ _MONTH_OF_CODE = np.array([1 + _MONTH_NAMES.index(chr(c >> 16) + chr((c >> 8) & 
 # ``int`` and ignores the weekday and the separators)
 _TIME_DIGITS = np.array([8, 9, 11, 12, 14, 15, 17, 18, 21, 22, 23, 24, 26, 27, 28, 29])
 _TIME_WIDTH = np.arange(30)
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 def _times(values: Sequence[str | None]) -> tuple[pa.Array, list[int]]:
@@ -249,11 +258,15 @@ def _times(values: Sequence[str | None]) -> tuple[pa.Array, list[int]]:
         year = d[:, 12] * 1000 + d[:, 13] * 100 + d[:, 14] * 10 + d[:, 15]
         ok = ((d < 10).all(axis=1) & (m < 128).all(axis=1) & (_MONTH_CODES[at] == code)
               & (year >= 1) & (day >= 1))
-        month0 = ((np.where(ok, year, 1970) - 1970) * 12 + mon - 1).astype("datetime64[M]")
-        first = month0.astype("datetime64[D]").astype(np.int64)
-        length = (month0 + 1).astype("datetime64[D]").astype(np.int64) - first
-        ok &= day <= length
-        secs = ((first + day - 1) * 86400 + (d[:, 2] * 10 + d[:, 3]) * 3600
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        ok &= day <= _MONTH_DAYS[mon] + (leap & (mon == 2))
+        # days since 1970-01-01 of the proleptic Gregorian date (as datetime.date has it)
+        y = year - (mon <= 2)
+        era = y // 400
+        yoe = y - era * 400
+        doy = (153 * (mon + np.where(mon > 2, -3, 9)) + 2) // 5 + day - 1
+        days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+        secs = (days * 86400 + (d[:, 2] * 10 + d[:, 3]) * 3600
                 + (d[:, 4] * 10 + d[:, 5]) * 60 + d[:, 6] * 10 + d[:, 7])
         off = ((d[:, 8] * 10 + d[:, 9]) * 60 + d[:, 10] * 10 + d[:, 11]) * 60
         secs -= np.where(m[:, 20] == 45, -off, off)  # '-': west of UTC
@@ -516,6 +529,7 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
     decode = msgspec.json.Decoder(_Tweet).decode
     DecodeError = msgspec.DecodeError
     tco: dict[str, str | None] = {}  # a t.co link's expanded URL -> canonical form
+    tagc: dict[str, str] = {}  # a hashtag -> normalised
     # lines for the reference parser, handed to it (or to ``deferred``) in line order at
     # the end of each block, after the block's time strings were checked
     pending: list[tuple[int, bytes]] = []
@@ -557,23 +571,27 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
             cols: list[Sequence[Any]] = (list(zip(*rows, strict=True)) if rows
                                          else [() for _ in _ROW_NAMES])
             scols: list[Sequence[Any]] = (list(zip(*snaps, strict=True)) if snaps
-                                          else [() for _ in _SNAP_FIELDS])
+                                          else [() for _ in _SNAP_FIELDS[:-1]])
             created, b1 = _times(cols[3])
             ptimes, b2 = _times(cols[10])
             made, b3 = _times(scols[4])
-            seen, b4 = _times(scols[10])
-            if not (b1 or b2 or b3 or b4):
+            if not (b1 or b2 or b3):
                 break
             lines = cols[-2]
-            odd = {lines[i] for i in b1 + b2} | {scols[0][i] // 2 for i in b3 + b4}
+            odd = {lines[i] for i in b1 + b2} | {scols[0][i] // 2 for i in b3}
             raws = dict(zip(lines, cols[-1], strict=True))
             pending.extend((k, raws[k] + nl) for k in odd)
             rows = [r for r in rows if r[-2] not in odd]
             snaps = [r for r in snaps if r[0] // 2 not in odd]
         rows, snaps = [], []
         if scols[0]:
-            arrays = [made if i == 4 else seen if i == 10 else pa.array(v, type=t)
-                      for i, ((_, t), v) in enumerate(zip(_SNAP_FIELDS, scols, strict=True))]
+            arrays = [made if i == 4 else pa.array(v, type=t) for i, ((_, t), v) in
+                      enumerate(zip(_SNAP_FIELDS[:-1], scols, strict=True))]
+            # seen: the post's time for its author (order 2n), the parent's for the
+            # parent's author (2n+1); a row's snapshots follow one another in its order
+            parent = arrays[0].to_numpy() & 1
+            at = np.cumsum(1 - parent) - 1 + parent * len(cols[0])
+            arrays.append(pa.concat_arrays([created, ptimes]).take(pa.array(at)))
             table = pa.Table.from_arrays(arrays, schema=_SNAP_SCHEMA)
             if ins is not None:
                 early_snaps.append(table)
@@ -747,9 +765,8 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
                         b = unw.url if unw is not None else expanded
                         if b and url is not None and url.startswith(
                                 ("https://t.co/", "http://t.co/")):
-                            if b in tco:
-                                c = tco[b]
-                            else:
+                            c = tco.get(b, "")
+                            if c == "":
                                 if len(tco) >= 1 << 16:
                                     tco.clear()
                                 s = b.strip()
@@ -761,7 +778,14 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
                         if c and c not in urls:
                             urls.append(c)
                 if ents.hashtags:
-                    tags = [normalise_hashtag(h.text) for h in ents.hashtags if h.text]
+                    for h in ents.hashtags:
+                        if x := h.text:
+                            tag = tagc.get(x)
+                            if tag is None:
+                                if len(tagc) >= 1 << 16:
+                                    tagc.clear()
+                                tag = tagc[x] = normalise_hashtag(x)
+                            tags.append(tag)
                 if ents.user_mentions:
                     for m in ents.user_mentions:
                         if m.screen_name:
@@ -781,9 +805,9 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
             reference(n, raw + nl)
             return
         # record it (nothing above changed any state)
-        snaps.append((2 * n, *prof, created_raw))
+        snaps.append((2 * n, *prof))
         if psnap is not None:
-            snaps.append((2 * n + 1, *psnap, parent_time))
+            snaps.append((2 * n + 1, *psnap))
         rows.append((pid, prof[0], prof[1], created_raw, kind, text, t.lang, app, parent_id,
                      parent_acc, parent_time, urls, tags, men, menids, media, n, raw))
 
