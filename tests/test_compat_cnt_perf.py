@@ -588,3 +588,22 @@ def test_cotweet_codes_in_blocks_equal_whole_column(chunks: list[list[str]], blo
     assert {(a, b) for a, b in zip(got.tolist(), keys, strict=True)} == {
         (got.tolist()[keys.index(k)], k) for k in keys}
     assert len(set(got.tolist())) == len(set(keys))
+
+
+@pytest.mark.parametrize(("code", "preset", "want"), [
+    ("import echoscope", None, "4"),
+    ("import echoscope", "12", "12"),          # the user's choice is kept
+    ("import numpy, echoscope", None, "None"),  # too late to matter: left alone
+])
+def test_openblas_workers_sleep_unless_chosen(code: str, preset: str | None, want: str
+                                              ) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    out = subprocess.run(
+        [sys.executable, "-c", code + "; import os; "
+         "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"],
+        capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == want
