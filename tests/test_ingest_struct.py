@@ -506,3 +506,69 @@ def test_early_inserts_give_the_reference_result(tmp_path: Path,
     if case == "reference-same-id":
         texts = {r[1]: r[6] for r in fast["posts"]}
         assert texts["205"] == "words 5"  # the first record, inserted early, stays
+
+
+_KILL_CHILD = """
+import os, sys, time
+from pathlib import Path
+from echoscope.ingest import _v1_struct, ingest_files
+
+ws, big, marker = sys.argv[1:4]
+_v1_struct.BATCH = 500
+_v1_struct._CHUNK = 1 << 16
+orig_put = _v1_struct._Inserter.put
+
+def put(self, what, table):
+    orig_put(self, what, table)
+    if what == "posts" and self.n_early >= 3000:
+        self.drain()  # 3,000+ posts in the posts table, the transaction not committed
+        Path(marker + ".part").write_text(f"mid-ingest {self.n_early}")
+        os.replace(marker + ".part", marker)
+        time.sleep(60)
+
+_v1_struct._Inserter.put = put
+ingest_files([big], ws)
+Path(marker).write_text("finished")
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_after_early_inserts_leaves_workspace_as_before(tmp_path: Path) -> None:
+    """Killed after thousands of posts went into ``posts`` while the file was read: the
+    workspace is as before (the file's one transaction never committed), then usable."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    wsp = tmp_path / "ws.duckdb"
+    plain = variants()[1]
+    other = tmp_path / "other.jsonl"  # accounts and rejects there, but no Twitter post
+    other.write_bytes(b"{oops\n")
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(lines_of([dict(plain, id_str=str(10_000 + i), text=f"words {i}",
+                                   user=dict(plain["user"], id_str=str(i % 50)))
+                              for i in range(20_000)]))
+    with Workspace(wsp) as ws:
+        ingest_files([str(other)], ws, format="twitter-v1")
+        before = {t: ws.count(t) for t in ("posts", "accounts", "rejects", "files")}
+    assert before == {"posts": 0, "accounts": 0, "rejects": 1, "files": 1}
+    marker = tmp_path / "marker"
+    script = tmp_path / "child.py"
+    script.write_text(_KILL_CHILD)
+    proc = subprocess.Popen([sys.executable, str(script), str(wsp), str(big), str(marker)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "child never reached mid-ingest"
+        time.sleep(0.01)
+    said = marker.read_text()
+    assert said.startswith("mid-ingest") and 3000 <= int(said.split()[1]) < 20_000, said
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    with Workspace(wsp) as ws:
+        assert {t: ws.count(t) for t in ("posts", "accounts", "rejects", "files")} == before
+        s = ingest_files([str(big)], ws)
+        assert s.files[0].new_posts == 20_000 and ws.count("accounts") == 50
