@@ -308,7 +308,7 @@ def _token_occurrences(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.
     fast_code: I64 | None = None
     if fast.any():
         idx = np.flatnonzero(fast).astype(np.int64)
-        sub = _filter(low, _arrow_mask(fast))
+        sub = low if fast.all() else _filter(low, _arrow_mask(fast))
         byte_tokens = _plain_tokens(sub)
         if byte_tokens is not None:
             doc_local, fast_code, fast_vocab = byte_tokens
@@ -348,7 +348,10 @@ def _token_occurrences(texts: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, pa.
 
 def _word_bytes(d: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     """Per byte: one of ``[0-9a-z_]``."""
-    out: npt.NDArray[np.bool_] = ((d >= 0x30) & (d <= 0x39)) | ((d >= 0x61) & (d <= 0x7a))
+    t = np.subtract(d, 0x61, dtype=np.uint8)    # a-z -> 0..25 (others wrap around)
+    out: npt.NDArray[np.bool_] = t < 26
+    np.subtract(d, 0x30, out=t)                 # 0-9 -> 0..9
+    out |= t < 10
     out |= d == 0x5f
     return out
 
