@@ -572,3 +572,39 @@ def test_sigkill_after_early_inserts_leaves_workspace_as_before(tmp_path: Path) 
         assert {t: ws.count(t) for t in ("posts", "accounts", "rejects", "files")} == before
         s = ingest_files([str(big)], ws)
         assert s.files[0].new_posts == 20_000 and ws.count("accounts") == 50
+
+
+def test_an_error_on_the_inserter_thread_stops_ingest(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing insert beside the decoding is raised in the ingest (nothing written)."""
+    monkeypatch.setattr(_driver, "FAST_PATH", True)
+    monkeypatch.setattr(_v1_struct, "BATCH", 3)
+    orig_init = _v1_struct._Inserter.__init__
+
+    class Failing:
+        def __init__(self, con: Any) -> None:
+            self.con = con
+
+        def execute(self, sql: str, *a: Any) -> Any:
+            if sql.startswith("INSERT INTO posts"):
+                raise OSError(28, "No space left on device")
+            import sys
+
+            # (DuckDB's replacement scan reads the caller's local variable)
+            _echoscope_v1_in = sys._getframe(1).f_locals.get("_echoscope_v1_in")
+            return self.con.execute(sql, *a)
+
+    def init(self: Any, con: Any, posts: bool) -> None:
+        orig_init(self, Failing(con), posts)
+
+    monkeypatch.setattr(_v1_struct._Inserter, "__init__", init)
+    f = tmp_path / "v.jsonl"
+    f.write_bytes(lines_of([dict(variants()[1], id_str=str(200 + i)) for i in range(10)]))
+    from echoscope.errors import WorkspaceError
+
+    with Workspace(tmp_path / "w.echoscope.duckdb") as ws:
+        # (an OSError: not taken for a broken input stream, which keeps what was read)
+        with pytest.raises(WorkspaceError, match="No space left"):
+            ingest_files([str(f)], ws)
+        assert ws.count("posts") == 0 and ws.count("accounts") == 0
+        assert ws.count("files") == 0

@@ -443,7 +443,15 @@ class _Inserter:
         self._ids.append(new)
         return True
 
+    def _raise(self) -> None:
+        e = self.error
+        if isinstance(e, OSError):  # not to be taken for a broken input stream
+            raise WorkspaceError(f"ingest could not write to the workspace ({e}).") from e
+        if e is not None:
+            raise e
+
     def put(self, what: str, table: pa.Table) -> None:
+        self._raise()
         if what == "posts":
             self.n_early += table.num_rows
         self._queue.put((what, table))
@@ -454,8 +462,7 @@ class _Inserter:
             done = threading.Event()
             self._queue.put(("sync", done))
             done.wait()
-        if self.error is not None:
-            raise self.error
+        self._raise()
 
     def stop(self) -> None:
         if self._thread.is_alive():
