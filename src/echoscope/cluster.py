@@ -67,7 +67,11 @@ driver; only :func:`find_campaigns` touches the workspace):
 5b. :func:`merge_campaigns`: accepted campaigns tied to each other at least ``merge`` (0.2)
    times as densely as the sparser is inside are joined (modularity splits one large
    operation), and leftover pairs tied only into one campaign join it.
-5c. :func:`attach_owned` (``owned_share`` > 0; 2/3 by default): an account in no campaign
+5c. :func:`owning_members` (``member_owned``: hashtag, hashtag_set, mention, domain): a
+   member tied inside its campaign only by these types must have acted on a key (any type)
+   its campaign owns (at least ``owned_share`` of the key's accounts are members);
+   accounts tied in only through trending hashtags leave.
+5d. :func:`attach_owned` (``owned_share`` > 0; 2/3 by default): an account in no campaign
    that acted on a campaign's own content key (at least ``owned_share`` of the key's
    accounts are members) within ``owned_window`` of ``owned_partners`` members joins it.
 6. Each campaign gets a score (:mod:`echoscope.score`), its signals (the action types of its
@@ -128,6 +132,11 @@ ACTION_TYPES: tuple[str, ...] = (
     "repost", "reply", "quote", "text", "near_text", "url", "domain", "hashtag",
     "hashtag_set", "media", "mention",
 )
+
+#: Action types whose co-action people share without coordinating (a trending hashtag, a
+#: celebrity's handle, a popular site): a member tied only by these must act on a key its
+#: campaign owns (:func:`owning_members`)
+AMBIENT_TYPES: tuple[str, ...] = ("hashtag", "hashtag_set", "mention", "domain")
 
 #: Leiden iterations per clustering (leidenalg's default). Running to convergence (-1)
 #: gained 0.4% modularity at 15x the time on a 100k-tie random graph.
@@ -194,6 +203,12 @@ class ClusterParams(Params):
                                        "with on the owned key (see owned_share)"))
     owned_window: float = field(default=3600.0, metadata=limit(
         0.0, 30 * 86400.0, "seconds", help="co-action window of the owned-key rule"))
+    member_owned: tuple[str, ...] = field(default=AMBIENT_TYPES, metadata=choice(
+        *ACTION_TYPES, help="a campaign member whose ties inside its campaign are all of "
+                            "these types (topics people share without coordinating) must "
+                            "have acted on a key its campaign owns (any type; at least "
+                            "owned_share of the key's accounts and owned_partners of them "
+                            "are members), else it leaves; () = off; needs owned_share > 0"))
     max_evidence: int = field(default=20, metadata=limit(
         1, 10_000, "keys", help="evidence rows kept per campaign"))
     max_pairs: int = field(default=20_000_000, metadata=limit(
@@ -508,6 +523,8 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
                                                       min_ties=params.min_size)
         members = membership.filter(pc.is_in(membership.column("cluster"),
                                              value_set=pa.array(sorted(keep), pa.int64())))
+        if params.owned_share > 0 and params.member_owned and members.num_rows:
+            members = owning_members(ws, members, params, pairs)
         if params.owned_share > 0 and members.num_rows:
             members = attach_owned(ws, members, params)
         finite = [x for x in null_max if math.isfinite(x)]
@@ -704,6 +721,102 @@ def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
     out = membership.set_column(membership.schema.get_field_index("cluster"), "cluster",
                                 pa.array(cl, pa.int64()))
     return out, alive
+
+
+def ambient_members(pairs: pa.Table, members: pa.Table, ambient: tuple[str, ...]) -> pa.Array:
+    """Members (``account_id``, ``cluster``) none of whose ties inside their campaign
+    (``pairs`` of :func:`combine_pairs`) has a type outside ``ambient``: accounts tied in
+    only by hashtags, mentions or domains (or by no tie at all)."""
+    ids = members.column("account_id").combine_chunks()
+    cl = members.column("cluster").to_numpy()
+    ia = np.asarray(pc.index_in(pairs.column("account_a"), value_set=ids).to_numpy(
+        zero_copy_only=False), dtype=np.float64)
+    ib = np.asarray(pc.index_in(pairs.column("account_b"), value_set=ids).to_numpy(
+        zero_copy_only=False), dtype=np.float64)
+    ok = ~np.isnan(ia) & ~np.isnan(ib)
+    ia_ = np.where(ok, ia, 0).astype(np.int64)
+    ib_ = np.where(ok, ib, 0).astype(np.int64)
+    inside = ok & (cl[ia_] == cl[ib_]) if len(ids) else ok
+    types = pairs.column("types").combine_chunks()
+    parent = pc.list_parent_indices(types).to_numpy()
+    other = ~np.asarray(pc.is_in(pc.list_flatten(types), value_set=pa.array(
+        list(ambient), pa.string())).to_numpy(zero_copy_only=False), dtype=bool)
+    concrete = np.zeros(pairs.num_rows, dtype=bool)
+    concrete[parent[other]] = True
+    sel = inside & concrete
+    exempt = np.zeros(len(ids), dtype=bool)
+    exempt[ia_[sel]] = True
+    exempt[ib_[sel]] = True
+    return ids.filter(pa.array(~exempt))
+
+
+def owning_members(ws: Workspace, members: pa.Table, params: ClusterParams,
+                   pairs: pa.Table | None = None) -> pa.Table:
+    """Members tied in only by ambient types must have acted on a key their campaign owns
+    (step 5c; on when ``member_owned`` is not empty and ``owned_share`` > 0).
+
+    Subject to the rule are the members whose ties inside their campaign (``pairs``) are
+    all of ``member_owned`` types (hashtag, hashtag_set, mention, domain: topics that
+    people share without coordinating; every member when ``pairs`` is None).
+
+    A key of any action type (a post, text, link, domain, hashtag, picture, mention) is
+    *owned* by campaign C when at least ``owned_share`` of the distinct accounts acting on
+    it are C's members and at least ``owned_partners`` are (``min_size`` when smaller, so
+    that reported pairs can own keys). Members without any action (edges imported
+    without actions) cannot be judged and stay. A storm crew owns its tag, a hijack crew
+    its domain; an ordinary account that Leiden put into a campaign through weak hashtag
+    ties (two trending hashtags in the same minute) acted on no key of its own campaign,
+    and leaves. Members with a tie of another type inside their campaign (reposts, texts,
+    URLs, media) are not subject: a network that retweets popular posts owns none of them
+    and is still a network. Ownership is
+    computed once, on the members before the rule (one pass, so no order dependence); a
+    share, not a count, so it does not depend on the input's size. Campaigns left with
+    fewer than ``min_size`` members are dropped. Returns ``members`` (account_id, cluster)
+    without the accounts that leave; unchanged when the workspace holds no actions (edges
+    imported without them cannot be judged).
+    """
+    if not ws.sql("SELECT 1 AS x FROM actions LIMIT 1").num_rows:
+        return members
+    floor = min(params.owned_partners, params.min_size)
+    con = ws.con
+    con.register("_own_members", members.select(["account_id", "cluster"]))
+    try:
+        rows = ws.sql("""
+            WITH act AS (
+                SELECT DISTINCT a.account_id, a.type, a.key, m.cluster
+                FROM actions a LEFT JOIN _own_members m USING (account_id)),
+            per_key AS (
+                SELECT type, key, count(*) AS n FROM act
+                GROUP BY type, key HAVING count(cluster) >= ?),
+            owned AS (
+                SELECT a.type, a.key, a.cluster
+                FROM act a JOIN per_key k USING (type, key)
+                WHERE a.cluster IS NOT NULL
+                GROUP BY a.type, a.key, a.cluster, k.n
+                HAVING count(*) >= ? * k.n AND count(*) >= ?)
+            SELECT DISTINCT a.account_id
+            FROM act a JOIN owned o USING (type, key, cluster)
+            UNION
+            SELECT account_id FROM _own_members
+            WHERE account_id NOT IN (SELECT account_id FROM actions)
+            ORDER BY account_id
+        """, params=[floor, params.owned_share, floor])
+    finally:
+        con.unregister("_own_members")
+    ids = members.column("account_id").combine_chunks().cast(pa.string())
+    ok = pc.is_in(ids, value_set=rows.column("account_id").combine_chunks().cast(pa.string()))
+    if pairs is not None:  # only members tied in by ambient types alone are subject
+        subject = ambient_members(pairs, members.select(["account_id", "cluster"]),
+                                  params.member_owned)
+        ok = pc.or_(ok, pc.invert(pc.is_in(ids, value_set=subject.cast(pa.string()))))
+    keep = members.filter(ok)
+    keep = keep.select(["account_id", "cluster"])
+    if keep.num_rows == 0:
+        return keep
+    cl = keep.column("cluster").to_numpy()
+    ids, counts = np.unique(cl, return_counts=True)
+    big = ids[counts >= params.min_size]
+    return keep.filter(pc.is_in(keep.column("cluster"), value_set=pa.array(big, pa.int64())))
 
 
 #: action types whose keys are content (a post, a text, a link, a picture): a key of
