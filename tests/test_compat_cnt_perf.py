@@ -125,7 +125,7 @@ def test_sized_pairs_refuse_times_too_far_apart() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("thr", [0.3, 0.8, 1.0])
-def test_similar_pairs_same_by_size_runs_and_by_sweep(seed: int, thr: float) -> None:
+def test_similar_pairs_same_on_every_path(seed: int, thr: float) -> None:
     tb = _random_messages(seed, 400).tables
     original = cc._bools(cc._call("is_null", tb.repost))
     params = cc.CntParams(type="co_similar_tweet", time_window=120, similarity_threshold=thr)
@@ -134,14 +134,16 @@ def test_similar_pairs_same_by_size_runs_and_by_sweep(seed: int, thr: float) -> 
         src, m, other = cc._similar_pairs(tb, original, params)
         return sorted(zip(src.tolist(), m.tolist(), other.tolist(), strict=True))
 
-    old = cc._SIZED_LOOKUPS
+    old = cc._SIZED_LOOKUPS, cc._SET_CELLS_PER_ROW
     try:
         by_runs = run()
         cc._SIZED_LOOKUPS = -1  # never: the plain sweep and the size filter
         by_sweep = run()
+        cc._SET_CELLS_PER_ROW = 0  # token sets by sorting instead of a table of cells
+        by_sort = run()
     finally:
-        cc._SIZED_LOOKUPS = old
-    assert by_runs == by_sweep
+        cc._SIZED_LOOKUPS, cc._SET_CELLS_PER_ROW = old
+    assert by_runs == by_sweep == by_sort
     assert by_runs
 
 

@@ -1656,6 +1656,9 @@ def _cotweet_codes(message: pa.ChunkedArray, sel: npt.NDArray[np.bool_]) -> I64:
 _DENSE_CELLS = 1 << 26
 # The most frequent tokens (at most 64) are held as one bit mask per document.
 _FREQ_BITS = 64
+# The distinct (text, token) rows come from a table of every cell (one byte each) when it
+# has at most this many cells per token row (a small vocabulary), else from a sort.
+_SET_CELLS_PER_ROW = 8
 
 
 def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
@@ -1777,8 +1780,18 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     order = np.lexsort((np.arange(df.size), df))
     rank = np.empty(df.size, dtype=np.int64)
     rank[order] = np.arange(df.size, dtype=np.int64)
-    both = _sorted_unique(tdoc * np.int64(n_vocab) + rank[tcode], grouped=True)
+    cell = tdoc * np.int64(n_vocab)
+    cell += rank[tcode]
     del tdoc, tcode, df, order, rank
+    if n_text * n_vocab <= _SET_CELLS_PER_ROW * cell.size:
+        # few (text, token) cells (a small vocabulary): mark them, read them in order
+        seen = np.zeros(n_text * n_vocab, dtype=bool)
+        seen[cell] = True
+        both = np.flatnonzero(seen)
+        del seen
+    else:
+        both = _sorted_unique(cell, grouped=True)
+    del cell
     tokens = both % np.int64(n_vocab)
     sizes = np.bincount(both // np.int64(n_vocab), minlength=n_text).astype(np.int64)
     del both
