@@ -608,3 +608,21 @@ def test_an_error_on_the_inserter_thread_stops_ingest(tmp_path: Path,
             ingest_files([str(f)], ws)
         assert ws.count("posts") == 0 and ws.count("accounts") == 0
         assert ws.count("files") == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.one_of(
+    st.integers(0, 260).map(lambda k: b"7" * k),  # digit runs around the 200 limit
+    st.binary(max_size=150).map(lambda b: b.translate(None, b"eE")),  # no exponents
+    st.sampled_from([b"1e5", b"2E+12", b"3e300", b"x", b"\n", b" 1" * 99])),
+    max_size=12), lead=st.integers(0, 120))
+def test_block_check_agrees_with_the_whole_regex(parts: list[bytes], lead: int) -> None:
+    """The sampled digit-run test never lets a block through that the regex flags."""
+    import pyarrow.compute as pc
+
+    data = b"a" * lead + b"".join(parts)
+    end = len(data)
+    arr = _v1_struct._as_binary(data, end)
+    utf8 = data.isascii() or _v1_struct._utf8_ok(data, end)
+    regex = bool(pc.match_substring_regex(arr, _v1_struct._NUMBER_RE)[0].as_py())
+    assert _v1_struct._block_clean(data, end) == (utf8 and not regex)

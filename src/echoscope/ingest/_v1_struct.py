@@ -179,6 +179,8 @@ _TWITTER = pa.scalar("twitter", pa.string())
 # hit to ``_suspect_lines``, which finds its lines.
 _DIGITS = bytes.maketrans(b"123456789E", b"000000000e")
 _NUMBER_RE = r"[eE]\+?[0-9]{3}|[0-9]{200}"
+_EXPONENT_RE, _DIGIT_RUN_RE = _NUMBER_RE.split("|")
+_SPAN = np.arange(101)
 _NUMBER_SIGNS = (b"e000", b"0" * 200)
 #: bytes read at a time from a plain file
 _CHUNK = 1 << 23
@@ -306,7 +308,23 @@ def _block_clean(data: bytes, end: int) -> bool:
     arr = _as_binary(data, end)
     if not data.isascii() and not _utf8_ok(data, end, arr):
         return False
-    return not pc.match_substring_regex(arr, _NUMBER_RE)[0].as_py()
+    if pc.match_substring_regex(arr, _EXPONENT_RE)[0].as_py():
+        return False
+    return not (_digit_run_sampled(data, end)
+                and pc.match_substring_regex(arr, _DIGIT_RUN_RE)[0].as_py())
+
+
+def _digit_run_sampled(data: bytes, end: int) -> bool:
+    """False when ``data[:end]`` surely has no 200 digits in a row (RE2's test of that is
+    the costly half of the block check): such a run spans two consecutive multiples of
+    100, with 101 digits from the one to the other; only a block with that is tested."""
+    a = np.frombuffer(data, np.uint8, count=end)
+    sampled = (a[::100] - 48) < 10  # uint8: a non-digit wraps to >= 10
+    pairs = np.flatnonzero(sampled[:-1] & sampled[1:])
+    if not pairs.size:
+        return False
+    spans = a[pairs[:, None] * 100 + _SPAN]
+    return bool(((spans - 48) < 10).all(axis=1).any())
 
 
 def _suspect_lines(block: bytes, lines: list[bytes], sep: int, extra: int = 0) -> set[int]:
