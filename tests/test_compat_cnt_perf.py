@@ -75,38 +75,47 @@ def test_sweep_times_far_apart_use_the_exact_fallbacks() -> None:
     assert _pairs(*cc._sweep(key, t, acct, 10)) == {(0, 1), (1, 4), (2, 3)}
 
 
-SIZED = st.lists(st.tuples(st.integers(0, 3), st.integers(-50, 50), st.integers(1, 7)),
-                 max_size=40)
+SIZED = st.lists(st.tuples(st.integers(0, 3), st.integers(-50, 50), st.integers(1, 7),
+                           st.booleans()), max_size=40)
 
 
 @pytest.mark.parametrize("axis_max", [float(1 << 62), 2e4])  # one int64 sort, lexsort
+@pytest.mark.parametrize("use_index", [False, True])
 @settings(max_examples=80, deadline=None)
 @given(rows=SIZED, w=st.integers(0, 30), thr=st.sampled_from([0.2, 0.5, 0.8, 1.0]),
        block=st.sampled_from([None, 1, 5]))
 def test_sized_pairs_are_the_sweep_pairs_of_fitting_sizes(
-        rows: list[tuple[int, int, int]], w: int, thr: float, block: int | None,
-        axis_max: float) -> None:
+        rows: list[tuple[int, int, int, bool]], w: int, thr: float, block: int | None,
+        axis_max: float, use_index: bool) -> None:
     key = np.array([r[0] for r in rows], dtype=np.int64)
     t = np.array([r[1] for r in rows], dtype=np.int64)
     size = np.array([r[2] for r in rows], dtype=np.int64)
+    index = np.array([r[3] or not use_index for r in rows], dtype=bool)
     need = np.ceil(thr * size).astype(np.int64)
     ids = np.arange(len(rows), dtype=np.int64) * 10 + 3
     old = cc._AXIS_MAX
     cc._AXIS_MAX = axis_max
     try:
-        parts = list(cc._sized_pairs(key, size, need, t, w, ids=ids, block=block))
+        parts = list(cc._sized_pairs(key, size, need, t, w, ids=ids,
+                                     index=index if use_index else None, block=block))
     finally:
         cc._AXIS_MAX = old
     ii = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     jj = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     assert np.all(ii % 10 == 3) and np.all(jj % 10 == 3)
-    got = _pairs(ii // 10, jj // 10)
+    ii, jj = ii // 10, jj // 10
+    got = _pairs(ii, jj)
     assert len(got) == ii.size  # each unordered pair once
+    # the second of a pair is an index entry, of the smaller (or equal) size
+    assert np.all(index[jj]) and np.all(size[jj] <= size[ii])
     n = len(rows)
-    want = {(i, j) for i in range(n) for j in range(i + 1, n)
-            if key[i] == key[j] and abs(t[i] - t[j]) <= w
-            and size[i] >= need[j] and size[j] >= need[i]}
-    assert got == want
+
+    def wanted(i: int, j: int) -> bool:
+        small = [k for k in (i, j) if size[k] == min(size[i], size[j])]
+        return bool(key[i] == key[j] and abs(t[i] - t[j]) <= w and size[i] >= need[j]
+                    and size[j] >= need[i] and any(index[k] for k in small))
+
+    assert got == {(i, j) for i in range(n) for j in range(i + 1, n) if wanted(i, j)}
 
 
 def test_sized_pairs_refuse_times_too_far_apart() -> None:

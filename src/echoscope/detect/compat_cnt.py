@@ -1324,19 +1324,22 @@ _SIZED_LOOKUPS = 8
 
 
 def _sized_pairs(key: I64, size: I64, need: I64, t_us: I64, w_us: int, ids: I64 | None = None,
+                 index: npt.NDArray[np.bool_] | None = None,
                  block: int | None = None) -> Iterator[tuple[I64, I64]]:
-    """Every pair ``(i, j)`` of entries with the same key, ``|t_us[i] - t_us[j]| <= w_us``
-    and sizes that allow the similarity: the smaller size at least the larger one's
-    ``need`` (``need <= size``); each unordered pair once, about ``block`` pairs at a
-    time. Accounts are not compared.
+    """Pairs ``(i, j)`` of entries with the same key, ``|t_us[i] - t_us[j]| <= w_us`` and
+    sizes that allow the similarity (the smaller size at least the larger one's ``need``;
+    ``need <= size``), about ``block`` pairs at a time, each unordered pair once.
+    Accounts are not compared. With ``index`` (per entry) only the pairs where the
+    smaller entry is an index entry (for equal sizes: either one), ``j`` being that one;
+    without it every such pair.
 
-    The pairs of :func:`_sweep_blocks` that pass that size filter, without making the
+    The pairs of :func:`_sweep_blocks` that pass those filters, without making the
     others: entries sorted by (key, size, time), so each size of a key is one run; an
-    entry pairs with the later entries of its own run within the window and with the
-    entries of each smaller run of its key down to its need (a binary search for each
-    end of the window in each such run). With ``ids`` the pairs are ``(ids[i], ids[j])``.
-    Raises ``OverflowError`` when the runs do not fit one int64 axis (times centuries
-    apart; the caller sweeps then).
+    entry pairs with the index entries of its own run (for an index entry: the later
+    ones) and of each smaller run of its key down to its need, within the window (a
+    binary search for each end of the window in each such run). With ``ids`` the pairs
+    are ``(ids[i], ids[j])``. Raises ``OverflowError`` when the runs do not fit one int64
+    axis (times centuries apart; the caller sweeps then).
     """
     n = key.size
     if n < 2:
@@ -1366,13 +1369,27 @@ def _sized_pairs(key: I64, size: I64, need: I64, t_us: I64, w_us: int, ids: I64 
     base = np.zeros(first.size, dtype=np.int64)
     np.cumsum(width[:-1], out=base[1:])
     axis = base[run] + (ts - tmin[run])     # ascending; runs side by side
-    pos = np.arange(n, dtype=np.int64)
-    # own run (same size): the later entries within the window
-    hi = np.minimum(np.searchsorted(axis, axis + w_us, side="right"), end[run])
-    starts = [pos + 1]
-    counts = [hi - pos - 1]
-    at = [pos]
-    del hi, run
+    # the targets: index entries, in the same order (their own axis, run bounds)
+    if index is None:
+        is_index = np.ones(n, dtype=bool)
+        tpos = np.arange(n, dtype=np.int64)
+        t_axis, t_first, t_end = axis, first, end
+    else:
+        is_index = index[perm]
+        tpos = np.flatnonzero(is_index)
+        t_axis = axis[tpos]
+        t_first, t_end = np.searchsorted(tpos, first), np.searchsorted(tpos, end)
+    # own run (same size): the index entries within the window; an index entry takes
+    # only the later ones (each pair once)
+    lo = np.maximum(np.searchsorted(t_axis, axis - w_us, side="left"), t_first[run])
+    later = np.cumsum(is_index)              # an index entry's rank among them, plus one
+    np.maximum(lo, later, out=lo, where=is_index)
+    cnt = np.minimum(np.searchsorted(t_axis, axis + w_us, side="right"), t_end[run]) - lo
+    some = cnt > 0
+    at = [np.flatnonzero(some)]
+    starts = [lo[some]]
+    counts = [cnt[some]]
+    del lo, cnt, some, later, is_index, run
     rk = b[first]
     reach = (size - need)[perm]              # how many sizes below its own it may pair with
     for d in range(1, int(reach.max()) + 1):
@@ -1382,13 +1399,13 @@ def _sized_pairs(key: I64, size: I64, need: I64, t_us: I64, w_us: int, ids: I64 
         ok = rk[r] == target
         sel, r = sel[ok], r[ok]
         q = base[r] + (ts[sel] - tmin[r])    # the entry's time on run r's stretch of axis
-        lo = np.maximum(np.searchsorted(axis, q - w_us, side="left"), first[r])
-        c = np.minimum(np.searchsorted(axis, q + w_us, side="right"), end[r]) - lo
+        lo = np.maximum(np.searchsorted(t_axis, q - w_us, side="left"), t_first[r])
+        c = np.minimum(np.searchsorted(t_axis, q + w_us, side="right"), t_end[r]) - lo
         some = c > 0
         at.append(sel[some])
         starts.append(lo[some])
         counts.append(c[some])
-    del axis, b, ts, reach
+    del axis, t_axis, b, ts, reach
     # positions as int32 where they fit: half the memory traffic of the pair arrays
     idt: type[np.signedinteger[Any]] = np.int32 if n < (1 << 30) else np.int64
     src = np.concatenate(at).astype(idt)
@@ -1396,6 +1413,7 @@ def _sized_pairs(key: I64, size: I64, need: I64, t_us: I64, w_us: int, ids: I64 
     cnt = np.concatenate(counts)
     del at, starts, counts
     out = perm if ids is None else ids[perm]
+    out_t = out[tpos]
     ends = np.cumsum(cnt)
     step = max(1, _PAIR_BLOCK if block is None else block)
     m = src.size
@@ -1409,7 +1427,7 @@ def _sized_pairs(key: I64, size: I64, need: I64, t_us: I64, w_us: int, ids: I64 
             ii = np.repeat(src[k:up], c)
             jj = np.arange(total, dtype=idt)
             jj += np.repeat(lo_all[k:up] - (np.cumsum(c) - c).astype(idt), c)
-            yield out[ii], out[jj]
+            yield out[ii], out_t[jj]
         k = up
 
 
@@ -1727,13 +1745,14 @@ def _overlap(indptr: I64, tokens: I64, a: I64, b: I64) -> I64:
     return out
 
 
-def _candidate_pairs(p_tok: I64, p_doc: I64, t_us: I64, w_us: int, dsize: I64, dneed: I64,
-                     dacct: I64) -> tuple[I64, I64]:
+def _candidate_pairs(p_tok: I64, p_doc: I64, p_index: npt.NDArray[np.bool_], t_us: I64,
+                     w_us: int, dsize: I64, dneed: I64, dacct: I64) -> tuple[I64, I64]:
     """Candidate document pairs of :func:`_similar_pairs` (a pair sharing several prefix
     tokens repeats; a pair of one account may be among them): documents ``p_doc`` with
-    prefix token ``p_tok`` at ``t_us``, each document's size and the size a partner
-    needs. By :func:`_sized_pairs` (only pairs of fitting sizes are made), else (an
-    engine's pair sweep, long texts at a low threshold, times centuries apart) by the
+    prefix token ``p_tok`` at ``t_us`` (``p_index``: within the index prefix), each
+    document's size and the size a partner needs. By :func:`_sized_pairs` (only pairs of
+    fitting sizes that share a token of the smaller one's index prefix are made), else
+    (an engine's pair sweep, long texts at a low threshold, times centuries apart) by the
     plain sweep and a size filter."""
     from echoscope.engines.hooks import PAIR_SWEEP
 
@@ -1741,7 +1760,8 @@ def _candidate_pairs(p_tok: I64, p_doc: I64, t_us: I64, w_us: int, dsize: I64, d
     got: list[tuple[I64, I64]] | None = None
     if PAIR_SWEEP.get() is None and int((e_size - e_need).sum()) <= _SIZED_LOOKUPS * p_doc.size:
         try:
-            got = list(_sized_pairs(p_tok, e_size, e_need, t_us, w_us, ids=p_doc))
+            got = list(_sized_pairs(p_tok, e_size, e_need, t_us, w_us, ids=p_doc,
+                                    index=p_index))
         except OverflowError:
             got = None
     if got is None:
@@ -1811,7 +1831,14 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     p_doc = np.repeat(np.arange(docs.size, dtype=np.int64), plen)
     offs = np.arange(p_doc.size, dtype=np.int64) - np.repeat(np.cumsum(plen) - plen, plen)
     p_tok = tokens[indptr[dtext][p_doc] + offs]
-    del offs, plen
+    # The shorter index prefix: a pair of sizes n >= m with Jaccard >= t shares a token
+    # among the first n - ceil(t n) + 1 of the one and m - ceil(2t / (1 + t) m) + 1 of
+    # the other (both hold their first common token), so only these entries are looked
+    # for among the smaller (or equal) sets.
+    t_mid = 2 * t_low / (1 + t_low)
+    ilen = np.clip(sizes - np.ceil(t_mid * sizes).astype(np.int64) + 1, 1, prefix)
+    p_index = offs < ilen[dtext][p_doc]
+    del offs, plen, ilen
     p_t = tb.t[docs[p_doc]]
     t_us = np.round(p_t * 1e6).astype(np.int64)
     w_us = math.floor(window * 1e6) + _slack_us(p_t, window)
@@ -1821,8 +1848,8 @@ def _similar_pairs(tb: _Tables, original: npt.NDArray[np.bool_], params: CntPara
     # float product, rounded up)
     dsize = sizes[dtext]
     dneed = np.ceil(t_low * dsize).astype(np.int64)
-    a, b = _candidate_pairs(p_tok, p_doc, t_us, w_us, dsize, dneed, tb.user[docs])
-    del p_tok, p_doc, t_us, dneed
+    a, b = _candidate_pairs(p_tok, p_doc, p_index, t_us, w_us, dsize, dneed, tb.user[docs])
+    del p_tok, p_doc, p_index, t_us, dneed
     # exact Jaccard as the toolkit computes it (float division)
     na, nb = dsize[a], dsize[b]
     inter = _overlap(indptr, tokens, dtext[a], dtext[b])
