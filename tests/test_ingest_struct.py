@@ -99,11 +99,13 @@ def test_what_msgspec_accepts_but_orjson_refuses(tmp_path: Path,
     assert {"504", "508", "509", "512", "514", "515"} <= post_ids
 
 
+@pytest.mark.parametrize("early", [True, False])
 @pytest.mark.parametrize("chunk", [1, 7, 100, 1500, 1 << 23])
 def test_block_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                          chunk: int) -> None:
+                          chunk: int, early: bool) -> None:
     """Lines split across reads (multi-byte characters and number signs cut in two)."""
     monkeypatch.setattr(_v1_struct, "_CHUNK", chunk)
+    monkeypatch.setattr(_v1_struct, "EARLY_INSERT", early)
     objs = variants()
     objs[1]["text"] = "مرحبا بالعالم 😀 " * 20
     body = (b"\xef\xbb\xbf" + lines_of(objs[:3])

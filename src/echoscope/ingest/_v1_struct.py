@@ -14,9 +14,9 @@ of its own beside the decoding (``_Inserter``; DuckDB releases the GIL): the acc
 snapshots go into a temporary table block by block, and the posts straight into
 ``posts`` while that is the reference's result (see ``_Inserter``); otherwise they are
 appended to an Arrow stream file in the workspace's temporary folder, which the driver
-inserts with one bulk statement at the end (many small appends to an uncommitted
-*temporary* table made DuckDB's memory grow with the file; see benchmarks/RESULTS.md).
-Memory stays bounded however large the file.
+inserts with one bulk statement at the end. Memory stays bounded however large the file
+(each table reaches DuckDB through a replacement scan, not a registered view, which
+would keep its Arrow data alive until COMMIT: ``Workspace._insert``).
 
 Exactness is by construction. A line goes whole to the reference parser
 (:func:`echoscope.ingest.twitter_v1._dispatch`), before anything was recorded for it,
@@ -28,8 +28,9 @@ UTF-8 in a skipped field (msgspec only checks the strings it decodes; a whole bl
 checked by Arrow's UTF-8 validator, line by line with Python's only when that fails),
 and, at the end of its block, when a time string in it is one the reference refuses
 (the lines for the reference parser are handed to it in line order at each block's end,
-so ``--strict`` stops at the same line). Tests compare this path, the SQL path and the reference parser on the example records,
-mixed bad files and Hypothesis mutations.
+so ``--strict`` stops at the same line). Tests compare this path, the SQL path and the
+reference parser on the example records, mixed bad files, odd time strings and
+Hypothesis mutations.
 """
 
 from __future__ import annotations
@@ -359,10 +360,6 @@ def _suspect_lines(block: bytes, lines: list[bytes], sep: int, extra: int = 0) -
     return bad
 
 
-def _scalar(con: Any, sql: str) -> Any:
-    return con.execute(sql).fetchall()[0][0]
-
-
 def _spill_dir(con: Any) -> str:
     """A fresh folder for this load's Parquet batches (in DuckDB's temp folder)."""
     base = None
@@ -566,9 +563,9 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
     # DuckDB's share of the work beside the decoding (not in a worker process)
     ins: _Inserter | None = None
     if con is not None and out is None:
-        ins = _Inserter(con, posts=EARLY_INSERT and not _scalar(
-            con, "SELECT count(*) FROM (SELECT 1 FROM posts WHERE platform = 'twitter' "
-            "LIMIT 1)"))
+        ins = _Inserter(con, posts=EARLY_INSERT and not con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM posts WHERE platform = 'twitter' "
+            "LIMIT 1)").fetchall()[0][0])
     early_posts: list[pa.Table] = []  # a block's tables, put together up to ``batch`` rows
     early_snaps: list[pa.Table] = []
 
