@@ -315,3 +315,21 @@ def test_console_script_skips_teardown_after_cnt_runs(cnt_csv: Path, tmp_path: P
                         "cnt", "-q"], capture_output=True, text=True, check=False)
     assert p.returncode == 2
     assert "exit handlers ran" in p.stderr and "teardown ran" in p.stderr
+
+
+def test_cnt_run_leaves_the_garbage_collector_as_it_was(cnt_csv: Path, tmp_path: Path) -> None:
+    import gc
+
+    args = ["network", str(cnt_csv), "--compat", "cnt", "--type", "co_tweet",
+            "--time-window", "60", "-o", str(tmp_path / "e.csv"), "-q"]
+    assert gc.isenabled()
+    assert main(args) == 0
+    assert gc.isenabled()
+    assert main([*args[:4], "no_such_type", *args[5:]]) == 2  # an error inside the block
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert main(args) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
