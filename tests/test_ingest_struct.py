@@ -195,11 +195,10 @@ def test_spill_write_failure_is_an_error_not_a_broken_stream(
     def full(*a: Any, **k: Any) -> Any:
         raise OSError(28, "No space left on device")
 
+    monkeypatch.setattr(_v1_struct, "EARLY_INSERT", False)  # the posts to the spill file
     first = tmp_path / "first.jsonl"
     first.write_bytes(lines_of([dict(variants()[1], id_str="77")]))
     with Workspace(tmp_path / "w.echoscope.duckdb") as ws:
-        # a Twitter post already there: this file's posts go to the spill file (into
-        # an empty workspace they go straight into posts, see the early-insert tests)
         ingest_files([str(first)], ws)
         monkeypatch.setattr(_v1_struct.pa, "OSFile", full)
         with pytest.raises(WorkspaceError, match="free disk space"):
@@ -467,8 +466,8 @@ def test_early_inserts_give_the_reference_result(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  case: str) -> None:
     """Posts go into ``posts`` while the file is read until something could make a
-    later line's row win (a recurring id, a post through the reference parser) or
-    ``posts`` already held Twitter posts; the result is the reference parser's."""
+    later line's row win (a recurring id, a post through the reference parser), and not
+    when ``posts`` already held Twitter posts; the result is the reference parser's."""
     monkeypatch.setattr(_v1_struct, "BATCH", 4)
     monkeypatch.setattr(_v1_struct, "_CHUNK", 900)  # a block per few lines
     objs = [dict(variants()[1], id_str=str(200 + i), full_text=f"words {i}")
@@ -487,7 +486,7 @@ def test_early_inserts_give_the_reference_result(tmp_path: Path,
     sizes = _spy_early(monkeypatch)
     if case == "existing":
         first = tmp_path / "first.jsonl"
-        first.write_bytes(lines_of([dict(objs[0], id_str="77")]))
+        first.write_bytes(lines_of([dict(objs[20], id_str="220", full_text="older")]))
         got = []
         for fast in (True, False):
             monkeypatch.setattr(_driver, "FAST_PATH", fast)
@@ -497,6 +496,7 @@ def test_early_inserts_give_the_reference_result(tmp_path: Path,
                 ingest_files([str(f)], ws)
                 got.append(snapshot(ws))
         assert got[0] == got[1] and sizes == []
+        assert {r[1]: r[6] for r in got[0]["posts"]}["220"] == "older"
         return
     fast, slow = struct_and_reference(f, monkeypatch)
     assert fast == slow

@@ -563,6 +563,7 @@ def _load(stream: IO[bytes] | None, sink: Sink, con: Any, stage: str, spill: str
     # DuckDB's share of the work beside the decoding (not in a worker process)
     ins: _Inserter | None = None
     if con is not None and out is None:
+        # (posts early only into a workspace without Twitter posts: no id to compare)
         ins = _Inserter(con, posts=EARLY_INSERT and not con.execute(
             "SELECT count(*) FROM (SELECT 1 FROM posts WHERE platform = 'twitter' "
             "LIMIT 1)").fetchall()[0][0])
