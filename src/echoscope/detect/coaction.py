@@ -89,6 +89,8 @@ from echoscope.detect.kernel import count_pairs, isolated_mask, sort_actions, sw
 from echoscope.detect.null import (
     account_excess,
     benjamini_hochberg,
+    bout_pairs_per_key,
+    bout_strata,
     candidate_denominator,
     chance_partners,
     configuration_strata,
@@ -168,6 +170,11 @@ class DetectParams(Params):
         "into the next lower stratum, so a small campaign's few keys do not set their own "
         "stratum's rate; 0 or 1 = no merging (default: 20 raised recall at 20k but lowered "
         "precision at 3M, 0.812 -> 0.713; benchmarks/RESULTS.md)"))
+    null_bouts: bool = field(default=False, metadata={
+        "help": "configuration null counted in bouts (an account's actions on one key with "
+                "gaps of at most the window count once), in the unit of the edge's "
+                "statistic (distinct keys); embedded engine only; off by default "
+                "(docs/methods.md, 'Bouts')"})
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
     event_types: tuple[str, ...] = field(default=EVENT_TYPES, metadata=choice(
@@ -195,6 +202,9 @@ class DetectParams(Params):
                     f"window = {w!r} must be 'auto' or a number of seconds in [0, 2592000].")
         if not self.auto_candidates:
             raise ParameterError("auto_candidates must list at least one window.")
+        if self.null_bouts and (self.time_classes > 1 or self.account_time_classes > 1):
+            raise ParameterError("null_bouts counts popularity strata only: use "
+                                 "time_classes = account_time_classes = 1 with it.")
 
     def resolved_windows(self) -> tuple[float, ...]:
         """The windows used: sorted, de-duplicated (``window`` number overrides)."""
@@ -368,9 +378,13 @@ def _layer_edges(layer: _Layer, p: DetectParams,
             nak_ = n_acc_key.copy()
             nak_[capped] = 0
             del live
-        strata, key_stratum, s_pairs, s_denom = configuration_strata(
-            nk_, nt_, na_, w, nak_, layer.n_accounts, p.time_classes,
-            p.min_stratum_keys)
+        if p.null_bouts:
+            strata, key_stratum, s_pairs, s_denom, bts = bout_strata(
+                nk_, nt_, na_, w, nak_, layer.n_accounts, p.min_stratum_keys)
+        else:
+            strata, key_stratum, s_pairs, s_denom = configuration_strata(
+                nk_, nt_, na_, w, nak_, layer.n_accounts, p.time_classes,
+                p.min_stratum_keys)
         info["null_pairs"] = round(float(s_pairs.sum()))
         info["null_strata"] = int(s_pairs.size)
     code, pkey, delay, event = sweep_pair_events(k2, t2, a2, w, layer.n_accounts)
@@ -401,7 +415,12 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         rows = sel[gid]  # only the candidates' rows
         rank = np.cumsum(sel) - 1
         n_sel = int(sel.sum())
-        own = np.bincount(rank[gid[rows]] * n_str + key_stratum[pkey[rows]],
+        own_g, own_k = gid[rows], pkey[rows]
+        if p.null_bouts:  # in bouts: a pair's co-acted keys (each at least one bout pair)
+            nkd = max(n_key_dict, 1)
+            u = np.unique(own_g * nkd + own_k)
+            own_g, own_k = u // nkd, u % nkd
+        own = np.bincount(rank[own_g] * n_str + key_stratum[own_k],
                           minlength=n_sel * n_str)
         null["own"] = own.astype(np.float64).reshape(n_sel, n_str)
         # all co-acting pairs among the candidates' accounts (one shared key too) and
@@ -410,9 +429,17 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         multi = ucode[nk >= max(2, p.min_keys)]
         cand[multi // layer.n_accounts] = True
         cand[multi % layer.n_accounts] = True
-        both = cand[code // layer.n_accounts] & cand[code % layer.n_accounts]
-        null["cc_pairs"] = np.bincount(key_stratum[pkey[both]], minlength=n_str)[
-            :n_str].astype(np.float64)
+        if p.null_bouts:
+            bk, ba, bs, be = bts
+            cb = cand[ba]
+            null["cc_pairs"] = np.bincount(key_stratum, weights=bout_pairs_per_key(
+                bk[cb], bs[cb], be[cb], w, key_stratum.size), minlength=n_str)[
+                :n_str].astype(np.float64)
+            del bts, bk, ba, bs, be, cb
+        else:
+            both = cand[code // layer.n_accounts] & cand[code % layer.n_accounts]
+            null["cc_pairs"] = np.bincount(key_stratum[pkey[both]], minlength=n_str)[
+                :n_str].astype(np.float64)
         null["cc_denom"] = candidate_denominator(strata, cand)
         # for the account-level test (null.chance_partners): the stratum Gram matrix of
         # all the layer's accounts and the strata rows of the accounts in tested pairs
@@ -428,7 +455,7 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         # so this keeps the bursts' co-action in the null, while a campaign alone in its
         # stratum (its pairs share many keys) still does not set its own rate
         sa, sb = ucode[sel] // layer.n_accounts, ucode[sel] % layer.n_accounts
-        own_sum = np.bincount(acc_ks[pkey[rows]], minlength=a_pairs.size)[:a_pairs.size]
+        own_sum = np.bincount(acc_ks[own_k], minlength=a_pairs.size)[:a_pairs.size]
         null.update(account_null(acc_strata, sa, sb, own_sum, a_pairs, a_denom))
         del acc_strata, acc_ks, nk_, nt_, na_, nak_
     del code, pkey, delay

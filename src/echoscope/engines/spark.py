@@ -433,6 +433,10 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
     stats = stats if stats is not None else {}
     if split_rows < 2:
         raise ParameterError(f"split_rows = {split_rows} must be at least 2.")
+    if p.null == "configuration" and p.null_bouts:
+        raise ParameterError(
+            "null_bouts = true: the Spark engine's configuration null counts actions, not "
+            "bouts; use the embedded engine or null_bouts = false (docs/spark.md).")
     if p.null == "configuration":
         for name in ("time_classes", "account_time_classes"):
             if getattr(p, name) > 1:
