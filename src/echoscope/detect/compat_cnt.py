@@ -1295,25 +1295,31 @@ def _sweep_blocks(key: I64, t_us: I64, acct: I64, w_us: int,
     cnt = hi - np.arange(1, n + 1, dtype=np.int64)
     del hi, axis
     a = acct[perm]
-    ends = np.cumsum(cnt)
-    step = max(1, _PAIR_BLOCK if block is None else block)
     # positions as int32 where they fit: half the memory traffic of the pair arrays
     idt: type[np.signedinteger[Any]] = np.int32 if n < (1 << 30) else np.int64
+    for lo, up, c, total in _pair_blocks(cnt, block):
+        ii: npt.NDArray[np.signedinteger[Any]] = np.repeat(np.arange(lo, up, dtype=idt), c)
+        jj: npt.NDArray[np.signedinteger[Any]] = np.arange(total, dtype=idt)
+        jj -= np.repeat((np.cumsum(c) - c).astype(idt), c)
+        jj += ii
+        jj += 1
+        keep = a[ii] != a[jj]
+        yield perm[ii[keep]], perm[jj[keep]]
+
+
+def _pair_blocks(cnt: I64, block: int | None) -> Iterator[tuple[int, int, I64, int]]:
+    """Consecutive entries ``lo:up`` whose pair counts ``cnt`` sum to about ``block``
+    (``_PAIR_BLOCK`` by default; an entry with more pairs alone), as ``(lo, up,
+    cnt[lo:up], their sum)``; blocks without pairs are skipped."""
+    ends = np.cumsum(cnt)
+    step = max(1, _PAIR_BLOCK if block is None else block)
     lo = 0
-    while lo < n:
+    while lo < cnt.size:
         done = int(ends[lo - 1]) if lo else 0
         up = max(lo + 1, int(np.searchsorted(ends, done + step, side="right")))
-        c = cnt[lo:up]
         total = int(ends[up - 1]) - done
         if total:
-            ii: npt.NDArray[np.signedinteger[Any]] = np.repeat(
-                np.arange(lo, up, dtype=idt), c)
-            jj: npt.NDArray[np.signedinteger[Any]] = np.arange(total, dtype=idt)
-            jj -= np.repeat((np.cumsum(c) - c).astype(idt), c)
-            jj += ii
-            jj += 1
-            keep = a[ii] != a[jj]
-            yield perm[ii[keep]], perm[jj[keep]]
+            yield lo, up, cnt[lo:up], total
         lo = up
 
 
@@ -1414,21 +1420,11 @@ def _sized_pairs(key: I64, size: I64, need: I64, t_us: I64, w_us: int, ids: I64 
     del at, starts, counts
     out = perm if ids is None else ids[perm]
     out_t = out[tpos]
-    ends = np.cumsum(cnt)
-    step = max(1, _PAIR_BLOCK if block is None else block)
-    m = src.size
-    k = 0
-    while k < m:
-        done = int(ends[k - 1]) if k else 0
-        up = max(k + 1, int(np.searchsorted(ends, done + step, side="right")))
-        c = cnt[k:up]
-        total = int(ends[up - 1]) - done
-        if total:
-            ii = np.repeat(src[k:up], c)
-            jj = np.arange(total, dtype=idt)
-            jj += np.repeat(lo_all[k:up] - (np.cumsum(c) - c).astype(idt), c)
-            yield out[ii], out_t[jj]
-        k = up
+    for k, up, c, total in _pair_blocks(cnt, block):
+        ii = np.repeat(src[k:up], c)
+        jj = np.arange(total, dtype=idt)
+        jj += np.repeat(lo_all[k:up] - (np.cumsum(c) - c).astype(idt), c)
+        yield out[ii], out_t[jj]
 
 
 def _sweep_kernel(k: I64, ts: I64, a: I64, w_us: int, perm: I64) -> tuple[I64, I64]:
