@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from echoscope.detect import DetectParams, coaction_edges
-from echoscope.detect.null import bout_pairs_per_key, bouts
+from echoscope.detect.coaction import _Layer, _layer_edges
+from echoscope.detect.null import bout_pairs_per_key, bouts, pair_bout_pairs
 from echoscope.errors import ParameterError
 from test_detect import organic, planted, table
 
@@ -105,3 +106,61 @@ def test_spark_engine_refuses_bouts():
 
     with pytest.raises(ParameterError, match="null_bouts"):
         edges_from_actions(object(), DetectParams(null_bouts=True))  # type: ignore[arg-type]
+
+
+def _brute_pair_bouts(bk, ba, bs, be, a: int, b: int, k: int, w: int) -> int:
+    ia = [i for i in range(bk.size) if bk[i] == k and ba[i] == a]
+    ib = [j for j in range(bk.size) if bk[j] == k and ba[j] == b]
+    return sum(1 for i in ia for j in ib if bs[j] - be[i] <= w and bs[i] - be[j] <= w)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 300), st.integers(0, 3)),
+                max_size=30), st.integers(0, 60))
+def test_pair_bout_pairs_match_brute_force(rows: list[tuple[int, int, int]], w: int) -> None:
+    key = np.array([r[0] for r in rows], dtype=np.int64)
+    t = np.array([r[1] for r in rows], dtype=np.int64)
+    acct = np.array([r[2] for r in rows], dtype=np.int32)
+    bts = bouts(key, t, acct, w)
+    q = [(a, b, k) for a in range(4) for b in range(4) if a != b for k in range(3)]
+    qa, qb, qk = (np.array(c, dtype=np.int64) for c in zip(*q, strict=True))
+    got = pair_bout_pairs(bts, qa, qb, qk, w, 4)
+    assert got.tolist() == [_brute_pair_bouts(*bts, a, b, k, w) for a, b, k in q]
+    # summed over account pairs (a < b), the per-key co-acting bout pairs
+    per_key = bout_pairs_per_key(bts[0], bts[2], bts[3], w, 3)
+    lower = qa < qb
+    assert np.bincount(qk[lower], weights=got[lower], minlength=3).tolist() == \
+        per_key.tolist()
+
+
+def test_own_coaction_counted_in_bouts():
+    # a crew acting on each of its keys in two bursts 20 minutes apart: each member pair
+    # co-acts in two bout pairs per key, and leaving the pair's own co-action out of the
+    # rate constants must leave out both (one per key left the crew's own co-action in
+    # its stratum's rate: the 3M storm's recall fell 0.874 -> 0.754)
+    rng = np.random.default_rng(1)
+    acc, key, t = organic(n_acc=150, n_keys=2000, n_act=3000, seed=1)
+    ca, ck, ct = [], [], []
+    for k in range(6):
+        for burst in (0, 1200):
+            t0 = k * 86400 + 10 * 3600 + burst
+            for a in range(10):
+                for _ in range(3):
+                    ca.append(90000 + a)
+                    ck.append(10**6 + k)
+                    ct.append(t0 + int(rng.integers(0, 120)))
+    acc, key, t = np.r_[acc, ca], np.r_[key, ck], np.r_[t, ct] * 1_000_000
+    w = 60_000_000
+    acct = acc.astype(np.int32)
+    p = DetectParams(types=("repost",), windows=(60.0,), alpha=1.0, null_bouts=True)
+    cols, _ = _layer_edges(_Layer("repost", 60.0, key.astype(np.int64), t.astype(np.int64),
+                                  acct, int(acct.max()) + 1), p, {})
+    bts = bouts(key.astype(np.int64), t.astype(np.int64), acct, w)
+    crew = (cols["a"] >= 90000) & (cols["b"] >= 90000)
+    assert crew.sum() == 45
+    own = cols["null"]["own"].sum(axis=1)
+    for i in np.flatnonzero(crew):
+        a, b = int(cols["a"][i]), int(cols["b"][i])
+        expect = sum(_brute_pair_bouts(*bts, a, b, 10**6 + k, w) for k in range(6))
+        assert expect >= 12  # two bursts on each of the six keys
+        assert own[i] == expect

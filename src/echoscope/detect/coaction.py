@@ -95,6 +95,7 @@ from echoscope.detect.null import (
     chance_partners,
     configuration_strata,
     heavy_accounts,
+    pair_bout_pairs,
     pairs_per_key,
     poisson_tail,
     rates,
@@ -416,11 +417,16 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         rank = np.cumsum(sel) - 1
         n_sel = int(sel.sum())
         own_g, own_k = gid[rows], pkey[rows]
-        if p.null_bouts:  # in bouts: a pair's co-acted keys (each at least one bout pair)
+        own_w: F64 | None = None
+        if p.null_bouts:  # in bouts: a pair's co-acting bout pairs on each co-acted key
             nkd = max(n_key_dict, 1)
             u = np.unique(own_g * nkd + own_k)
             own_g, own_k = u // nkd, u % nkd
-        own = np.bincount(rank[own_g] * n_str + key_stratum[own_k],
+            oc = ucode[own_g]
+            own_w = pair_bout_pairs(bts, oc // layer.n_accounts, oc % layer.n_accounts,
+                                    own_k, w, layer.n_accounts).astype(np.float64)
+            del oc
+        own = np.bincount(rank[own_g] * n_str + key_stratum[own_k], weights=own_w,
                           minlength=n_sel * n_str)
         null["own"] = own.astype(np.float64).reshape(n_sel, n_str)
         # all co-acting pairs among the candidates' accounts (one shared key too) and
@@ -455,7 +461,8 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         # so this keeps the bursts' co-action in the null, while a campaign alone in its
         # stratum (its pairs share many keys) still does not set its own rate
         sa, sb = ucode[sel] // layer.n_accounts, ucode[sel] % layer.n_accounts
-        own_sum = np.bincount(acc_ks[own_k], minlength=a_pairs.size)[:a_pairs.size]
+        own_sum = np.bincount(acc_ks[own_k], weights=own_w,
+                              minlength=a_pairs.size)[:a_pairs.size]
         null.update(account_null(acc_strata, sa, sb, own_sum, a_pairs, a_denom))
         del acc_strata, acc_ks, nk_, nt_, na_, nak_
     del code, pkey, delay

@@ -40,6 +40,7 @@ __all__ = [
     "heavy_accounts",
     "layer_rate",
     "merge_thin_strata",
+    "pair_bout_pairs",
     "pairs_per_key",
     "poisson_tail",
     "rates",
@@ -270,6 +271,42 @@ def bout_pairs_per_key(bkey: I64, start: I64, end: I64, w: int, n_keys: int) -> 
     oe = np.lexsort((hi, bkey))
     per = np.asarray(_overlaps(bkey[o], lo[o], bkey[oe], hi[oe])).astype(np.float64)
     return np.bincount(bkey[o], weights=per, minlength=n_keys).astype(np.float64)
+
+
+@njit(cache=True, nogil=True)
+def _pair_bout_counts(lo_a: I64, hi_a: I64, lo_b: I64, hi_b: I64, start: I64, end: I64,
+                      w: int) -> I64:  # pragma: no cover
+    """Per query: co-acting pairs between bouts ``[lo_a, hi_a)`` and ``[lo_b, hi_b)``."""
+    n = lo_a.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    for q in range(n):
+        c = 0
+        for i in range(lo_a[q], hi_a[q]):
+            for j in range(lo_b[q], hi_b[q]):
+                if start[j] - end[i] <= w and start[i] - end[j] <= w:
+                    c += 1
+        out[q] = c
+    return out
+
+
+def pair_bout_pairs(bts: tuple[I64, I64, I64, I64], qa: I64, qb: I64, qk: I64,
+                    w: int, n_acct: int) -> I64:
+    """Co-acting bout pairs of accounts ``qa`` and ``qb`` on key ``qk`` (per query), from
+    the bouts of :func:`bouts` (sorted by key, account, start): the tested pairs' own
+    co-action in the null's unit, so that leaving it out of the rate constants leaves all
+    of it out (a pair whose accounts act on one key in several bouts co-acts in several
+    bout pairs, not one)."""
+    bk, ba, bs, be = bts
+    if qa.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    comp = bk * n_acct + ba
+    ca = qk * n_acct + qa
+    cb = qk * n_acct + qb
+    lo_a = np.searchsorted(comp, ca, side="left").astype(np.int64)
+    hi_a = np.searchsorted(comp, ca, side="right").astype(np.int64)
+    lo_b = np.searchsorted(comp, cb, side="left").astype(np.int64)
+    hi_b = np.searchsorted(comp, cb, side="right").astype(np.int64)
+    return np.asarray(_pair_bout_counts(lo_a, hi_a, lo_b, hi_b, bs, be, w))
 
 
 def bout_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64, n_acct: int,
