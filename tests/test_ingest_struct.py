@@ -605,11 +605,14 @@ def test_an_error_on_the_inserter_thread_stops_ingest(tmp_path: Path,
     from echoscope.errors import WorkspaceError
 
     with Workspace(tmp_path / "w.echoscope.duckdb") as ws:
+        ws.con.execute("SET threads = 2")
         # (an OSError: not taken for a broken input stream, which keeps what was read)
         with pytest.raises(WorkspaceError, match="No space left"):
             ingest_files([str(f)], ws)
         assert ws.count("posts") == 0 and ws.count("accounts") == 0
         assert ws.count("files") == 0
+        # DuckDB ran on one thread while the file was read; the setting is back
+        assert ws.scalar("SELECT current_setting('threads')") == 2
 
 
 @settings(max_examples=300, deadline=None)

@@ -411,6 +411,12 @@ class _Inserter:
     def __init__(self, con: Any, posts: bool) -> None:
         self.con = con
         self.posts = posts  # posts may still go in early
+        # DuckDB on one thread while the file is read (restored by ``stop``): the
+        # decoding thread is what the load waits for, and it needs a core of its own
+        self._threads: int | None = int(
+            con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        if self._threads > 1:
+            con.execute("SET threads = 1")
         self.snap_table = ""
         self.error: BaseException | None = None
         self.n_early = 0
@@ -488,6 +494,9 @@ class _Inserter:
             self._queue.put(None)
             self._thread.join()
         self._ids = []
+        if self._threads is not None and self._threads > 1:
+            self.con.execute(f"SET threads = {self._threads}")
+        self._threads = None
 
 
 def struct_load_v1(stream: IO[bytes], sink: Sink, con: Any, stage: str) -> None:
