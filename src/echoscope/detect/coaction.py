@@ -422,10 +422,13 @@ def _layer_edges(layer: _Layer, p: DetectParams,
             nkd = max(n_key_dict, 1)
             u = np.unique(own_g * nkd + own_k)
             own_g, own_k = u // nkd, u % nkd
-            oc = ucode[own_g]
-            own_w = pair_bout_pairs(bts, oc // layer.n_accounts, oc % layer.n_accounts,
-                                    own_k, w, layer.n_accounts).astype(np.float64)
-            del oc
+            own_w = np.empty(own_g.size, dtype=np.float64)
+            for i in range(0, own_g.size, 1 << 22):
+                oc = ucode[own_g[i:i + (1 << 22)]]
+                own_w[i:i + oc.size] = pair_bout_pairs(
+                    bts, oc // layer.n_accounts, oc % layer.n_accounts,
+                    own_k[i:i + oc.size], w, layer.n_accounts)
+            del u
         own = np.bincount(rank[own_g] * n_str + key_stratum[own_k], weights=own_w,
                           minlength=n_sel * n_str)
         null["own"] = own.astype(np.float64).reshape(n_sel, n_str)

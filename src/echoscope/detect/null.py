@@ -297,16 +297,20 @@ def pair_bout_pairs(bts: tuple[I64, I64, I64, I64], qa: I64, qb: I64, qk: I64,
     of it out (a pair whose accounts act on one key in several bouts co-acts in several
     bout pairs, not one)."""
     bk, ba, bs, be = bts
+    out = np.zeros(qa.size, dtype=np.int64)
     if qa.size == 0:
-        return np.zeros(0, dtype=np.int64)
+        return out
     comp = bk * n_acct + ba
-    ca = qk * n_acct + qa
-    cb = qk * n_acct + qb
-    lo_a = np.searchsorted(comp, ca, side="left").astype(np.int64)
-    hi_a = np.searchsorted(comp, ca, side="right").astype(np.int64)
-    lo_b = np.searchsorted(comp, cb, side="left").astype(np.int64)
-    hi_b = np.searchsorted(comp, cb, side="right").astype(np.int64)
-    return np.asarray(_pair_bout_counts(lo_a, hi_a, lo_b, hi_b, bs, be, w))
+    for i in range(0, qa.size, 1 << 20):  # in chunks: few temporaries of the queries' size
+        j = min(i + (1 << 20), qa.size)
+        ca = qk[i:j] * n_acct + qa[i:j]
+        cb = qk[i:j] * n_acct + qb[i:j]
+        out[i:j] = _pair_bout_counts(
+            np.searchsorted(comp, ca, side="left").astype(np.int64),
+            np.searchsorted(comp, ca, side="right").astype(np.int64),
+            np.searchsorted(comp, cb, side="left").astype(np.int64),
+            np.searchsorted(comp, cb, side="right").astype(np.int64), bs, be, w)
+    return out
 
 
 def bout_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64, n_acct: int,
