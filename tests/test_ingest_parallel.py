@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import copy
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from echoscope.ingest import _driver, _v1_parallel, _v1_struct, ingest_files, tw
 from echoscope.workspace import Workspace
 from test_ingest_fastpath import lines_of, snapshot, variants
 from test_ingest_struct import struct_and_reference
+from test_workspace import kill_mid_ingest
 
 
 @pytest.fixture
@@ -154,21 +153,9 @@ def test_sigkill_leaves_the_workspace_as_before(tmp_path: Path) -> None:
     with Workspace(wsp) as ws:
         ingest_files([str(first)], ws)
         before = snapshot(ws)
-    marker = tmp_path / "marker"
-    script = tmp_path / "child.py"
-    script.write_text(_CHILD)
     env = dict(os.environ, ECHOSCOPE_V1_PARALLEL_MIN_BYTES="1", ECHOSCOPE_V1_WORKERS="2",
                ECHOSCOPE_V1_PATH="struct")
-    proc = subprocess.Popen([sys.executable, str(script), str(wsp), str(big), str(marker)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "child never reached mid-ingest"
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    proc.communicate()
+    kill_mid_ingest(tmp_path, _CHILD, [str(wsp), str(big)], env=env)
     with Workspace(wsp) as ws:
         assert snapshot(ws) == before
         s = ingest_files([str(big)], ws)  # and it is usable: the file now goes in

@@ -18,6 +18,7 @@ from echoscope.errors import RecordError
 from echoscope.ingest import _driver, _v1_struct, ingest_files, twitter_v1
 from echoscope.workspace import Workspace
 from test_ingest_fastpath import lines_of, snapshot, variants
+from test_workspace import kill_mid_ingest
 
 
 def struct_and_reference(path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -538,11 +539,6 @@ Path(marker).write_text("finished")
 def test_sigkill_after_early_inserts_leaves_workspace_as_before(tmp_path: Path) -> None:
     """Killed after thousands of posts went into ``posts`` while the file was read: the
     workspace is as before (the file's one transaction never committed), then usable."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
     wsp = tmp_path / "ws.duckdb"
     plain = variants()[1]
@@ -556,20 +552,8 @@ def test_sigkill_after_early_inserts_leaves_workspace_as_before(tmp_path: Path) 
         ingest_files([str(other)], ws, format="twitter-v1")
         before = {t: ws.count(t) for t in ("posts", "accounts", "rejects", "files")}
     assert before == {"posts": 0, "accounts": 0, "rejects": 1, "files": 1}
-    marker = tmp_path / "marker"
-    script = tmp_path / "child.py"
-    script.write_text(_KILL_CHILD)
-    proc = subprocess.Popen([sys.executable, str(script), str(wsp), str(big), str(marker)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "child never reached mid-ingest"
-        time.sleep(0.01)
-    said = marker.read_text()
-    assert said.startswith("mid-ingest") and 3000 <= int(said.split()[1]) < 20_000, said
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    said = kill_mid_ingest(tmp_path, _KILL_CHILD, [str(wsp), str(big)])
+    assert 3000 <= int(said.split()[1]) < 20_000, said
     with Workspace(wsp) as ws:
         assert {t: ws.count(t) for t in ("posts", "accounts", "rejects", "files")} == before
         s = ingest_files([str(big)], ws)

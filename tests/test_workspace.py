@@ -187,23 +187,9 @@ def test_sigkill_mid_ingest_leaves_workspace_as_before(tmp_path: Path, mode: str
         snapshot = ws.sql("SELECT * FROM posts ORDER BY post_id").to_pylist()
     assert before["posts"] == 201 and before["rejects"] == 1
 
-    marker = tmp_path / "marker"
-    script = tmp_path / "child.py"
-    script.write_text(_CHILD)
-    proc = subprocess.Popen([sys.executable, str(script), str(wsp), str(big), str(marker), mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "child never reached mid-ingest"
-        time.sleep(0.01)
-    said = marker.read_text()
-    assert said.startswith("mid-ingest"), said
+    said = kill_mid_ingest(tmp_path, _CHILD, [str(wsp), str(big)], (mode,))
     if mode == "struct-mid-file":  # killed with 2,000+ of the file's 27,000 posts decoded
         assert 2000 <= int(said.split()[1]) < 27_000, said
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
 
     with Workspace(wsp) as ws:
         assert counts(ws) == before
@@ -239,3 +225,27 @@ def test_not_a_workspace(tmp_path: Path) -> None:
         Workspace(p)
     with pytest.raises(WorkspaceError, match="does not exist"):
         Workspace(tmp_path / "missing.duckdb", create=False)
+
+
+def kill_mid_ingest(tmp_path: Path, child: str, before: list[str], after: tuple[str, ...] = (),
+                    env: dict[str, str] | None = None) -> str:
+    """Run the script ``child`` as ``child.py *before MARKER *after``, wait until it writes
+    the marker file (it does so mid-ingest, then keeps going), SIGKILL it and return what
+    it wrote (starting with ``mid-ingest``)."""
+    marker = tmp_path / "marker"
+    script = tmp_path / "child.py"
+    script.write_text(child)
+    proc = subprocess.Popen([sys.executable, str(script), *before, str(marker), *after],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "child never reached mid-ingest"
+        time.sleep(0.01)
+    said = marker.read_text()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert said.startswith("mid-ingest"), said
+    return said
