@@ -18,6 +18,9 @@ from echoscope.errors import RecordError
 
 __all__ = ["LoadOptions", "Loader", "Sink"]
 
+#: the order of a snapshot without a time: before every timed one
+_NO_TIME = -(1 << 62)
+
 RAW_LIMIT = 1 << 20
 
 
@@ -46,8 +49,11 @@ class Sink:
         self.strict = strict
         self.post_rows: list[tuple[Any, ...]] = []
         self.reject_rows: list[tuple[int, str, bytes]] = []
-        # (platform, account_id) -> [profile tuple, seen_at, first_seen, last_seen]
+        # (platform, account_id) -> [profile tuple, seen_at, first_seen, last_seen, order]:
+        # ``order`` is the snapshot order (:meth:`snapshot`) of the profile's fields, one
+        # for all of them while every snapshot had the same profile, else one per field
         self.accounts: dict[tuple[str, str], list[Any]] = {}
+        self._snapshots = 0
         # (platform, account_id, handle, display_name) -> [first_seen, last_seen]
         self.handles: dict[tuple[str, str, str | None, str | None], list[int | None]] = {}
         self.n_posts = 0
@@ -126,29 +132,46 @@ class Sink:
 
     def snapshot(self, account_id: str, seen_at: int | None, profile: tuple[Any, ...],
                  platform: str = "twitter") -> None:
-        """:meth:`account` with the profile as a tuple in ``account``'s argument order."""
+        """:meth:`account` with the profile as a tuple in ``account``'s argument order.
+
+        Each profile field takes the value of the latest snapshot that has one: latest by
+        ``seen_at``, snapshots without a time before all timed ones, and among equal times
+        the one that came later. So the result does not depend on the order in which
+        snapshots of different times arrive (the fast paths' SQL merge picks the same).
+        """
+        self._snapshots += 1
+        order = (_NO_TIME if seen_at is None else seen_at, self._snapshots)
         key = (platform, account_id)
         cur = self.accounts.get(key)
         if cur is None:
-            self.accounts[key] = [profile, seen_at, seen_at, seen_at]
+            self.accounts[key] = [profile, seen_at, seen_at, seen_at, order]
         elif cur[0] == profile:
             # the common case (the same snapshot again): only the times move
-            if seen_at is not None:
-                if cur[1] is None or seen_at >= cur[1]:
-                    cur[1] = seen_at
-                cur[2] = seen_at if cur[2] is None else min(cur[2], seen_at)
-                cur[3] = seen_at if cur[3] is None else max(cur[3], seen_at)
-        else:
-            if seen_at is not None:
-                if cur[1] is None or seen_at >= cur[1]:
-                    cur[0] = profile if None not in profile else _merge_profile(profile, cur[0])
-                    cur[1] = seen_at
-                else:
-                    cur[0] = _merge_profile(cur[0], profile)
-                cur[2] = seen_at if cur[2] is None else min(cur[2], seen_at)
-                cur[3] = seen_at if cur[3] is None else max(cur[3], seen_at)
+            if isinstance(cur[4], tuple):
+                cur[4] = max(cur[4], order)
             else:
-                cur[0] = _merge_profile(cur[0], profile)
+                cur[4] = [None if v is None else max(o, order)
+                          for v, o in zip(profile, cur[4], strict=True)]
+        else:
+            orders = cur[4]
+            if isinstance(orders, tuple):
+                orders = [None if v is None else orders for v in cur[0]]
+            merged = list(cur[0])
+            for i, v in enumerate(profile):
+                if v is not None and (orders[i] is None or order > orders[i]):
+                    merged[i] = v
+                    orders[i] = order
+            cur[0] = tuple(merged)
+            cur[4] = orders
+        if cur is not None and seen_at is not None:
+            if cur[1] is None or seen_at >= cur[1]:
+                cur[1] = seen_at
+            cur[2] = seen_at if cur[2] is None else min(cur[2], seen_at)
+            cur[3] = seen_at if cur[3] is None else max(cur[3], seen_at)
+        self._handle(platform, account_id, seen_at, profile)
+
+    def _handle(self, platform: str, account_id: str, seen_at: int | None,
+                profile: tuple[Any, ...]) -> None:
         handle, display_name = profile[0], profile[1]
         if handle is not None or display_name is not None:
             hk = (platform, account_id, handle, display_name)
@@ -183,11 +206,6 @@ class Sink:
 
     def pending(self) -> int:
         return len(self.post_rows) + len(self.reject_rows)
-
-
-def _merge_profile(new: tuple[Any, ...], old: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Fields of ``new``, falling back to ``old`` where ``new`` has none."""
-    return tuple(n if n is not None else o for n, o in zip(new, old, strict=True))
 
 
 class Loader:

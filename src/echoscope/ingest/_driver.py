@@ -489,7 +489,7 @@ def _merge_accounts(ws: Workspace, sink: Sink) -> None:
     if not sink.accounts and not sink.fast_accounts:
         return
     rows = []
-    for (plat, aid), (prof, seen, first, last) in sink.accounts.items():
+    for (plat, aid), (prof, seen, first, last, _order) in sink.accounts.items():
         rows.append((plat, aid, *prof, first, last, seen))
     names = ["platform", "account_id", *_PROF, "first_seen", "last_seen", "_seen"]
     types = [pa.string(), pa.string(), pa.string(), pa.string(), schema.TS, pa.int64(),
