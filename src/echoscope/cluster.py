@@ -119,9 +119,11 @@ __all__ = [
     "ACTION_TYPES",
     "ClusterParams",
     "ClusterResult",
+    "assign_campaigns",
     "campaign_test",
     "cluster_pairs",
     "combine_pairs",
+    "consensus_campaigns",
     "find_campaigns",
     "significant_edges",
     "tie_edges",
@@ -141,6 +143,9 @@ AMBIENT_TYPES: tuple[str, ...] = ("hashtag", "hashtag_set", "mention", "domain")
 #: Leiden iterations per clustering (leidenalg's default). Running to convergence (-1)
 #: gained 0.4% modularity at 15x the time on a 100k-tie random graph.
 LEIDEN_ITERATIONS = 2
+
+#: Campaign-assignment runs of the consensus (``ClusterParams.runs``, step 5e)
+CONSENSUS_RUNS = 5
 
 #: Degree-preserving swaps per tie in each rewired graph of the campaign test. Fewer swaps
 #: leave a null graph closer to the observed one, which can only raise the bar (the test
@@ -209,6 +214,11 @@ class ClusterParams(Params):
                             "have acted on a key its campaign owns (any type; at least "
                             "owned_share of the key's accounts and owned_partners of them "
                             "are members), else it leaves; () = off; needs owned_share > 0"))
+    runs: int = field(default=CONSENSUS_RUNS, metadata=limit(
+        1, 1_000, "runs", help="consensus of this many campaign assignments (Leiden, "
+                              "refinement, trim, merge) from seeds derived from seed: "
+                              "an account is a member, and two tied members share a "
+                              "campaign, when a majority of runs says so; 1 = one run"))
     max_evidence: int = field(default=20, metadata=limit(
         1, 10_000, "keys", help="evidence rows kept per campaign"))
     max_pairs: int = field(default=20_000_000, metadata=limit(
@@ -460,20 +470,36 @@ def campaign_test(pairs: pa.Table, membership: pa.Table, *, null_graphs: int = 1
     """
     if pairs.num_rows == 0:
         return {}, []
-    g, uniq, edges, weights = _graph(pairs)
-    ids = membership.column("account_id")
-    idx = pc.index_in(uniq, value_set=ids).to_numpy()
-    memb = membership.column("cluster").to_numpy()[idx]
-    stat, sizes = _excess(edges, memb, len(uniq))
+    g, uniq, _, weights = _graph(pairs)
     null_max = _null_maxima(pairs, g, weights, len(uniq), null_graphs=null_graphs,
                             resolution=resolution, min_size=min_size, seed=seed)
+    return observed_tests(pairs, membership, null_max, min_size=min_size), null_max
+
+
+def observed_tests(pairs: pa.Table, membership: pa.Table, null_max: list[float], *,
+                   min_size: int = 3) -> dict[int, tuple[float, float]]:
+    """``(statistic, p_value)`` of every cluster (``cluster`` >= 0) of at least
+    ``min_size`` accounts against given rewired maxima (:func:`campaign_test`'s)."""
+    if pairs.num_rows == 0:
+        return {}
+    _, uniq, edges, _ = _graph(pairs)
+    ids = membership.column("account_id")
+    idx = pc.index_in(uniq, value_set=ids).to_numpy(zero_copy_only=False)
+    memb = np.asarray(membership.column("cluster").to_numpy(zero_copy_only=False),
+                      dtype=np.int64)[np.asarray(idx, dtype=np.int64)]
+    none = memb < 0
+    memb = np.where(none, 0, memb)
+    shift = np.where(none, -1, memb)  # outsiders get their own label below
+    n_cl = int(memb.max()) + 1 if memb.size else 0
+    lab = np.where(shift >= 0, shift, n_cl)
+    stat, sizes = _excess(edges, lab, len(uniq))
     nm = np.asarray(null_max)
     out: dict[int, tuple[float, float]] = {}
-    for c in np.flatnonzero(sizes >= min_size):
+    for c in np.flatnonzero(sizes[:n_cl] >= min_size):
         st = float(stat[c])
-        p = (1 + int(np.sum(nm >= st - 1e-9))) / (null_graphs + 1)
+        p = (1 + int(np.sum(nm >= st - 1e-9))) / (len(null_max) + 1)
         out[int(c)] = (st, p)
-    return out, null_max
+    return out
 
 
 # -- the workspace stage -------------------------------------------------------------------
@@ -510,17 +536,23 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
             tests, null_max = campaign_test(
                 pairs, membership, null_graphs=params.null_graphs,
                 resolution=params.resolution, min_size=params.min_size, seed=params.seed)
-        keep = _accepted(pairs, membership, tests, params)
-        if params.refine and null_max:
-            membership, keep, tests = refine_campaigns(pairs, membership, keep, tests,
-                                                       null_max, params)
         chance = _chance_accounts(ws, params)
-        if params.member_ties > 0 or chance is not None:
-            membership, keep = trim_members(pairs, membership, keep, params, chance=chance)
-        if params.merge > 0:
-            membership, keep, tests = merge_campaigns(pairs, membership, keep, tests,
-                                                      ratio=params.merge,
-                                                      min_ties=params.min_size)
+        membership, keep, tests = assign_campaigns(pairs, membership, tests, null_max,
+                                                   params, chance=chance)
+        n_tested = len(tests)
+        if params.runs > 1 and pairs.num_rows:
+            assigned = [(membership, keep)]
+            for s in run_seeds(params.seed, params.runs)[1:]:
+                m_r = cluster_pairs(pairs, resolution=params.resolution, seed=s)
+                t_r = (observed_tests(pairs, m_r, null_max, min_size=params.min_size)
+                       if null_max else {})
+                m_r, k_r, _ = assign_campaigns(pairs, m_r, t_r, null_max,
+                                               params.replace(seed=s), chance=chance)
+                assigned.append((m_r, k_r))
+            membership, keep = consensus_campaigns(pairs, assigned, params.min_size)
+            if null_max:
+                tests = observed_tests(pairs, membership, null_max,
+                                       min_size=params.min_size)
         members = membership.filter(pc.is_in(membership.column("cluster"),
                                              value_set=pa.array(sorted(keep), pa.int64())))
         if params.owned_share > 0 and params.member_owned and members.num_rows:
@@ -536,12 +568,83 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
                 ws.con.execute(f'DELETE FROM "{name}"')
                 ws.append(name, data, stage="cluster")
         bar.advance()
-    n_clusters = len(tests) if params.method == "group" else len(keep)
+    n_clusters = n_tested if params.method == "group" else len(keep)
     return ClusterResult(
         n_edges_in=edges.num_rows, n_significant=ties.num_rows, n_pairs=pairs.num_rows,
         n_campaigns=campaigns.num_rows, n_members=cmembers.num_rows, rule=rule,
         n_clusters=n_clusters, null_max=[x for x in null_max if math.isfinite(x)],
     )
+
+
+def run_seeds(seed: int, runs: int) -> list[int]:
+    """The seeds of the consensus runs: ``seed`` itself, then seeds drawn from a generator
+    keyed by ``seed`` (so the runs of two seeds are different runs)."""
+    rng = np.random.default_rng([seed, 0xC0A5])
+    return [seed] + [int(x) for x in rng.integers(0, 2**31 - 1, size=max(runs - 1, 0))]
+
+
+def assign_campaigns(pairs: pa.Table, membership: pa.Table,
+                     tests: dict[int, tuple[float, float]], null_max: list[float],
+                     params: ClusterParams, *, chance: pa.Array | None = None
+                     ) -> tuple[pa.Table, set[int], dict[int, tuple[float, float]]]:
+    """One campaign assignment from one Leiden clustering (steps 5, 4b, 5a and 5b):
+    accepted clusters, refined (Leiden seeded with ``params.seed``), trimmed, merged."""
+    keep = _accepted(pairs, membership, tests, params)
+    if params.refine and null_max:
+        membership, keep, tests = refine_campaigns(pairs, membership, keep, tests,
+                                                   null_max, params)
+    if params.member_ties > 0 or chance is not None:
+        membership, keep = trim_members(pairs, membership, keep, params, chance=chance)
+    if params.merge > 0:
+        membership, keep, tests = merge_campaigns(pairs, membership, keep, tests,
+                                                  ratio=params.merge,
+                                                  min_ties=params.min_size)
+    return membership, keep, tests
+
+
+def consensus_campaigns(pairs: pa.Table, assigned: list[tuple[pa.Table, set[int]]],
+                        min_size: int) -> tuple[pa.Table, set[int]]:
+    """Majority consensus of several campaign assignments of the same ties (step 5e).
+
+    Each assignment is a membership (account_id, cluster over the tie graph's accounts,
+    as :func:`cluster_pairs` returns it) and its accepted clusters. An account is a
+    member when it is in an accepted campaign in more than half of the assignments; two
+    tied members (a row of ``pairs``) are together when they share an accepted campaign
+    in more than half of them; campaigns are the connected groups of members tied
+    together, of at least ``min_size`` accounts. Others get cluster -1. One Leiden run
+    is a randomised local search, and on an operation whose parts are tied to most of
+    each other but not all, one seed splits it where others do not; the consensus keeps
+    what most runs agree on (consensus clustering, Lancichinetti & Fortunato 2012).
+    """
+    import igraph as ig
+
+    base = assigned[0][0]
+    ids = base.column("account_id").combine_chunks()
+    n = len(ids)
+    k = len(assigned)
+    labels = np.full((k, n), -1, dtype=np.int64)
+    for r, (m, keep) in enumerate(assigned):
+        pos = np.asarray(pc.index_in(ids, value_set=m.column("account_id")).to_numpy(
+            zero_copy_only=False), dtype=np.int64)
+        cl = np.asarray(m.column("cluster").to_numpy(zero_copy_only=False), dtype=np.int64)
+        cl = cl[pos]
+        ok = np.isin(cl, np.fromiter(keep, dtype=np.int64))
+        labels[r] = np.where(ok, cl, -1)
+    member = 2 * (labels >= 0).sum(axis=0) > k
+    ia = np.asarray(pc.index_in(pairs.column("account_a"), value_set=ids).to_numpy(
+        zero_copy_only=False), dtype=np.int64)
+    ib = np.asarray(pc.index_in(pairs.column("account_b"), value_set=ids).to_numpy(
+        zero_copy_only=False), dtype=np.int64)
+    together = ((labels[:, ia] == labels[:, ib]) & (labels[:, ia] >= 0)).sum(axis=0)
+    sel = (2 * together > k) & member[ia] & member[ib]
+    g = ig.Graph(n=n, edges=np.column_stack([ia[sel], ib[sel]]).tolist(), directed=False)
+    comp = np.asarray(g.connected_components().membership, dtype=np.int64)
+    sizes = np.bincount(comp, minlength=int(comp.max()) + 1 if n else 0)
+    ok = member & (sizes[comp] >= min_size) if n else member
+    out = np.where(ok, comp, -1)
+    table = base.set_column(base.schema.get_field_index("cluster"), "cluster",
+                            pa.array(out, pa.int64()))
+    return table, {int(c) for c in np.unique(out[ok])}
 
 
 def _accepted(pairs: pa.Table, membership: pa.Table, tests: dict[int, tuple[float, float]],
