@@ -82,3 +82,25 @@ def test_configuration_strata_merged_totals(seed: int, k: int) -> None:
 def test_param_declared_and_recorded() -> None:
     assert DetectParams().min_stratum_keys == 0  # off: lowered precision at 3M posts
     assert DetectParams(min_stratum_keys=0).to_dict()["min_stratum_keys"] == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_expected_coactions_same_bits_whatever_the_layout(n: int, k: int, seed: int) -> None:
+    """The expectation ab @ rate, summed stratum by stratum: the same bits for the same
+    numbers in an unaligned, a Fortran-ordered or a strided copy (a BLAS product may sum in
+    another order depending on layout and threads), and equal to the product up to
+    rounding."""
+    from echoscope.detect.null import expected_coactions
+
+    rng = np.random.default_rng(seed)
+    ab = rng.integers(0, 1000, (n, k)).astype(np.float64)
+    rate = rng.random(k) / 7.0
+    want = expected_coactions(ab, rate)
+    raw = np.empty(n * k + 1, dtype=np.float64)[1:].reshape(n, k)  # 8-byte offset
+    raw[...] = ab
+    wide = np.zeros((n, 2 * k))
+    wide[:, ::2] = ab
+    for other in (raw, np.asfortranarray(ab), wide[:, ::2]):
+        assert expected_coactions(other, rate).tobytes() == want.tobytes()
+    np.testing.assert_allclose(want, ab @ rate, rtol=1e-12)

@@ -94,6 +94,7 @@ from echoscope.detect.null import (
     candidate_denominator,
     chance_partners,
     configuration_strata,
+    expected_coactions,
     heavy_accounts,
     pair_bout_pairs,
     pairs_per_key,
@@ -477,7 +478,7 @@ def _layer_edges(layer: _Layer, p: DetectParams,
         null["ab"] = strata[ea] * strata[eb]
         null["pairs"] = s_pairs
         null["denom"] = s_denom
-        lam = null["ab"] @ rates(s_pairs, s_denom)
+        lam = expected_coactions(null["ab"], rates(s_pairs, s_denom))
     elif p.null == "shift":
         span = float(t.max() - t.min()) + 1.0 if t.size else 1.0
         frac = min(1.0, (2.0 * w + 1.0) / span)

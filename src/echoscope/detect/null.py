@@ -114,6 +114,18 @@ def rates(pairs: F64, denom: F64) -> F64:
                      where=denom > 0)
 
 
+def expected_coactions(ab: F64, rate: F64) -> F64:
+    """``ab @ rate`` (each pair's expected co-actions: Σ_s ab[:, s] · rate[s]), summed
+    stratum by stratum in a fixed order. A BLAS product may sum in another order from one
+    run to the next (its kernels split rows among threads and handle aligned and unaligned
+    blocks differently), which changed the last digit of a weight between the engines
+    once; element-wise steps give the same bits every time."""
+    out = np.zeros(ab.shape[0], dtype=np.float64)
+    for s in range(ab.shape[1] if ab.ndim == 2 else 0):
+        out += ab[:, s] * rate[s]
+    return out
+
+
 def time_class(key: I64, acct: I32, per_key: F64, n_keys: int, classes: int) -> I64:
     """Each key's class of time concentration: the share ``q_k`` of its pairs of different
     accounts' actions that fall within the window, in factors of 4 (class 0: q > 1/4,
@@ -368,7 +380,7 @@ def robust_rates(results: list[dict[str, Any]], nk: F64, family: int,
         left_out += int(out.sum())
         rate = layer_rate(nl, out)
         nl["rate"] = rate
-        parts.append(nl["ab"] @ rate if n else np.zeros(0))
+        parts.append(expected_coactions(nl["ab"], rate) if n else np.zeros(0))
         start += n
     stats["null_left_out_pairs"] = left_out
     return np.concatenate(parts) if parts else np.zeros(0)

@@ -876,6 +876,7 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
               ) -> tuple[list[dict[str, Any]], int]:
     """Per layer on the driver: the null constants and expectations, as coaction does."""
     from echoscope.detect.coaction import account_null
+    from echoscope.detect.null import expected_coactions as _expected
     from echoscope.detect.null import rates as _rates
 
     c_layer = counts["layer"].to_numpy()
@@ -937,7 +938,7 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
                 cand[multi % n_acct] = True
                 null["cc_pairs"] = cc_pairs
                 null["cc_denom"] = candidate_denominator(strata, cand)
-            lam = null["ab"] @ _rates(pairs, denom)
+            lam = _expected(null["ab"], _rates(pairs, denom))
         elif p.null == "shift" and shift is not None:
             lam = _shift_lambda(shift, lid, ucode, wus)
         else:
