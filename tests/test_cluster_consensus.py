@@ -14,9 +14,11 @@ from echoscope.cluster import (
     cluster_pairs,
     combine_pairs,
     consensus_campaigns,
+    find_campaigns,
     run_seeds,
 )
 from echoscope.errors import ParameterError
+from test_cluster import _planted
 
 
 def _pairs(ties: list[tuple[str, str]]) -> pa.Table:
@@ -115,6 +117,22 @@ def test_run_seeds_deterministic_and_distinct() -> None:
 
 
 def test_runs_is_a_declared_limit() -> None:
-    assert ClusterParams().runs == 5
+    assert ClusterParams().runs == 1
+    assert ClusterParams(runs=5).to_dict()["runs"] == 5
     with pytest.raises(ParameterError):
         ClusterParams(runs=0)
+
+
+def test_find_campaigns_with_consensus_known_answer_and_stable() -> None:
+    with _planted() as ws:
+        find_campaigns(ws, ClusterParams(seed=3))
+        single = ws.sql("SELECT campaign_id, account_id FROM campaign_members "
+                        "ORDER BY ALL").to_pylist()
+        res = find_campaigns(ws, ClusterParams(seed=3, runs=5))
+        assert res.n_campaigns == 2
+        first = ws.sql("SELECT * FROM campaign_members ORDER BY ALL").to_pylist()
+        assert [{k: r[k] for k in ("campaign_id", "account_id")} for r in first] == single
+        find_campaigns(ws, ClusterParams(seed=3, runs=5))
+        assert ws.sql("SELECT * FROM campaign_members ORDER BY ALL").to_pylist() == first
+        camps = ws.sql("SELECT campaign_id, summary FROM campaigns ORDER BY 1").to_pylist()
+        assert "campaign test" in camps[1]["summary"]
