@@ -100,14 +100,6 @@ def test_needs_popularity_strata_only():
         DetectParams(null_bouts=True, time_classes=6)
 
 
-def test_spark_engine_refuses_bouts():
-    pytest.importorskip("pyspark")
-    from echoscope.engines.spark import edges_from_actions
-
-    with pytest.raises(ParameterError, match="null_bouts"):
-        edges_from_actions(object(), DetectParams(null_bouts=True))  # type: ignore[arg-type]
-
-
 def _brute_pair_bouts(bk, ba, bs, be, a: int, b: int, k: int, w: int) -> int:
     ia = [i for i in range(bk.size) if bk[i] == k and ba[i] == a]
     ib = [j for j in range(bk.size) if bk[j] == k and ba[j] == b]

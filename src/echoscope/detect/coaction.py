@@ -175,7 +175,7 @@ class DetectParams(Params):
     null_bouts: bool = field(default=False, metadata={
         "help": "configuration null counted in bouts (an account's actions on one key with "
                 "gaps of at most the window count once), in the unit of the edge's "
-                "statistic (distinct keys); embedded engine only; off by default "
+                "statistic (distinct keys); both engines; off by default "
                 "(docs/methods.md, 'Bouts')"})
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))

@@ -22,7 +22,10 @@ between partitions and counts. docs/spark.md states the strategy and the limits:
 * **null model**: pairs per popularity stratum and actions per account and stratum are
   counted in Spark (the shift null: shared action pairs per tested pair and each layer's
   span); p-values, q-values and weights are computed on the driver by
-  ``coaction._finish``, the same numpy code.
+  ``coaction._finish``, the same numpy code. The null counted in bouts
+  (``null_bouts``): bouts, co-acting bout pairs and the tested pairs' own bout pairs per
+  (layer, key) partition by the helpers of :mod:`echoscope.detect.null`
+  (``bouts``, ``bout_pairs_per_key``, ``pair_bout_pairs``), counts summed in Spark.
 * **episodes** (:func:`episodes_df`) and ``window="auto"`` (:func:`auto_window`): the
   single-machine functions per (type, key) partition, integer counts summed in Spark.
 * the compat modes' pair sweep: :mod:`echoscope.engines.compat`.
@@ -433,10 +436,6 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
     stats = stats if stats is not None else {}
     if split_rows < 2:
         raise ParameterError(f"split_rows = {split_rows} must be at least 2.")
-    if p.null == "configuration" and p.null_bouts:
-        raise ParameterError(
-            "null_bouts = true: the Spark engine's configuration null counts actions, not "
-            "bouts; use the embedded engine or null_bouts = false (docs/spark.md).")
     if p.null == "configuration":
         for name in ("time_classes", "account_time_classes"):
             if getattr(p, name) > 1:
@@ -495,24 +494,38 @@ def edges_from_actions(actions: DataFrame, params: Any = None, *,
           .join(F.broadcast(strata_df), ["layer", "pop"])
           .drop("rare_only", "type", "n_type_rows", "pop"))
     la = la.persist()
+    in_bouts = p.null == "configuration" and p.null_bouts
+    bout_null: tuple[pa.Table, pa.Table] | None = None
     try:
         counts = la.groupBy("layer", "acode", "stratum").count().toArrow()
+        bt = _bouts_df(la).persist() if in_bouts else None
         pairs = _sweep(la, n_acct, split_rows, stats).persist()
         try:
-            per_stratum = pairs.groupBy("layer", "stratum").count().toArrow()
+            if bt is not None:
+                per_stratum = _bout_pairs_per_stratum(bt)
+            else:
+                per_stratum = pairs.groupBy("layer", "stratum").count().toArrow()
             ev_layers = frozenset(lid for lid, typ, *_ in layers if typ in p.event_types)
             agg = _aggregate_pairs(pairs, p.min_keys, ev_layers).toArrow()
-            cc = (_candidate_pairs(pairs, agg, n_acct, max(2, p.min_keys))
-                  if p.null == "configuration" else None)
+            if bt is not None:
+                cc = _bout_pairs_per_stratum(bt, _candidate_accounts(
+                    spark, agg, n_acct, max(2, p.min_keys)))
+                bout_null = (bt.groupBy("layer", "acode", "stratum").count().toArrow(),
+                             _bout_own(bt, pairs, agg, n_acct))
+            else:
+                cc = (_candidate_pairs(pairs, agg, n_acct, max(2, p.min_keys))
+                      if p.null == "configuration" else None)
         finally:
             pairs.unpersist()
+            if bt is not None:
+                bt.unpersist()
         shift = _shift_shared(la, agg, n_acct) if p.null == "shift" else None
     finally:
         la.unpersist()
         if p.window == "auto":
             acts.unpersist()
     results, family = _assemble(layers, counts, per_stratum, agg, n_acct, p, stats, cc,
-                                shift)
+                                shift, bout_null)
     stats["family_size"] = family
     return _finish(results, acct_dict, p, family, stats)
 
@@ -850,15 +863,7 @@ def _candidate_pairs(pairs: DataFrame, agg: pa.Table, n_acct: int, min_keys: int
     of its rate constants, as coaction does."""
     from pyspark.sql import functions as F
 
-    sub = agg.filter(pc.greater_equal(agg["n_keys"], min_keys))
-    code = sub["code"].to_numpy().astype(np.int64)
-    lay = sub["layer"].to_numpy().astype(np.int64)
-    both = np.stack([np.concatenate([lay, lay]),
-                     np.concatenate([code // n_acct, code % n_acct])])
-    cand = np.unique(both, axis=1) if both.size else both.reshape(2, 0)
-    spark = pairs.sparkSession
-    cdf = spark.createDataFrame(pa.table({"layer": pa.array(cand[0].astype(np.int32)),
-                                          "acode": pa.array(cand[1])}))
+    cdf = _candidate_accounts(pairs.sparkSession, agg, n_acct, min_keys)
     ca = cdf.select("layer", F.col("acode").alias("ca"))
     cb = cdf.select("layer", F.col("acode").alias("cb"))
     rows = (pairs.select("layer", "stratum",
@@ -869,12 +874,161 @@ def _candidate_pairs(pairs: DataFrame, agg: pa.Table, n_acct: int, min_keys: int
     return out
 
 
+def _candidate_accounts(spark: SparkSession, agg: pa.Table, n_acct: int,
+                        min_keys: int) -> DataFrame:
+    """Per layer the accounts of candidate pairs (``n_keys >= min_keys``): columns layer,
+    acode."""
+    sub = agg.filter(pc.greater_equal(agg["n_keys"], min_keys))
+    code = sub["code"].to_numpy().astype(np.int64)
+    lay = sub["layer"].to_numpy().astype(np.int64)
+    both = np.stack([np.concatenate([lay, lay]),
+                     np.concatenate([code // n_acct, code % n_acct])])
+    cand = np.unique(both, axis=1) if both.size else both.reshape(2, 0)
+    return spark.createDataFrame(pa.table({"layer": pa.array(cand[0].astype(np.int32)),
+                                           "acode": pa.array(cand[1].astype(np.int64))}))
+
+
+# -- the configuration null counted in bouts (DetectParams.null_bouts) -----------------
+
+_BOUTS_DDL = "layer int, key string, acode long, stratum int, w long, start long, end long"
+
+
+def _bouts_df(la: DataFrame) -> DataFrame:
+    """The bouts of every layer (:func:`echoscope.detect.null.bouts` per (layer, key)
+    partition; a key's actions are never split across partitions here): columns layer,
+    key, acode, stratum, w, start, end."""
+    def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from echoscope.detect._util import encode as _encode
+        from echoscope.detect.null import bouts
+
+        t = _partition_table(batches)
+        if t is None:
+            return
+        layer_all = t["layer"].to_numpy()
+        for layer in np.unique(layer_all):
+            sub = t.filter(pa.array(layer_all == layer))
+            kc, kdict = _encode(sub["key"])
+            st = np.zeros(len(kdict), dtype=np.int32)
+            st[kc] = sub["stratum"].to_numpy().astype(np.int32)
+            w = int(sub["w"][0].as_py())
+            bk, ba, bs, be = bouts(kc, sub["t"].to_numpy().astype(np.int64),
+                                   sub["acode"].to_numpy().astype(np.int32), w)
+            yield pa.RecordBatch.from_pydict({
+                "layer": pa.array(np.full(bk.size, layer, np.int32)),
+                "key": kdict.take(pa.array(bk)), "acode": pa.array(ba.astype(np.int64)),
+                "stratum": pa.array(st[bk]), "w": pa.array(np.full(bk.size, w, np.int64)),
+                "start": pa.array(bs.astype(np.int64)), "end": pa.array(be.astype(np.int64))})
+
+    return (la.select("layer", "key", "t", "acode", "stratum", "w")
+            .repartition("layer", "key").mapInArrow(per_partition, _BOUTS_DDL))
+
+
+def _bout_pairs_per_stratum(bt: DataFrame, accounts: DataFrame | None = None) -> pa.Table:
+    """Per (layer, stratum) the co-acting bout pairs
+    (:func:`echoscope.detect.null.bout_pairs_per_key` per (layer, key) partition, exact
+    integers summed in Spark); only among ``accounts`` (columns layer, acode) if given.
+    Columns layer, stratum, count."""
+    from pyspark.sql import functions as F
+
+    def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from echoscope.detect._util import encode as _encode
+        from echoscope.detect.null import bout_pairs_per_key
+
+        t = _partition_table(batches)
+        if t is None:
+            return
+        layer_all = t["layer"].to_numpy()
+        for layer in np.unique(layer_all):
+            sub = t.filter(pa.array(layer_all == layer))
+            kc, kdict = _encode(sub["key"])
+            st = np.zeros(len(kdict), dtype=np.int64)
+            st[kc] = sub["stratum"].to_numpy().astype(np.int64)
+            per_key = bout_pairs_per_key(kc, sub["start"].to_numpy().astype(np.int64),
+                                         sub["end"].to_numpy().astype(np.int64),
+                                         int(sub["w"][0].as_py()), len(kdict))
+            per = np.bincount(st, weights=per_key).astype(np.int64)
+            nz = np.flatnonzero(per)
+            yield pa.RecordBatch.from_pydict({
+                "layer": pa.array(np.full(nz.size, layer, np.int32)),
+                "stratum": pa.array(nz.astype(np.int32)), "n": pa.array(per[nz])})
+
+    x = bt if accounts is None else bt.join(F.broadcast(accounts), ["layer", "acode"])
+    out: pa.Table = (x.repartition("layer", "key")
+                     .mapInArrow(per_partition, "layer int, stratum int, n long")
+                     .groupBy("layer", "stratum").agg(F.sum("n").alias("count")).toArrow())
+    return out
+
+
+def _bout_own(bt: DataFrame, pairs: DataFrame, agg: pa.Table, n_acct: int) -> pa.Table:
+    """Per tested pair and stratum its own co-acting bout pairs (on each key it co-acted
+    on: :func:`echoscope.detect.null.pair_bout_pairs` per (layer, key) partition, the
+    queries and the key's bouts meeting there). Columns layer, code, stratum, n."""
+    from pyspark.sql import functions as F
+
+    spark = bt.sparkSession
+    tested = spark.createDataFrame(pa.table({
+        "layer": agg["layer"].combine_chunks().cast(pa.int32()),
+        "code": agg["code"].combine_chunks().cast(pa.int64())}))
+    q = (pairs.select("layer", "code", "key").join(F.broadcast(tested), ["layer", "code"])
+         .distinct().select("layer", "key", F.lit(None).cast("long").alias("acode"),
+                            F.lit(None).cast("int").alias("stratum"),
+                            F.lit(None).cast("long").alias("w"),
+                            F.lit(None).cast("long").alias("start"),
+                            F.lit(None).cast("long").alias("end"), "code"))
+    b = bt.withColumn("code", F.lit(None).cast("long"))
+
+    def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from echoscope.detect._util import encode as _encode
+        from echoscope.detect.null import pair_bout_pairs
+
+        t = _partition_table(batches)
+        if t is None:
+            return
+        layer_all = t["layer"].to_numpy()
+        is_q = t["code"].is_valid().to_numpy(zero_copy_only=False)
+        for layer in np.unique(layer_all):
+            sel = layer_all == layer
+            sub = t.filter(pa.array(sel))
+            qs = is_q[sel]
+            if not qs.any():
+                continue
+            kc, _ = _encode(sub["key"])
+            bsel = np.flatnonzero(~qs)
+            qsel = np.flatnonzero(qs)
+            bk = kc[bsel]
+            ba = sub["acode"].to_numpy(zero_copy_only=False)[bsel].astype(np.int64)
+            bs = sub["start"].to_numpy(zero_copy_only=False)[bsel].astype(np.int64)
+            be = sub["end"].to_numpy(zero_copy_only=False)[bsel].astype(np.int64)
+            st = np.zeros(int(kc.max()) + 1, dtype=np.int32)
+            st[bk] = sub["stratum"].to_numpy(zero_copy_only=False)[bsel].astype(np.int32)
+            w = int(sub["w"].to_numpy(zero_copy_only=False)[bsel[0]])
+            o = np.lexsort((bs, ba, bk))
+            code = sub["code"].to_numpy(zero_copy_only=False)[qsel].astype(np.int64)
+            qk = kc[qsel]
+            n = pair_bout_pairs((bk[o], ba[o], bs[o], be[o]), code // n_acct,
+                                code % n_acct, qk, w, n_acct)
+            yield pa.RecordBatch.from_pydict({
+                "layer": pa.array(np.full(qsel.size, layer, np.int32)),
+                "code": pa.array(code), "stratum": pa.array(st[qk]),
+                "n": pa.array(n.astype(np.int64))})
+
+    out: pa.Table = (q.unionByName(b).repartition("layer", "key")
+                     .mapInArrow(per_partition, "layer int, code long, stratum int, n long")
+                     .groupBy("layer", "code", "stratum").agg(F.sum("n").alias("n"))
+                     .toArrow())
+    return out
+
+
 def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
               per_stratum: pa.Table, agg: pa.Table, n_acct: int, p: Any,
               stats: dict[str, Any], cc: pa.Table | None = None,
-              shift: tuple[pa.Table, pa.Table] | None = None
+              shift: tuple[pa.Table, pa.Table] | None = None,
+              bout_null: tuple[pa.Table, pa.Table] | None = None
               ) -> tuple[list[dict[str, Any]], int]:
-    """Per layer on the driver: the null constants and expectations, as coaction does."""
+    """Per layer on the driver: the null constants and expectations, as coaction does.
+    ``bout_null`` (``null_bouts``): bouts per (layer, account, stratum) and the tested
+    pairs' own co-acting bout pairs per (layer, code, stratum), which replace the action
+    counts of the configuration null."""
     from echoscope.detect.coaction import account_null
     from echoscope.detect.null import expected_coactions as _expected
     from echoscope.detect.null import rates as _rates
@@ -895,7 +1049,13 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
         family += active * (active - 1) // 2
         n_str = int(stratum.max()) + 1
         strata = np.zeros((n_acct, n_str), dtype=np.float64)
-        strata[acode, stratum] = cnt.astype(np.float64)
+        if bout_null is not None:  # the null counted in bouts: each account's bouts
+            bc = bout_null[0].filter(pc.equal(bout_null[0]["layer"], lid))
+            strata[bc["acode"].to_numpy().astype(np.int64),
+                   bc["stratum"].to_numpy().astype(np.int64)] = bc["count"].to_numpy(
+                       ).astype(np.float64)
+        else:
+            strata[acode, stratum] = cnt.astype(np.float64)
         ps = per_stratum.filter(pa.array(s_layer == lid))
         pairs = np.zeros(n_str, dtype=np.float64)
         pairs[ps["stratum"].to_numpy().astype(np.int64)] = ps["count"].to_numpy().astype(
@@ -912,7 +1072,12 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
         if p.null == "configuration":
             own = np.zeros((ea.size, n_str), dtype=np.float64)
             lst = e["own"].combine_chunks()
-            if len(lst):
+            if bout_null is not None:
+                bo = bout_null[1].filter(pc.equal(bout_null[1]["layer"], lid))
+                own[np.searchsorted(ucode, bo["code"].to_numpy()),
+                    bo["stratum"].to_numpy().astype(np.int64)] = bo["n"].to_numpy(
+                        ).astype(np.float64)
+            elif len(lst):
                 parent = pc.list_parent_indices(lst).to_numpy()
                 flat = pc.list_flatten(lst).to_numpy()
                 lens = pc.list_value_length(lst).to_numpy().astype(np.int64)
