@@ -14,6 +14,7 @@ from echoscope.actions import actions_from_posts
 from echoscope.detect.coaction import DetectParams, coaction_edges
 from test_detect import organic, table
 from test_null_bouts import storm_crew
+from test_spark import _assert_edges_equal
 
 pyspark = pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # pragma: no cover - CI installs Java
@@ -29,17 +30,6 @@ def engine(spark: Any) -> Any:
     # a tiny split threshold: popular keys are cut into time buckets for the sweep (the
     # bouts themselves are always computed per whole key)
     return SparkEngine(spark=spark, split_rows=6)
-
-
-def _assert_edges_equal(got: pa.Table, want: pa.Table) -> None:
-    assert got.schema.equals(want.schema)
-    assert got.num_rows == want.num_rows
-    for name in want.column_names:
-        if pa.types.is_floating(want.schema.field(name).type):
-            np.testing.assert_array_equal(got[name].to_numpy(), want[name].to_numpy(),
-                                          err_msg=name, strict=True)
-        else:
-            assert got[name].to_pylist() == want[name].to_pylist(), name
 
 
 def _assert_same(engine: Any, acts: pa.Table, p: DetectParams) -> pa.Table:

@@ -44,6 +44,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -893,30 +894,41 @@ def _candidate_accounts(spark: SparkSession, agg: pa.Table, n_acct: int,
 _BOUTS_DDL = "layer int, key string, acode long, stratum int, w long, start long, end long"
 
 
+def _layer_keys(batches: Iterator[pa.RecordBatch]
+                ) -> Iterator[tuple[int, pa.Table, npt.NDArray[np.int64], pa.Array,
+                                    npt.NDArray[np.int64]]]:
+    """A (layer, key) partition's rows layer by layer: ``(layer, rows, key codes, key
+    values, stratum of each key code)``."""
+    from echoscope.detect._util import encode as _encode
+
+    t = _partition_table(batches)
+    if t is None:
+        return
+    layer_all = t["layer"].to_numpy()
+    for layer in np.unique(layer_all):
+        sub = t.filter(pa.array(layer_all == layer))
+        kc, kdict = _encode(sub["key"])
+        st = np.zeros(len(kdict), dtype=np.int64)
+        st[kc] = sub["stratum"].to_numpy().astype(np.int64)
+        yield int(layer), sub, kc, kdict, st
+
+
 def _bouts_df(la: DataFrame) -> DataFrame:
     """The bouts of every layer (:func:`echoscope.detect.null.bouts` per (layer, key)
     partition; a key's actions are never split across partitions here): columns layer,
     key, acode, stratum, w, start, end."""
     def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from echoscope.detect._util import encode as _encode
         from echoscope.detect.null import bouts
 
-        t = _partition_table(batches)
-        if t is None:
-            return
-        layer_all = t["layer"].to_numpy()
-        for layer in np.unique(layer_all):
-            sub = t.filter(pa.array(layer_all == layer))
-            kc, kdict = _encode(sub["key"])
-            st = np.zeros(len(kdict), dtype=np.int32)
-            st[kc] = sub["stratum"].to_numpy().astype(np.int32)
+        for layer, sub, kc, kdict, st in _layer_keys(batches):
             w = int(sub["w"][0].as_py())
             bk, ba, bs, be = bouts(kc, sub["t"].to_numpy().astype(np.int64),
                                    sub["acode"].to_numpy().astype(np.int32), w)
             yield pa.RecordBatch.from_pydict({
                 "layer": pa.array(np.full(bk.size, layer, np.int32)),
                 "key": kdict.take(pa.array(bk)), "acode": pa.array(ba.astype(np.int64)),
-                "stratum": pa.array(st[bk]), "w": pa.array(np.full(bk.size, w, np.int64)),
+                "stratum": pa.array(st[bk].astype(np.int32)),
+                "w": pa.array(np.full(bk.size, w, np.int64)),
                 "start": pa.array(bs.astype(np.int64)), "end": pa.array(be.astype(np.int64))})
 
     return (la.select("layer", "key", "t", "acode", "stratum", "w")
@@ -931,18 +943,9 @@ def _bout_pairs_per_stratum(bt: DataFrame, accounts: DataFrame | None = None) ->
     from pyspark.sql import functions as F
 
     def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from echoscope.detect._util import encode as _encode
         from echoscope.detect.null import bout_pairs_per_key
 
-        t = _partition_table(batches)
-        if t is None:
-            return
-        layer_all = t["layer"].to_numpy()
-        for layer in np.unique(layer_all):
-            sub = t.filter(pa.array(layer_all == layer))
-            kc, kdict = _encode(sub["key"])
-            st = np.zeros(len(kdict), dtype=np.int64)
-            st[kc] = sub["stratum"].to_numpy().astype(np.int64)
+        for layer, sub, kc, kdict, st in _layer_keys(batches):
             per_key = bout_pairs_per_key(kc, sub["start"].to_numpy().astype(np.int64),
                                          sub["end"].to_numpy().astype(np.int64),
                                          int(sub["w"][0].as_py()), len(kdict))
