@@ -207,14 +207,27 @@ def configuration_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64,
     else:
         _, key_stratum = np.unique(pop * time_classes + cls, return_inverse=True)
         key_stratum = key_stratum.astype(np.int64).reshape(-1)
-    stratum = key_stratum[key]
+    counts, pairs, denom = _tally(key_stratum, per_key, key, acct, n_acct)
+    return counts, key_stratum, pairs, denom
+
+
+def _tally(key_stratum: I64, per_key: F64, key: I64, acct: npt.NDArray[np.integer[Any]],
+           n_acct: int) -> tuple[F64, F64, F64]:
+    """Per stratum: each account's rows (``key``, ``acct``: actions or bouts), the
+    co-acting pairs (``per_key`` summed) and :func:`pair_denominator`."""
     n_str = int(key_stratum.max()) + 1 if key_stratum.size else 1
     pairs = np.bincount(key_stratum, weights=per_key, minlength=n_str)[:n_str]
-    counts = np.bincount(acct.astype(np.int64) * n_str + stratum,
+    counts = np.bincount(acct.astype(np.int64) * n_str + key_stratum[key],
                          minlength=n_acct * n_str).astype(np.float64).reshape(n_acct, n_str)
+    return counts, pairs.astype(np.float64), pair_denominator(counts)
+
+
+def pair_denominator(counts: F64) -> F64:
+    """Per stratum ``Σ_{a<b} n_a(s) n_b(s)`` over pairs of distinct accounts (rows of
+    ``counts``, one column per stratum)."""
     m = counts.sum(axis=0)
-    denom = (m * m - (counts * counts).sum(axis=0)) / 2.0
-    return counts, key_stratum, pairs.astype(np.float64), denom
+    out: F64 = (m * m - (counts * counts).sum(axis=0)) / 2.0
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -336,22 +349,14 @@ def bout_strata(key: I64, t: I64, acct: I32, w: int, n_acc_key: I64, n_acct: int
     bk, ba, bs, be = bouts(key, t, acct, w)
     key_stratum = np.asarray(merge_thin_strata(n_acc_key, min_stratum_keys),
                              dtype=np.int64).reshape(-1)
-    n_str = int(key_stratum.max()) + 1 if key_stratum.size else 1
     per_key = bout_pairs_per_key(bk, bs, be, w, n_acc_key.size)
-    pairs = np.bincount(key_stratum, weights=per_key, minlength=n_str)[:n_str]
-    counts = np.bincount(ba * n_str + key_stratum[bk], minlength=n_acct * n_str).astype(
-        np.float64).reshape(n_acct, n_str)
-    m = counts.sum(axis=0)
-    denom = (m * m - (counts * counts).sum(axis=0)) / 2.0
-    return counts, key_stratum, pairs.astype(np.float64), denom, (bk, ba, bs, be)
+    counts, pairs, denom = _tally(key_stratum, per_key, bk, ba, n_acct)
+    return counts, key_stratum, pairs, denom, (bk, ba, bs, be)
 
 
 def candidate_denominator(strata: F64, cand: npt.NDArray[np.bool_]) -> F64:
     """Per stratum ``Σ_{a<b}`` over pairs of candidate accounts of ``n_a(s) n_b(s)``."""
-    c = strata[cand]
-    m = c.sum(axis=0)
-    out: F64 = (m * m - (c * c).sum(axis=0)) / 2.0
-    return out
+    return pair_denominator(strata[cand])
 
 
 def robust_rates(results: list[dict[str, Any]], nk: F64, family: int,

@@ -1034,6 +1034,7 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
     counts of the configuration null."""
     from echoscope.detect.coaction import account_null
     from echoscope.detect.null import expected_coactions as _expected
+    from echoscope.detect.null import pair_denominator as _pair_denominator
     from echoscope.detect.null import rates as _rates
 
     c_layer = counts["layer"].to_numpy()
@@ -1063,8 +1064,7 @@ def _assemble(layers: list[tuple[int, str, float, int, bool]], counts: pa.Table,
         pairs = np.zeros(n_str, dtype=np.float64)
         pairs[ps["stratum"].to_numpy().astype(np.int64)] = ps["count"].to_numpy().astype(
             np.float64)
-        m = strata.sum(axis=0)
-        denom = (m * m - (strata * strata).sum(axis=0)) / 2.0
+        denom = _pair_denominator(strata)
         e = agg.filter(pa.array(g_layer == lid))
         srt = np.argsort(e["code"].to_numpy(), kind="stable")
         e = e.take(pa.array(srt))
