@@ -122,6 +122,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from echoscope import progress, schema
+from echoscope.crews import attach_crews
 from echoscope.errors import ParameterError
 from echoscope.params import Params, choice, limit
 from echoscope.score import CampaignFeatures, campaign_score, tie_significance
@@ -227,6 +228,12 @@ class ClusterParams(Params):
                             "have acted on a key its campaign owns (any type; at least "
                             "owned_share of the key's accounts and owned_partners of them "
                             "are members), else it leaves; () = off; needs owned_share > 0"))
+    crew_tags: int = field(default=0, metadata=limit(
+        0, 1_000, "hashtags", help="hijack crews (echoscope.crews): accounts that carry "
+                                   "hashtag bursts together and posted a content key "
+                                   "they own (owned_share, owned_partners) into the "
+                                   "bursts of at least this many hashtags join as a "
+                                   "campaign; 0: off"))
     runs: int = field(default=CONSENSUS_RUNS, metadata=limit(
         1, 1_000, "runs", help="consensus of this many campaign assignments (Leiden, "
                               "refinement, trim, merge) from seeds derived from seed: "
@@ -572,9 +579,15 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
             members = owning_members(ws, members, params, pairs)
         if params.owned_share > 0 and members.num_rows:
             members = attach_owned(ws, members, params)
+        notes: dict[int, str] = {}
+        if params.owned_share > 0 and params.crew_tags > 0:
+            members, notes = attach_crews(
+                ws, members, owned_share=params.owned_share,
+                owned_partners=params.owned_partners, min_tags=params.crew_tags,
+                min_size=params.min_size)
         finite = [x for x in null_max if math.isfinite(x)]
         campaigns, cmembers, evidence = _build(ws, pairs, members, params, tests,
-                                               max(finite, default=None))
+                                               max(finite, default=None), notes)
         with ws.transaction():
             for name, data in (("campaigns", campaigns), ("campaign_members", cmembers),
                                ("campaign_evidence", evidence)):
@@ -1154,7 +1167,8 @@ def _evidence(ws: Workspace, members: pa.Table) -> pa.Table:
 
 def _build(ws: Workspace, pairs: pa.Table, membership: pa.Table, params: ClusterParams,
            tests: dict[int, tuple[float, float]],
-           null_max: float | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+           null_max: float | None, notes: dict[int, str] | None = None
+           ) -> tuple[pa.Table, pa.Table, pa.Table]:
     if membership.num_rows == 0:
         return schema.empty("campaigns"), schema.empty("campaign_members"), \
             schema.empty("campaign_evidence")
@@ -1198,6 +1212,9 @@ def _build(ws: Workspace, pairs: pa.Table, membership: pa.Table, params: Cluster
             mean_auto = float(np.mean(vals))
             if mean_auto >= AUTOMATION_FLAG:
                 signals.append("automation")
+        note = (notes or {}).get(cl)
+        if note:
+            signals.append("hijack_crew")
         feats = CampaignFeatures(sig, density, len(types), len(shared), mean_auto)
         base = CampaignFeatures(sig, density, len(types), len(shared), None)
         span = shared or ev_rows[cl]
@@ -1208,7 +1225,7 @@ def _build(ws: Workspace, pairs: pa.Table, membership: pa.Table, params: Cluster
             "last_time": max((r["last_time"] for r in span), default=None),
             "evidence": _rank_evidence(ev_rows[cl], types, params.max_evidence),
             "n_shared": len(shared), "test": tests.get(cl), "null_max": null_max,
-            "n_tests": params.null_graphs,
+            "n_tests": params.null_graphs, "note": note,
         })
     # ids follow the score *without* automation, so they do not change when the signals
     # stage (which runs after clustering and reads campaigns) adds account_signals.
@@ -1266,4 +1283,6 @@ def _summary(d: dict[str, Any]) -> str:
         stat, p = d["test"]
         s += (f"; campaign test: {stat:.1f} excess ties vs at most {d['null_max']:.1f} in "
               f"{d['n_tests']} rewired graphs (p = {p:.3g})")
+    if d.get("note"):
+        s += f"; {d['note']}"
     return s + "."

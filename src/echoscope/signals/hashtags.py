@@ -70,7 +70,8 @@ from echoscope.signals._params import HashtagParams
 from echoscope.signals._util import has_rows, registered
 from echoscope.workspace import Workspace
 
-__all__ = ["detect_bursts", "hashtag_signals", "relative_similarity", "text_similarity"]
+__all__ = ["Crew", "detect_bursts", "hashtag_crews", "hashtag_signals", "relative_similarity",
+           "text_similarity"]
 
 _HOUR_US = 3_600_000_000
 _TOKEN = re.compile(r"\w{2,}")
@@ -230,14 +231,68 @@ def _fmt_hour(h: int) -> str:
 def hashtag_signals(ws: Workspace, params: HashtagParams | None = None) -> pa.Table:
     """Bursts, concentration, storms and hijacks per hashtag (a ``hashtag_signals`` table)."""
     p = params or HashtagParams()
-    if not has_rows(ws, "posts"):
+    span = _tag_table(ws, p)
+    if span is None:
         return schema.empty("hashtag_signals")
+    try:
+        return _analyse(ws, p, *span)
+    finally:
+        ws.con.execute("DROP TABLE IF EXISTS _sig_tags")
+
+
+@dataclass(frozen=True)
+class Crew:
+    """Accounts that carry several hashtag bursts together (see *Crews* above).
+
+    ``accounts``: the crew (the carriers of a connected set of linked bursts);
+    ``bursts``: the linked bursts as (hashtag, start, end), times in microseconds since
+    the epoch, end exclusive (whole UTC hours)."""
+
+    accounts: frozenset[str]
+    bursts: tuple[tuple[str, int, int], ...]
+
+
+def hashtag_crews(ws: Workspace, params: HashtagParams | None = None) -> list[Crew]:
+    """The crews of the hashtag bursts (*Crews* in the module docstring), computed from
+    ``posts`` alone (no campaigns needed), sorted by their smallest account id.
+
+    Used by the campaign stage (:func:`echoscope.cluster.attach_crews`): a crew that posts
+    its own content into the bursts of several unrelated hashtags is a hijack."""
+    p = params or HashtagParams()
+    span = _tag_table(ws, p)
+    if span is None:
+        return []
+    try:
+        h0, n_hours = span
+        _, episodes = _burst_episodes(ws, p, h0, n_hours)
+        if not episodes:
+            return []
+        _participants(ws, episodes)
+        _crews(episodes, _online(ws, episodes), p)
+    finally:
+        ws.con.execute("DROP TABLE IF EXISTS _sig_epacc").fetchall()
+        ws.con.execute("DROP TABLE IF EXISTS _sig_tags").fetchall()
+    by_crew: dict[frozenset[str], set[tuple[str, int, int]]] = {}
+    for e in episodes:
+        if e.crew:
+            by_crew.setdefault(e.crew, set()).add(
+                (e.hashtag, (h0 + e.h0) * _HOUR_US, (h0 + e.h1 + 1) * _HOUR_US))
+    crews = [Crew(c, tuple(sorted(b))) for c, b in by_crew.items()]
+    return sorted(crews, key=lambda c: min(c.accounts))
+
+
+def _tag_table(ws: Workspace, p: HashtagParams) -> tuple[int, int] | None:
+    """Create the temp table ``_sig_tags`` (hashtag, post_id, account_id, hour index) of
+    the hashtags with at least ``min_posts`` posts; (first hour, hours) or None (no
+    timed posts; no table)."""
+    if not has_rows(ws, "posts"):
+        return None
     span = ws.sql(
         f"SELECT min(epoch_us(created_at)) // {_HOUR_US} AS h0, "
         f"max(epoch_us(created_at)) // {_HOUR_US} AS h1 FROM posts WHERE created_at IS NOT NULL"
     ).to_pylist()[0]
     if span["h0"] is None:
-        return schema.empty("hashtag_signals")
+        return None
     h0, h1 = int(span["h0"]), int(span["h1"])
     n_hours = h1 - h0 + 1
     ws.con.execute(
@@ -253,50 +308,16 @@ def hashtag_signals(ws: Workspace, params: HashtagParams | None = None) -> pa.Ta
         FROM t JOIN keep USING (hashtag)
         """
     ).fetchall()
-    try:
-        return _analyse(ws, p, h0, n_hours)
-    finally:
-        ws.con.execute("DROP TABLE IF EXISTS _sig_tags")
+    return h0, n_hours
 
 
 def _analyse(ws: Workspace, p: HashtagParams, h0: int, n_hours: int) -> pa.Table:
-    hourly = ws.sql(
-        "SELECT hashtag, h, count(*) AS n FROM _sig_tags GROUP BY ALL ORDER BY hashtag, h"
-    )
     totals = {r["hashtag"]: r for r in ws.sql(
         "SELECT hashtag, count(*) AS posts, count(DISTINCT account_id) AS accounts "
         "FROM _sig_tags GROUP BY hashtag").to_pylist()}
-    if hourly.num_rows == 0:
+    info, episodes = _burst_episodes(ws, p, h0, n_hours)
+    if not info:
         return schema.empty("hashtag_signals")
-    tags = hourly.column("hashtag").to_numpy(zero_copy_only=False)
-    hs = hourly.column("h").to_numpy()
-    ns = hourly.column("n").to_numpy()
-    starts = np.flatnonzero(np.r_[True, tags[1:] != tags[:-1]])
-    ends = np.r_[starts[1:], tags.size]
-    info: dict[str, dict[str, Any]] = {}
-    episodes: list[_Episode] = []
-    for s, e in zip(starts, ends, strict=True):
-        tag = str(tags[s])
-        x = np.zeros(n_hours, dtype=np.int64)
-        x[hs[s:e]] = ns[s:e]
-        mask, lam = detect_bursts(x, p)
-        peak = int(np.argmax(x))
-        idx = np.flatnonzero(mask)
-        eps: list[_Episode] = []
-        if idx.size:
-            breaks = np.flatnonzero(np.diff(idx) > 1)
-            run_starts = np.r_[idx[0], idx[breaks + 1]]
-            run_ends = np.r_[idx[breaks], idx[-1]]
-            eps = [_Episode(tag, int(a), int(b), h0)
-                   for a, b in zip(run_starts, run_ends, strict=True)]
-        days_by_hour: dict[int, set[int]] = {}
-        for h in idx:
-            days_by_hour.setdefault(int((h + h0) % 24), set()).add(int((h + h0) // 24))
-        recurring = sorted(hr for hr, d in days_by_hour.items() if len(d) >= p.recur_min_days)
-        info[tag] = {"lam": lam, "peak": peak, "peak_posts": int(x[peak]),
-                     "burst_hours": int(idx.size), "episodes": eps,
-                     "recurring": recurring, "days_by_hour": days_by_hour}
-        episodes.extend(eps)
     camp = has_rows(ws, "campaign_members")
     if episodes:
         _measure_episodes(ws, p, episodes, camp)
@@ -332,7 +353,49 @@ def _analyse(ws: Workspace, p: HashtagParams, h0: int, n_hours: int) -> pa.Table
         rows, schema=schema.TABLES["hashtag_signals"].schema), stage="signals.hashtags")
 
 
-def _measure_episodes(ws: Workspace, p: HashtagParams, eps: list[_Episode], camp: bool) -> None:
+def _burst_episodes(ws: Workspace, p: HashtagParams, h0: int, n_hours: int
+                    ) -> tuple[dict[str, dict[str, Any]], list[_Episode]]:
+    """Burst detection per hashtag of ``_sig_tags``: per-hashtag info and the episodes."""
+    hourly = ws.sql(
+        "SELECT hashtag, h, count(*) AS n FROM _sig_tags GROUP BY ALL ORDER BY hashtag, h"
+    )
+    if hourly.num_rows == 0:
+        return {}, []
+    tags = hourly.column("hashtag").to_numpy(zero_copy_only=False)
+    hs = hourly.column("h").to_numpy()
+    ns = hourly.column("n").to_numpy()
+    starts = np.flatnonzero(np.r_[True, tags[1:] != tags[:-1]])
+    ends = np.r_[starts[1:], tags.size]
+    info: dict[str, dict[str, Any]] = {}
+    episodes: list[_Episode] = []
+    for s, e in zip(starts, ends, strict=True):
+        tag = str(tags[s])
+        x = np.zeros(n_hours, dtype=np.int64)
+        x[hs[s:e]] = ns[s:e]
+        mask, lam = detect_bursts(x, p)
+        peak = int(np.argmax(x))
+        idx = np.flatnonzero(mask)
+        eps: list[_Episode] = []
+        if idx.size:
+            breaks = np.flatnonzero(np.diff(idx) > 1)
+            run_starts = np.r_[idx[0], idx[breaks + 1]]
+            run_ends = np.r_[idx[breaks], idx[-1]]
+            eps = [_Episode(tag, int(a), int(b), h0)
+                   for a, b in zip(run_starts, run_ends, strict=True)]
+        days_by_hour: dict[int, set[int]] = {}
+        for h in idx:
+            days_by_hour.setdefault(int((h + h0) % 24), set()).add(int((h + h0) // 24))
+        recurring = sorted(hr for hr, d in days_by_hour.items() if len(d) >= p.recur_min_days)
+        info[tag] = {"lam": lam, "peak": peak, "peak_posts": int(x[peak]),
+                     "burst_hours": int(idx.size), "episodes": eps,
+                     "recurring": recurring, "days_by_hour": days_by_hour}
+        episodes.extend(eps)
+    return info, episodes
+
+
+def _participants(ws: Workspace, eps: list[_Episode]) -> None:
+    """Fill each episode's ``participants`` (account -> its posts of the hashtag in the
+    burst hours) and leave them in the temp table ``_sig_epacc`` (episode, account_id, c)."""
     ep_table = pa.table({
         "hashtag": [e.hashtag for e in eps],
         "episode": list(range(len(eps))),
@@ -346,9 +409,13 @@ def _measure_episodes(ws: Workspace, p: HashtagParams, eps: list[_Episode], camp
                 FROM _sig_tags t JOIN {ep} e ON t.hashtag = e.hashtag AND t.h BETWEEN e.h0 AND e.h1
                 GROUP BY ALL"""
         ).fetchall()
+    for r in ws.sql("SELECT episode, account_id, c FROM _sig_epacc").to_pylist():
+        eps[int(r["episode"])].participants[str(r["account_id"])] = int(r["c"])
+
+
+def _measure_episodes(ws: Workspace, p: HashtagParams, eps: list[_Episode], camp: bool) -> None:
     try:
-        for r in ws.sql("SELECT episode, account_id, c FROM _sig_epacc").to_pylist():
-            eps[int(r["episode"])].participants[str(r["account_id"])] = int(r["c"])
+        _participants(ws, eps)
         members: dict[str, set[str]] = {}
         if camp:
             for r in ws.sql(
