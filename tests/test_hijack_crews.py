@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from echoscope import schema
 from echoscope.actions import build_actions
 from echoscope.cluster import ClusterParams, find_campaigns
-from echoscope.crews import attach_crews, crew_matches
+from echoscope.crews import apart_hashtags, attach_crews, crew_matches
 from echoscope.signals.hashtags import hashtag_crews
 from test_signals_data import at, build
 
@@ -131,3 +131,30 @@ def test_row_order_does_not_matter(order: int) -> None:
     shuffled = [dict(p, post_id=f"p{i}") for i, p in enumerate(posts)]
     random.Random(order).shuffle(shuffled)
     assert _matches(shuffled) == base
+
+
+H = 3_600_000_000
+
+
+def test_apart_hashtags_known_answers() -> None:
+    # one post carrying two concurrent trending tags (and its reposts): one trend moment
+    assert apart_hashtags([("a", 10 * H, 14 * H), ("b", 11 * H, 13 * H)]) == 1
+    # adjacent hours are not apart either (the crews' own rule)
+    assert apart_hashtags([("a", 10 * H, 14 * H), ("b", 14 * H, 16 * H)]) == 1
+    assert apart_hashtags([("a", 10 * H, 14 * H), ("b", 15 * H, 16 * H)]) == 2
+    # the same hashtag on another day counts once
+    assert apart_hashtags([("a", 10 * H, 14 * H), ("a", 40 * H, 44 * H)]) == 1
+    assert apart_hashtags([]) == 0
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 50), st.integers(1, 6)),
+                max_size=12), st.randoms(use_true_random=False))
+def test_apart_hashtags_bounded_and_order_free(raw: list[tuple[str, int, int]],
+                                               rnd: random.Random) -> None:
+    bursts = [(t, h * H, (h + d) * H) for t, h, d in raw]
+    n = apart_hashtags(bursts)
+    assert n <= len({t for t, _, _ in bursts})
+    assert (n == 0) == (not bursts)
+    shuffled = list(bursts)
+    rnd.shuffle(shuffled)
+    assert apart_hashtags(shuffled) == n

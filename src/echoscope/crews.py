@@ -14,8 +14,9 @@ nothing. The group is visible as a group:
 2. **Injected key**: a content key (:data:`INJECTED_TYPES`: a site, a link, a text, a
    picture, a post) that the crew owns (at least ``owned_share`` of the accounts acting on
    it, and at least ``owned_partners``, are crew accounts) and whose posts fall inside the
-   crew's bursts of at least ``crew_tags`` distinct hashtags: the same content of its own
-   pushed into several unrelated trends.
+   crew's bursts of at least ``crew_tags`` distinct hashtags, bursts apart in time
+   (:func:`apart_hashtags`): the same content of its own pushed into several unrelated
+   trends. One post carrying two concurrent trending tags, reposted, is one trend moment.
 3. **Members**: the crew accounts that acted on an injected key. An ordinary user swept
    into a crew by following two trends did not post the crew's own content, and is not
    one.
@@ -32,9 +33,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from echoscope.signals.hashtags import APART_HOURS, hashtag_crews
 from echoscope.workspace import Workspace
 
-__all__ = ["INJECTED_TYPES", "CrewMatch", "attach_crews", "crew_matches"]
+__all__ = ["INJECTED_TYPES", "CrewMatch", "apart_hashtags", "attach_crews", "crew_matches"]
+
+_HOUR_US = 3_600_000_000
 
 #: content key types a crew can inject into trends (the owned-content types and sites)
 INJECTED_TYPES: tuple[str, ...] = ("domain", "url", "text", "near_text", "media", "repost",
@@ -71,8 +75,6 @@ def crew_matches(ws: Workspace, *, owned_share: float, owned_partners: int,
     their member accounts. Empty when the workspace has no actions or no crews."""
     if not ws.sql("SELECT 1 AS x FROM actions LIMIT 1").num_rows:
         return []
-    from echoscope.signals.hashtags import hashtag_crews
-
     crews = hashtag_crews(ws)
     if not crews:
         return []
@@ -110,18 +112,25 @@ def crew_matches(ws: Workspace, *, owned_share: float, owned_partners: int,
                 FROM posts WHERE created_at IS NOT NULL AND len(hashtags) > 0
                   AND post_id IN (SELECT a.post_id FROM act a SEMI JOIN owned USING (type, key))),
             bp AS (
-                SELECT DISTINCT b.crew, t.post_id, t.hashtag
+                SELECT DISTINCT b.crew, t.post_id, t.hashtag, b.t0, b.t1
                 FROM tagged t JOIN _crew_b b
                   ON t.hashtag = b.hashtag AND t.us >= b.t0 AND t.us < b.t1),
-            inj AS (
-                SELECT o.crew, o.type, o.key, count(DISTINCT bp.hashtag) AS tags
+            entered AS (
+                SELECT o.crew, o.type, o.key,
+                  list(bp.hashtag ORDER BY bp.t0, bp.t1, bp.hashtag) AS tags,
+                  list(bp.t0 ORDER BY bp.t0, bp.t1, bp.hashtag) AS t0s,
+                  list(bp.t1 ORDER BY bp.t0, bp.t1, bp.hashtag) AS t1s
                 FROM owned o JOIN act a USING (type, key)
                 JOIN bp ON bp.post_id = a.post_id AND bp.crew = o.crew
-                GROUP BY ALL HAVING count(DISTINCT bp.hashtag) >= ?)
-            SELECT DISTINCT i.crew, a.account_id, i.type, i.key, i.tags
-            FROM inj i JOIN act a USING (type, key)
-            JOIN _crew_m m ON m.crew = i.crew AND m.account_id = a.account_id
-            ORDER BY ALL
+                GROUP BY o.crew, o.type, o.key HAVING count(DISTINCT bp.hashtag) >= ?),
+            accs AS (
+                SELECT e.crew, e.type, e.key, list(DISTINCT a.account_id) AS accounts
+                FROM entered e JOIN act a USING (type, key)
+                JOIN _crew_m m ON m.crew = e.crew AND m.account_id = a.account_id
+                GROUP BY ALL)
+            SELECT e.crew, e.type, e.key, e.tags, e.t0s, e.t1s, x.accounts
+            FROM entered e JOIN accs x USING (crew, type, key)
+            ORDER BY e.crew, e.type, e.key
         """, params=[owned_partners, owned_share, min_tags])
     finally:
         con.unregister("_crew_m")
@@ -129,14 +138,35 @@ def crew_matches(ws: Workspace, *, owned_share: float, owned_partners: int,
     accounts: dict[int, set[str]] = {}
     keys: dict[int, set[tuple[str, str, int]]] = {}
     for r in rows.to_pylist():
+        n = apart_hashtags(list(zip(r["tags"], r["t0s"], r["t1s"], strict=True)))
+        if n < min_tags:
+            continue
         c = int(r["crew"])
-        accounts.setdefault(c, set()).add(str(r["account_id"]))
-        keys.setdefault(c, set()).add((str(r["type"]), str(r["key"]), int(r["tags"])))
+        accounts.setdefault(c, set()).update(str(a) for a in r["accounts"])
+        keys.setdefault(c, set()).add((str(r["type"]), str(r["key"]), n))
     return [CrewMatch(
         accounts=tuple(sorted(accounts[c])),
         keys=tuple(sorted(keys[c], key=lambda k: (-k[2], k[0], k[1]))),
         hashtags=tuple(sorted({b[0] for b in crews[c].bursts})),
     ) for c in sorted(accounts)]
+
+
+def apart_hashtags(bursts: list[tuple[str, int, int]]) -> int:
+    """How many distinct hashtags a key entered in bursts apart in time: bursts (hashtag,
+    start, end; microseconds, end exclusive) taken in order of their end, each kept when
+    its hashtag is new and it starts more than ``APART_HOURS`` after the last kept one
+    ended. One post carrying two concurrent trending tags (and its reposts) enters two
+    hashtags at once: that is one trend moment, not two injections (the crews' own rule:
+    simultaneous trends share their followers)."""
+    gap = APART_HOURS * _HOUR_US
+    seen: set[str] = set()
+    last_end: int | None = None
+    for tag, t0, t1 in sorted(bursts, key=lambda b: (b[2], b[1], b[0])):
+        if tag in seen or (last_end is not None and t0 - gap < last_end):
+            continue
+        seen.add(tag)
+        last_end = t1
+    return len(seen)
 
 
 def attach_crews(ws: Workspace, members: pa.Table, *, owned_share: float,

@@ -77,6 +77,8 @@ _HOUR_US = 3_600_000_000
 _TOKEN = re.compile(r"\w{2,}")
 _MAX_DOCS = 5000
 _APART = 1  # bursts of different hashtags within this many hours of each other never link
+#: public name of the same rule (echoscope.crews counts injected hashtags apart in time)
+APART_HOURS = _APART
 
 
 def detect_bursts(counts: np.ndarray, p: HashtagParams) -> tuple[np.ndarray, float]:
