@@ -166,7 +166,7 @@ def test_trending_keys_get_their_own_null_stratum() -> None:
     # pairs that met on two trending hashtags within a minute are less surprising once
     # trending keys are compared with trending keys (seeds 0, 1: 24 -> 10, 20 -> 4 pairs
     # at p <= 0.001 of 79,800), and the model stays calibrated over the family
-    base = DetectParams(types=("hashtag",), alpha=1.0, episode_types=())
+    base = DetectParams(types=("hashtag",), alpha=1.0, episode_types=(), null_bouts=False)
     for seed in (0, 1):
         tab = _trend_table(seed)
         st1: dict = {}
@@ -182,7 +182,7 @@ def test_trending_keys_get_their_own_null_stratum() -> None:
 def test_account_test_compares_trending_keys_with_trending_keys() -> None:
     # the same trend users: with time classes in the account test's null fewer of them
     # have "more partners than chance", and the test stays calibrated over the 400 accounts
-    base = DetectParams(types=("hashtag",), alpha=1.0, episode_types=())
+    base = DetectParams(types=("hashtag",), alpha=1.0, episode_types=(), null_bouts=False)
     for seed in (0, 1):
         tab = _trend_table(seed)
         st1: dict = {}

@@ -117,7 +117,8 @@ def test_run_seeds_deterministic_and_distinct() -> None:
 
 
 def test_runs_is_a_declared_limit() -> None:
-    assert ClusterParams().runs == 1
+    assert ClusterParams().runs == 5
+    assert ClusterParams(runs=1).to_dict()["runs"] == 1
     assert ClusterParams(runs=5).to_dict()["runs"] == 5
     with pytest.raises(ParameterError):
         ClusterParams(runs=0)

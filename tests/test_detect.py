@@ -155,11 +155,13 @@ def test_calibration_on_organic_data(seed):
 
 
 def test_poisson_expectation_matches_observed_total():
-    # the configuration null's λ summed over all pairs equals the observed pair total
+    # the configuration null's λ (in action pairs) summed over all pairs equals the
+    # observed pair total
     acc, key, t = organic(n_acc=100, n_act=5000, seed=3)
     st_: dict = {}
     coaction_edges(table(acc, key, t), DetectParams(types=("repost",), windows=(600.0,),
-                                                    alpha=1.0, min_keys=1), stats=st_)
+                                                    alpha=1.0, min_keys=1, null_bouts=False),
+                   stats=st_)
     layer = st_["layers"][0]
     assert layer["null_pairs"] >= layer["candidate_pairs"] > 0
 

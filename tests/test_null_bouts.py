@@ -1,4 +1,4 @@
-"""The configuration null counted in bouts (DetectParams.null_bouts, opt-in).
+"""The configuration null counted in bouts (DetectParams.null_bouts, the default).
 
 An edge counts distinct keys; the default null counts co-acting *action* pairs. A crew
 whose members post one tag many times within minutes (the 10M simulated storm: ~18 posts
@@ -49,7 +49,7 @@ def test_identical_to_action_counts_without_repeats():
     acc, key, t = organic(n_acc=120, n_keys=3000, n_act=2000, seed=3)
     pa_, pk, pt = planted(n=8, keys=12)
     acts = table(np.r_[acc, pa_], np.r_[key, pk], np.r_[t, pt])
-    p = DetectParams(types=("repost",), windows=(60.0,), alpha=1.0)
+    p = DetectParams(types=("repost",), windows=(60.0,), alpha=1.0, null_bouts=False)
     a = coaction_edges(acts, p)
     b = coaction_edges(acts, p.replace(null_bouts=True))
     assert a.num_rows > 0
@@ -81,7 +81,7 @@ def test_storm_crew_tied_in_bouts_not_in_action_pairs():
     # the campaign stage ties pairs at p <= 0.1: in action pairs the crew's pairs, sharing
     # all six days, get p ~ 1; in bouts below 0.05 (median 2e-3)
     acts = storm_crew()
-    p = DetectParams(types=("repost",), windows=(60.0,), alpha=1.0)
+    p = DetectParams(types=("repost",), windows=(60.0,), alpha=1.0, null_bouts=False)
     core = {f"u{90000 + a:05d}" for a in range(20)}
 
     def inside(e):

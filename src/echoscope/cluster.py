@@ -67,7 +67,7 @@ driver; only :func:`find_campaigns` touches the workspace):
 5b. :func:`merge_campaigns`: accepted campaigns tied to each other at least ``merge`` (0.2)
    times as densely as the sparser is inside are joined (modularity splits one large
    operation), and leftover pairs tied only into one campaign join it.
-5e. :func:`consensus_campaigns` (``runs``, default 1 = off; after 5b, before 5c): steps 3-5b
+5e. :func:`consensus_campaigns` (``runs``, default 5; after 5b, before 5c): steps 3-5b
    (Leiden, campaign test, refinement, trim, merge) run ``runs`` times, from ``seed`` and
    seeds derived from it (:func:`run_seeds`), all against the same rewired maxima (the
    null does not depend on the observed clustering, so it is computed once). An account
@@ -76,9 +76,9 @@ driver; only :func:`find_campaigns` touches the workspace):
    the connected groups of such ties. One Leiden run is a randomised local search: on an
    operation whose parts are tied to most of each other but not all, one seed splits it
    (and the refinement and merge thresholds then cut it apart) where others do not.
-   ``runs = 1`` is a single run (the default: with 5, #KochFarms keeps 24-26 of its 26
-   identical-text accounts together at seeds 0-5 instead of 13-26, but two borderline
-   accounts leave at seed 1; benchmarks/RESULTS.md, "Seed-robust campaigns").
+   ``runs = 1`` is a single run. With 5 (the default) and the bout null, #KochFarms keeps
+   its 26 identical-text accounts in one campaign at every seed 0-5 (13-26 with one run;
+   benchmarks/RESULTS.md, "Bouts and consensus by default").
 5c. :func:`owning_members` (``member_owned``: hashtag, hashtag_set, mention, domain): a
    member tied inside its campaign only by these types must have acted on a key (any type)
    its campaign owns (at least ``owned_share`` of the key's accounts are members);
@@ -157,9 +157,9 @@ AMBIENT_TYPES: tuple[str, ...] = ("hashtag", "hashtag_set", "mention", "domain")
 #: gained 0.4% modularity at 15x the time on a 100k-tie random graph.
 LEIDEN_ITERATIONS = 2
 
-#: Campaign-assignment runs of the consensus (``ClusterParams.runs``, step 5e); 1 = off,
-#: 5 is the measured opt-in (benchmarks/RESULTS.md, "Seed-robust campaigns")
-CONSENSUS_RUNS = 1
+#: Campaign-assignment runs of the consensus (``ClusterParams.runs``, step 5e); 1 = one
+#: run (benchmarks/RESULTS.md, "Seed-robust campaigns" and "Bouts and consensus by default")
+CONSENSUS_RUNS = 5
 
 #: Degree-preserving swaps per tie in each rewired graph of the campaign test. Fewer swaps
 #: leave a null graph closer to the observed one, which can only raise the bar (the test

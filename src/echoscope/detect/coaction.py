@@ -172,10 +172,10 @@ class DetectParams(Params):
         "into the next lower stratum, so a small campaign's few keys do not set their own "
         "stratum's rate; 0 or 1 = no merging (default: 20 raised recall at 20k but lowered "
         "precision at 3M, 0.812 -> 0.713; benchmarks/RESULTS.md)"))
-    null_bouts: bool = field(default=False, metadata={
+    null_bouts: bool = field(default=True, metadata={
         "help": "configuration null counted in bouts (an account's actions on one key with "
                 "gaps of at most the window count once), in the unit of the edge's "
-                "statistic (distinct keys); both engines; off by default "
+                "statistic (distinct keys); both engines; false counts action pairs "
                 "(docs/methods.md, 'Bouts')"})
     min_keys: int = field(default=2, metadata=limit(
         1, 1_000_000, "keys", "distinct keys a pair must co-act on"))
@@ -205,8 +205,9 @@ class DetectParams(Params):
         if not self.auto_candidates:
             raise ParameterError("auto_candidates must list at least one window.")
         if self.null_bouts and (self.time_classes > 1 or self.account_time_classes > 1):
-            raise ParameterError("null_bouts counts popularity strata only: use "
-                                 "time_classes = account_time_classes = 1 with it.")
+            raise ParameterError("null_bouts (on by default) counts popularity strata "
+                                 "only: time_classes or account_time_classes > 1 needs "
+                                 "null_bouts = false.")
 
     def resolved_windows(self) -> tuple[float, ...]:
         """The windows used: sorted, de-duplicated (``window`` number overrides)."""
