@@ -86,6 +86,14 @@ driver; only :func:`find_campaigns` touches the workspace):
 5d. :func:`attach_owned` (``owned_share`` > 0; 2/3 by default): an account in no campaign
    that acted on a campaign's own content key (at least ``owned_share`` of the key's
    accounts are members) within ``owned_window`` of ``owned_partners`` members joins it.
+5f. :func:`echoscope.crews.attach_crews` (``crew_tags``, default 2; 0 = off): hijack
+   crews. The accounts that carry hashtag bursts together (the crews of the hashtag
+   signals, :func:`echoscope.signals.hashtags.hashtag_crews`) and posted a content key
+   they own into the bursts of at least ``crew_tags`` hashtags apart in time join the
+   campaign holding most of them, or form one (signal ``hijack_crew``). At 20,000
+   simulated posts a hijacker posts a handful of times and few member pairs are tested
+   at all; the group is visible as a group (docs/methods.md, "Hashtag storms and
+   hijacks").
 6. Each campaign gets a score (:mod:`echoscope.score`), its signals (the action types of its
    internal ties, plus ``automation`` when at least half of the members have a flagged
    behavioural signal in ``account_signals``), and evidence: the keys most shared among its
@@ -228,7 +236,7 @@ class ClusterParams(Params):
                             "have acted on a key its campaign owns (any type; at least "
                             "owned_share of the key's accounts and owned_partners of them "
                             "are members), else it leaves; () = off; needs owned_share > 0"))
-    crew_tags: int = field(default=0, metadata=limit(
+    crew_tags: int = field(default=2, metadata=limit(
         0, 1_000, "hashtags", help="hijack crews (echoscope.crews): accounts that carry "
                                    "hashtag bursts together and posted a content key "
                                    "they own (owned_share, owned_partners) into the "
