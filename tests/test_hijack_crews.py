@@ -102,6 +102,7 @@ def test_find_campaigns_opt_in() -> None:
         camp = ws.table("campaigns").to_pylist()[0]
         assert "hijack_crew" in camp["signals"]
         assert "hijack crew: 15 accounts" in camp["summary"]
+        assert camp["summary"].startswith("15 accounts, no co-action ties")
         members = sorted(ws.table("campaign_members").column("account_id").to_pylist())
         assert members == CREW
         ev = {(r["type"], r["key"]) for r in ws.table("campaign_evidence").to_pylist()}

@@ -1280,6 +1280,8 @@ def _summary(d: dict[str, Any]) -> str:
     n = len(d["accounts"])
     types = ", ".join(d["types"]) or "no action type"
     s = f"{n} accounts tied by {types}"
+    if not d["types"] and d.get("note"):  # a hijack crew without co-action ties (step 5f)
+        s = f"{n} accounts, no co-action ties among them"
     if d["n_shared"]:
         s += f"; {d['n_shared']} shared key{'s' if d['n_shared'] != 1 else ''}"
     if d["evidence"]:
