@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -159,3 +160,26 @@ def test_apart_hashtags_bounded_and_order_free(raw: list[tuple[str, int, int]],
     shuffled = list(bursts)
     rnd.shuffle(shuffled)
     assert apart_hashtags(shuffled) == n
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 3)), min_size=2, max_size=8),
+       st.dictionaries(st.integers(0, 24), st.sets(st.sampled_from([f"a{i}" for i in range(12)]),
+                                                     max_size=8), max_size=25),
+       st.data())
+def test_online_union_is_the_union_of_the_hours(spans: list[tuple[int, int]],
+                                                online: dict[int, set[str]],
+                                                data: st.DataObject) -> None:
+    # the crews' population of a burst pair (signals.hashtags._online_union) is exactly
+    # the accounts online in the hours of either burst
+    from echoscope.signals.hashtags import _Episode, _online_union
+
+    eps = [_Episode(f"t{k}", h0, h0 + d) for k, (h0, d) in enumerate(spans)]
+    n = len(eps)
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                               min_size=1, max_size=10))
+    ci = np.array([a for a, _ in pairs], dtype=np.int64)
+    cj = np.array([b for _, b in pairs], dtype=np.int64)
+    got = _online_union(eps, online, ci, cj)
+    for k, (a, b) in enumerate(pairs):
+        hours = {*range(eps[a].h0, eps[a].h1 + 1), *range(eps[b].h0, eps[b].h1 + 1)}
+        assert got[k] == len(set().union(*(online.get(h, set()) for h in hours)))

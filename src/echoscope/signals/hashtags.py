@@ -489,6 +489,45 @@ def _online(ws: Workspace, eps: list[_Episode]) -> dict[int, set[str]]:
     return out
 
 
+def _online_union(eps: list[_Episode], online: dict[int, set[str]],
+                  ci: np.ndarray, cj: np.ndarray) -> np.ndarray:
+    """Per burst pair (``ci[k]``, ``cj[k]``): how many accounts posted anything in the
+    hours of either burst, exactly: |U_i| + |U_j| - |U_i ∩ U_j|, with U the accounts online
+    in a burst's hours (integer ids; a mask of U_i per first burst, sizes summed over
+    U_j), instead of building the union of string sets per pair."""
+    aid: dict[str, int] = {}
+    hours = {h: np.fromiter((aid.setdefault(a, len(aid)) for a in sorted(accs)),
+                            dtype=np.int32, count=len(accs)) for h, accs in online.items()}
+    empty = np.zeros(0, dtype=np.int32)
+    cache: dict[int, np.ndarray] = {}
+
+    def burst(k: int) -> np.ndarray:
+        u = cache.get(k)
+        if u is None:
+            parts = [hours[h] for h in range(eps[k].h0, eps[k].h1 + 1) if h in hours]
+            u = np.unique(np.concatenate(parts)) if parts else empty
+            cache[k] = u
+        return u
+
+    out = np.zeros(ci.size, dtype=np.int64)
+    mask = np.zeros(len(aid), dtype=bool)
+    order = np.argsort(ci, kind="stable")
+    k0 = 0
+    while k0 < order.size:
+        i = int(ci[order[k0]])
+        k1 = k0
+        while k1 < order.size and int(ci[order[k1]]) == i:
+            k1 += 1
+        ui = burst(i)
+        mask[ui] = True
+        for k in order[k0:k1].tolist():
+            uj = burst(int(cj[k]))
+            out[k] = ui.size + uj.size - int(np.count_nonzero(mask[uj]))
+        mask[ui] = False
+        k0 = k1
+    return out
+
+
 def _crews(eps: list[_Episode], online: dict[int, set[str]], p: HashtagParams) -> None:
     """Accounts that carry several bursts together (a campaign seen through its bursts).
 
@@ -512,6 +551,7 @@ def _crews(eps: list[_Episode], online: dict[int, set[str]], p: HashtagParams) -
     sizes = np.asarray(m.sum(axis=0)).ravel()
     tests = n * (n - 1) / 2
     links: dict[int, list[int]] = {}
+    cand: list[tuple[int, int, int]] = []
     for i, j, o in zip(overlap.row, overlap.col, overlap.data, strict=True):
         if i >= j or o < 3:
             continue
@@ -525,14 +565,18 @@ def _crews(eps: list[_Episode], online: dict[int, set[str]], p: HashtagParams) -
         elif ea.h0 - _APART <= eb.h1 and eb.h0 - _APART <= ea.h1:
             # simultaneous trends share their followers: only bursts apart in time link
             continue
-        pop: set[str] = set()
-        for h in {*range(ea.h0, ea.h1 + 1), *range(eb.h0, eb.h1 + 1)}:
-            pop |= online.get(h, set())
-        pv = hypergeom.sf(int(o) - 1, max(len(pop), int(sizes[i]), int(sizes[j])),
-                          int(sizes[i]), int(sizes[j]))
-        if pv < p.alpha / tests:
-            links.setdefault(int(i), []).append(int(j))
-            links.setdefault(int(j), []).append(int(i))
+        cand.append((int(i), int(j), int(o)))
+    if cand:
+        ci = np.array([c[0] for c in cand], dtype=np.int64)
+        cj = np.array([c[1] for c in cand], dtype=np.int64)
+        co = np.array([c[2] for c in cand], dtype=np.int64)
+        si, sj = sizes[ci].astype(np.int64), sizes[cj].astype(np.int64)
+        pop = np.maximum(_online_union(eps, online, ci, cj), np.maximum(si, sj))
+        pv = hypergeom.sf(co - 1, pop, si, sj)
+        for k in np.flatnonzero(pv < p.alpha / tests).tolist():
+            i, j = int(ci[k]), int(cj[k])
+            links.setdefault(i, []).append(j)
+            links.setdefault(j, []).append(i)
     for i, linked in links.items():
         e = eps[i]
         # linked units: other hashtags (several bursts of one count once), or other days of
