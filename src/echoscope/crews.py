@@ -94,23 +94,26 @@ def crew_matches(ws: Workspace, *, owned_share: float, owned_partners: int,
     con.register("_crew_b", cb)
     try:
         rows = ws.sql(f"""
-            WITH act AS (
-                SELECT DISTINCT account_id, type, key, post_id FROM actions
-                WHERE type IN ({types})),
-            ck AS (
+            WITH ck AS (  -- keys acted on by crew accounts (the crews are small)
                 SELECT m.crew, a.type, a.key, count(DISTINCT a.account_id) AS nc
-                FROM act a JOIN _crew_m m USING (account_id)
+                FROM actions a JOIN _crew_m m USING (account_id)
+                WHERE a.type IN ({types})
                 GROUP BY ALL HAVING count(DISTINCT a.account_id) >= ?),
             n AS (
                 SELECT a.type, a.key, count(DISTINCT a.account_id) AS n
-                FROM act a SEMI JOIN ck USING (type, key) GROUP BY ALL),
+                FROM actions a SEMI JOIN (SELECT DISTINCT type, key FROM ck) k
+                  USING (type, key) GROUP BY ALL),
             owned AS (
                 SELECT ck.crew, ck.type, ck.key FROM ck JOIN n USING (type, key)
                 WHERE ck.nc >= ? * n.n),
+            act AS (  -- the actions on owned keys
+                SELECT DISTINCT a.account_id, a.type, a.key, a.post_id
+                FROM actions a SEMI JOIN (SELECT DISTINCT type, key FROM owned) k
+                  USING (type, key)),
             tagged AS (
                 SELECT post_id, unnest(hashtags) AS hashtag, epoch_us(created_at) AS us
                 FROM posts WHERE created_at IS NOT NULL AND len(hashtags) > 0
-                  AND post_id IN (SELECT a.post_id FROM act a SEMI JOIN owned USING (type, key))),
+                  AND post_id IN (SELECT post_id FROM act)),
             bp AS (
                 SELECT DISTINCT b.crew, t.post_id, t.hashtag, b.t0, b.t1
                 FROM tagged t JOIN _crew_b b
