@@ -131,16 +131,16 @@ MEDIA_NOTES = [
     "are the only images posted by 32-63 accounts, so the stratum's rate is set by the "
     "campaign's own periphery (seed 1: a pair sharing all five pictures within the hour "
     "has expectation 2.9, p = 0.18). The experiment columns merge popularity strata with "
-    "fewer than 20 keys into the next lower one (a change for `detect/null.py`, not "
-    "made: docs/methods.md, \"Media keys\").",
+    "fewer than 20 keys into the next lower one (`DetectParams(min_stratum_keys=20)`, "
+    "opt-in: it splits #KochFarms 24 + 2; docs/methods.md, \"Thin strata merged\").",
     "- Hijacks: members post ~2.5 times over four 6-12 h trend windows, half the time with "
     "a link to the campaign's own domain. Since 2026-11-29 (10:00) rare hashtag episodes "
     "get a 6 h window (`DetectParams.episode_window`), with keys co-acted on at the same "
-    "two action times counted once (`event_types`); domains in that window are opt-in. The "
+    "two action times counted once (`event_types`); domains in that window are opt-in. "
+    "Hijack crews (`ClusterParams.crew_tags`, default 2) add the crews of the hashtag "
+    "signals that posted their own content into the bursts of several hashtags. The "
     "\"hijack recall\" column is the plain run's (docs/methods.md, \"Hashtag storms and "
     "hijacks\").",
-    "- The detector and cluster code were being changed by others while these ran; the "
-    "columns of one row come from one run on one code state.",
 ]
 
 
