@@ -66,3 +66,24 @@ def test_defaults() -> None:
     assert ClusterParams().owned_share == 2 / 3
     assert ClusterParams().owned_partners == 3
     assert ClusterParams(owned_share=0.5).to_dict()["owned_share"] == 0.5
+
+
+def test_find_campaigns_says_how_each_member_joined() -> None:
+    # six accounts tied by significant repost edges; "x" shares only the campaign's own
+    # post with them (one key: no edge), so step 5d attaches it as owned_content
+    from echoscope.cluster import find_campaigns
+
+    ws = Workspace(":memory:")
+    ids = sorted(MEMBERS)
+    acts = [act(m, i, "own") for i, m in enumerate(ids)] + [act("x", 3, "own")]
+    acts += [act(m, 100 + i, f"k{j}") for j in range(3) for i, m in enumerate(ids)]
+    ws.replace("actions", pa.Table.from_pylist(acts, schema=schema.TABLES["actions"].schema))
+    edges = [{"account_a": a, "account_b": b, "type": "repost", "window": 60.0, "n_keys": 4,
+              "n_pairs": 4, "min_delay": 1.0, "median_delay": 2.0, "weight": 3.0,
+              "p_value": 1e-6, "q_value": 1e-5}
+             for i, a in enumerate(ids) for b in ids[i + 1:]]
+    ws.replace("edges", pa.Table.from_pylist(edges, schema=schema.TABLES["edges"].schema))
+    res = find_campaigns(ws, ClusterParams(runs=1))
+    assert res.n_campaigns == 1
+    how = {r["account_id"]: r["joined_by"] for r in ws.table("campaign_members").to_pylist()}
+    assert how == {**dict.fromkeys(ids, "ties"), "x": "owned_content"}

@@ -106,6 +106,8 @@ def test_find_campaigns_opt_in() -> None:
         assert camp["summary"].startswith("15 accounts, no co-action ties")
         members = sorted(ws.table("campaign_members").column("account_id").to_pylist())
         assert members == CREW
+        assert set(ws.table("campaign_members").column("joined_by").to_pylist()) == {
+            "hijack_crew"}
         ev = {(r["type"], r["key"]) for r in ws.table("campaign_evidence").to_pylist()}
         assert ("domain", "crew-site.example") in ev
 

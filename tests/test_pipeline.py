@@ -28,6 +28,7 @@ ACCOUNT_COLUMNS = [
     "flagged",
     "campaign_id",
     "score",
+    "joined_by",
     *[f"n_{t}" for t in ACTION_TYPES],
 ]
 CAMPAIGN_COLUMNS = [

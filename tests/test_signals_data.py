@@ -78,7 +78,8 @@ def build(
     if mem:
         ws.append("campaign_members", pa.table({
             "campaign_id": [c for c, _ in mem], "account_id": [a for _, a in mem],
-            "strength": [1.0] * len(mem), "degree": [1] * len(mem)}))
+            "strength": [1.0] * len(mem), "degree": [1] * len(mem),
+            "joined_by": ["ties"] * len(mem)}))
     ed = [tuple(sorted(e)) for e in edges]
     if ed:
         n = len(ed)

@@ -214,6 +214,21 @@ def test_schema_version_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "schema version 999" in err and "Traceback" not in err
 
 
+def test_ensure_table_adds_a_column_an_older_workspace_lacks(tmp_path: Path) -> None:
+    # a workspace written before campaign_members.joined_by: the cluster stage adds the
+    # column (NULL in old rows) instead of failing on its first write
+    wsp = tmp_path / "older.duckdb"
+    with Workspace(wsp) as ws:
+        ws.con.execute("INSERT INTO campaign_members VALUES ('C0001', 'a', 1.0, 1, 'ties')")
+        ws.con.execute("ALTER TABLE campaign_members DROP COLUMN joined_by")
+    with Workspace(wsp) as ws:
+        ws.ensure_table("campaign_members")
+        ws.ensure_table("campaign_members")  # idempotent
+        assert ws.table("campaign_members").to_pylist() == [
+            {"campaign_id": "C0001", "account_id": "a", "strength": 1.0, "degree": 1,
+             "joined_by": None}]
+
+
 def test_not_a_workspace(tmp_path: Path) -> None:
     import duckdb
 

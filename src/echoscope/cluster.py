@@ -585,17 +585,25 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
                                              value_set=pa.array(sorted(keep), pa.int64())))
         if params.owned_share > 0 and params.member_owned and members.num_rows:
             members = owning_members(ws, members, params, pairs)
+        joined: dict[str, str] = {}  # accounts not tied in by their own ties: how
         if params.owned_share > 0 and members.num_rows:
+            before = set(members.column("account_id").to_pylist())
             members = attach_owned(ws, members, params)
+            joined.update((a, "owned_content") for a in members.column("account_id").to_pylist()
+                          if a not in before)
         notes: dict[int, str] = {}
         if params.owned_share > 0 and params.crew_tags > 0:
+            before = set(members.column("account_id").to_pylist())
             members, notes = attach_crews(
                 ws, members, owned_share=params.owned_share,
                 owned_partners=params.owned_partners, min_tags=params.crew_tags,
                 min_size=params.min_size)
+            joined.update((a, "hijack_crew") for a in members.column("account_id").to_pylist()
+                          if a not in before)
         finite = [x for x in null_max if math.isfinite(x)]
+        ws.ensure_table("campaign_members")  # a workspace from before joined_by
         campaigns, cmembers, evidence = _build(ws, pairs, members, params, tests,
-                                               max(finite, default=None), notes)
+                                               max(finite, default=None), notes, joined)
         with ws.transaction():
             for name, data in (("campaigns", campaigns), ("campaign_members", cmembers),
                                ("campaign_evidence", evidence)):
@@ -1175,8 +1183,10 @@ def _evidence(ws: Workspace, members: pa.Table) -> pa.Table:
 
 def _build(ws: Workspace, pairs: pa.Table, membership: pa.Table, params: ClusterParams,
            tests: dict[int, tuple[float, float]],
-           null_max: float | None, notes: dict[int, str] | None = None
-           ) -> tuple[pa.Table, pa.Table, pa.Table]:
+           null_max: float | None, notes: dict[int, str] | None = None,
+           joined: dict[str, str] | None = None) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """The campaign tables from the final ``membership``; ``joined`` names how the
+    accounts that their own ties did not bring in became members (``joined_by``)."""
     if membership.num_rows == 0:
         return schema.empty("campaigns"), schema.empty("campaign_members"), \
             schema.empty("campaign_evidence")
@@ -1257,7 +1267,8 @@ def _build(ws: Workspace, pairs: pa.Table, membership: pa.Table, params: Cluster
             "summary": _summary(d),
         })
         m_rows.extend({"campaign_id": cid, "account_id": a, "strength": strength[a],
-                       "degree": degree[a]} for a in d["accounts"])
+                       "degree": degree[a], "joined_by": (joined or {}).get(a, "ties")}
+                      for a in d["accounts"])
         for r in d["evidence"]:
             e_rows.append({"campaign_id": cid, **{k: r[k] for k in (
                 "type", "key", "n_accounts", "n_actions", "first_time", "last_time",

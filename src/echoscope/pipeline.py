@@ -583,11 +583,12 @@ def _accounts_out(ws: Workspace, edges: pa.Table) -> pa.Table:
             e AS (SELECT account_a AS account_id, account_b AS other, type FROM {view}
                   UNION ALL SELECT account_b, account_a, type FROM {view}),
             n AS (SELECT account_id, {per_type} FROM e GROUP BY 1),
-            m AS (SELECT m.account_id, min(m.campaign_id) AS campaign_id
+            m AS (SELECT m.account_id, min(m.campaign_id) AS campaign_id,
+                         arg_min(m.joined_by, m.campaign_id) AS joined_by
                   FROM campaign_members m GROUP BY 1)
             SELECT ids.account_id, h.handle,
                    m.campaign_id IS NOT NULL AS flagged,
-                   m.campaign_id, c.score,
+                   m.campaign_id, c.score, m.joined_by,
                    {", ".join(f"coalesce(n.n_{t}, 0) AS n_{t}" for t in ACTION_TYPES)}
             FROM ids
             LEFT JOIN h USING (account_id)

@@ -261,6 +261,9 @@ CAMPAIGN_MEMBERS = _t(
         ("account_id", pa.string(), ""),
         ("strength", pa.float64(), "sum of the member's edge weights inside the campaign"),
         ("degree", pa.int64(), "members it is tied to"),
+        ("joined_by", pa.string(), "how it became a member: ties (its significant ties "
+                                   "inside the campaign), owned_content (acted on the "
+                                   "campaign's own content with members) or hijack_crew"),
     ],
     key=("campaign_id", "account_id"),
 )

@@ -227,9 +227,20 @@ class Workspace:
         con.execute("COMMIT")
 
     def ensure_table(self, name: str) -> None:
-        """Create a declared table if an older workspace lacks it."""
-        if not self.read_only:
-            self.con.execute(schema.ddl(schema.TABLES[name]))
+        """Create a declared table if an older workspace lacks it, and add the declared
+        columns it lacks (NULL in its rows): a column added to a stage-output table
+        within one schema version (e.g. ``campaign_members.joined_by``)."""
+        if self.read_only:
+            return
+        table = schema.TABLES[name]
+        self.con.execute(schema.ddl(table))
+        have = {r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            [name]).fetchall()}
+        for f in table.schema:
+            if f.name not in have:
+                self.con.execute(
+                    f'ALTER TABLE "{name}" ADD COLUMN "{f.name}" {schema.duck_type(f.type)}')
 
     # -- data access ---------------------------------------------------------------
     def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:

@@ -148,7 +148,8 @@ def build_sample(
                 post(aid, a["handle"], t + dt.timedelta(seconds=5), seed_text, app,
                      c + burst + 1, urls=[url], tags=[tag])
             members.append({"campaign_id": cid, "account_id": aid,
-                            "strength": float(size - k) * 1.5, "degree": size - 1})
+                            "strength": float(size - k) * 1.5, "degree": size - 1,
+                            "joined_by": "ties"})
         for x in range(size):
             for y in range(x + 1, size):
                 for typ in ("repost", "text", "url"):
@@ -239,7 +240,7 @@ def build_large(ws: Workspace, *, n_campaigns: int = 1000, n_accounts: int = 100
         FROM range({n}) t(i), range({k}) u(j)""").fetchall()
     con.execute("""
         INSERT INTO campaign_members
-        SELECT cid, aid, (size - j) * 1.0, size - 1 FROM _m""").fetchall()
+        SELECT cid, aid, (size - j) * 1.0, size - 1, 'ties' FROM _m""").fetchall()
     con.execute("""
         INSERT INTO edges
         SELECT least(x.aid, y.aid), greatest(x.aid, y.aid), 'repost', 60.0, 3, 3, 1.0, 5.0,
