@@ -146,6 +146,7 @@ __all__ = [
     "combine_pairs",
     "consensus_campaigns",
     "find_campaigns",
+    "rescore_campaigns",
     "significant_edges",
     "tie_edges",
 ]
@@ -263,6 +264,20 @@ class ClusterParams(Params):
             )
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """The campaign stage's decisions, kept so that :func:`rescore_campaigns` can write the
+    campaign tables again (scores, signals, evidence) without clustering again."""
+
+    pairs: pa.Table
+    members: pa.Table
+    params: ClusterParams
+    tests: dict[int, tuple[float, float]]
+    null_max: float | None
+    notes: dict[int, str]
+    joined: dict[str, str]
+
+
 @dataclass
 class ClusterResult:
     """What :func:`find_campaigns` wrote."""
@@ -275,6 +290,7 @@ class ClusterResult:
     rule: str
     n_clusters: int = 0
     null_max: list[float] = field(default_factory=list)
+    assignment: Assignment | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -456,22 +472,10 @@ def _excess(edges: npt.NDArray[np.int64], membership: npt.NDArray[np.int64],
     return stat, sizes
 
 
-#: The null maxima of the last campaign test, keyed by its ties and parameters: ``analyze``
-#: clusters the same ties twice (cluster, then score after signals), and the rewired graphs
-#: depend only on the ties, weights and parameters, not on the observed clusters.
-_NULL_CACHE: dict[str, tuple[tuple[Any, ...], pa.Table, list[float]]] = {}
-
-
-def _null_maxima(pairs: pa.Table, g: Any, weights: list[float], n_vertices: int, *,
+def _null_maxima(g: Any, weights: list[float], n_vertices: int, *,
                  null_graphs: int, resolution: float, min_size: int,
                  seed: int) -> list[float]:
-    """The best statistic of each of ``null_graphs`` rewired copies of ``g`` (cached)."""
-    key = (null_graphs, resolution, min_size, seed, REWIRE_SWAPS, LEIDEN_ITERATIONS)
-    ties = pairs.select(["account_a", "account_b", "weight"]).sort_by(
-        [("account_a", "ascending"), ("account_b", "ascending")])
-    hit = _NULL_CACHE.get("last")
-    if hit is not None and hit[0] == key and hit[1].equals(ties):
-        return list(hit[2])
+    """The best statistic of each of ``null_graphs`` rewired copies of ``g``."""
     rng = np.random.default_rng(seed)
     null_max: list[float] = []
     for r in range(null_graphs):
@@ -483,7 +487,6 @@ def _null_maxima(pairs: pa.Table, g: Any, weights: list[float], n_vertices: int,
         s_null, z_null = _excess(np.asarray(h.get_edgelist(), dtype=np.int64), m, n_vertices)
         eligible = s_null[z_null >= min_size]
         null_max.append(float(eligible.max()) if len(eligible) else -math.inf)
-    _NULL_CACHE["last"] = (key, ties, list(null_max))
     return null_max
 
 
@@ -499,7 +502,7 @@ def campaign_test(pairs: pa.Table, membership: pa.Table, *, null_graphs: int = 1
     if pairs.num_rows == 0:
         return {}, []
     g, uniq, _, weights = _graph(pairs)
-    null_max = _null_maxima(pairs, g, weights, len(uniq), null_graphs=null_graphs,
+    null_max = _null_maxima(g, weights, len(uniq), null_graphs=null_graphs,
                             resolution=resolution, min_size=min_size, seed=seed)
     return observed_tests(pairs, membership, null_max, min_size=min_size), null_max
 
@@ -601,21 +604,44 @@ def find_campaigns(ws: Workspace, params: ClusterParams | None = None) -> Cluste
             joined.update((a, "hijack_crew") for a in members.column("account_id").to_pylist()
                           if a not in before)
         finite = [x for x in null_max if math.isfinite(x)]
-        ws.ensure_table("campaign_members")  # a workspace from before joined_by
-        campaigns, cmembers, evidence = _build(ws, pairs, members, params, tests,
-                                               max(finite, default=None), notes, joined)
-        with ws.transaction():
-            for name, data in (("campaigns", campaigns), ("campaign_members", cmembers),
-                               ("campaign_evidence", evidence)):
-                ws.con.execute(f'DELETE FROM "{name}"')
-                ws.append(name, data, stage="cluster")
+        assignment = Assignment(pairs, members, params, tests, max(finite, default=None),
+                                notes, joined)
+        n_campaigns, n_members = _write_campaigns(ws, assignment)
         bar.advance()
     n_clusters = n_tested if params.method == "group" else len(keep)
     return ClusterResult(
         n_edges_in=edges.num_rows, n_significant=ties.num_rows, n_pairs=pairs.num_rows,
-        n_campaigns=campaigns.num_rows, n_members=cmembers.num_rows, rule=rule,
-        n_clusters=n_clusters, null_max=[x for x in null_max if math.isfinite(x)],
+        n_campaigns=n_campaigns, n_members=n_members, rule=rule,
+        n_clusters=n_clusters, null_max=finite, assignment=assignment,
     )
+
+
+def rescore_campaigns(ws: Workspace, result: ClusterResult) -> ClusterResult:
+    """Write the campaign tables again from ``result``'s assignment (same campaigns, ids
+    and members), so that scores and signals read the ``account_signals`` that the
+    signals stage wrote after clustering: the automation part of the score. Nothing is
+    clustered again (clustering reads edges, actions and posts only, so it would give the
+    same assignment). Raises ParameterError for a result without an assignment."""
+    if result.assignment is None:
+        raise ParameterError("rescore_campaigns needs the ClusterResult of find_campaigns "
+                             "from this process.")
+    with progress.task("cluster: scores") as bar:
+        result.n_campaigns, result.n_members = _write_campaigns(ws, result.assignment)
+        bar.advance()
+    return result
+
+
+def _write_campaigns(ws: Workspace, a: Assignment) -> tuple[int, int]:
+    """Build and replace ``campaigns``, ``campaign_members``, ``campaign_evidence``."""
+    ws.ensure_table("campaign_members")  # a workspace from before joined_by
+    campaigns, cmembers, evidence = _build(ws, a.pairs, a.members, a.params, a.tests,
+                                           a.null_max, a.notes, a.joined)
+    with ws.transaction():
+        for name, data in (("campaigns", campaigns), ("campaign_members", cmembers),
+                           ("campaign_evidence", evidence)):
+            ws.con.execute(f'DELETE FROM "{name}"')
+            ws.append(name, data, stage="cluster")
+    return campaigns.num_rows, cmembers.num_rows
 
 
 def run_seeds(seed: int, runs: int) -> list[int]:

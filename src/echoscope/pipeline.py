@@ -65,6 +65,7 @@ from echoscope.cluster import (
     ClusterParams,
     ClusterResult,
     find_campaigns,
+    rescore_campaigns,
     significant_edges,
     tie_edges,
 )
@@ -397,11 +398,13 @@ def analyze(
             if media_dir is not None:
                 _run_media_keys(ws, media_dir, st)
             _run_actions_detect(ws, params, st, eng)
-            _run_cluster(ws, params, st, "cluster")
+            clustered = _run_cluster(ws, params, st, "cluster")
             signal_files: dict[str, Path] = {}
             _run_signals(ws, out, suspended, st, signal_files)
             if st.info.get("signals", {}).get("status") == "ran":
-                _run_cluster(ws, params, st, "score")
+                # the same campaigns, scored with the behavioural signals just written
+                t0 = time.perf_counter()
+                st.ran("score", t0, **rescore_campaigns(ws, clustered).to_dict())
             else:
                 st.skip("score", "skipped", "scores computed by cluster (no signals to add)")
             _run_bank(ws, banks, media_dir, st)
