@@ -301,3 +301,20 @@ def test_ui_campaign_beyond_the_list(sample_ws: Workspace) -> None:
     status, _, body = ui.route("/campaign/c0004")
     assert status == 200 and b"#4" in body
     assert ui.route("/campaign/c9999")[0] == 404
+
+
+def test_members_joined_without_ties_say_how(sample_ws: Workspace, tmp_path: Path) -> None:
+    # accounts added by the owned-content or hijack-crew steps have no ties of their own;
+    # the member table says how they joined (and an older workspace without the column
+    # shows every member as tied in)
+    sample_ws.con.execute("UPDATE campaign_members SET joined_by = 'hijack_crew' "
+                          "WHERE account_id = '1000000'")
+    d = context_dict(build_context(sample_ws, now=NOW))
+    joined = {m["account_id"]: m["joined_by"] for c in d["details"] for m in c["members"]}
+    assert joined["1000000"] == "hijack_crew"
+    assert set(joined.values()) == {"ties", "hijack_crew"}
+    html = render_report(build_context(sample_ws, now=NOW))
+    assert html.count(">hijack crew</span>") == 1
+    sample_ws.con.execute("ALTER TABLE campaign_members DROP COLUMN joined_by")
+    d = context_dict(build_context(sample_ws, now=NOW))
+    assert {m["joined_by"] for c in d["details"] for m in c["members"]} == {"ties"}

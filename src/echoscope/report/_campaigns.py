@@ -128,10 +128,14 @@ def _views(ws: Workspace, rows: list[CampaignRow], p: ReportParams, media: _Medi
     camp = {r["campaign_id"]: r for r in _rows(
         ws, f"SELECT campaign_id, n_edges, density FROM campaigns "
             f"WHERE campaign_id IN (SELECT campaign_id FROM {sel})")}
+    # a workspace written before campaign_members.joined_by (read-only here) has only ties
+    joined = ("joined_by" if ws.scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = "
+        "'campaign_members' AND column_name = 'joined_by'") else "'ties' AS joined_by")
     ws.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _es_top AS
         SELECT * FROM (
-          SELECT campaign_id, account_id, strength, degree,
+          SELECT campaign_id, account_id, strength, degree, {joined},
                  row_number() OVER (PARTITION BY campaign_id
                                     ORDER BY strength DESC NULLS LAST, account_id) AS rn,
                  count(*) OVER (PARTITION BY campaign_id) AS total
@@ -223,7 +227,8 @@ def _views(ws: Workspace, rows: list[CampaignRow], p: ReportParams, media: _Medi
             account_id=_s(r["account_id"]), handle=_s(r["handle"]), display_name=_s(r["dn"]),
             n_posts=int(r["n"] or 0), apps=apps.get(r["account_id"], []),
             created_at=created, age_days=age, strength=_f(r["strength"]),
-            degree=int(r["degree"] or 0), ties=ties.get((cid, r["account_id"]), [])))
+            degree=int(r["degree"] or 0), ties=ties.get((cid, r["account_id"]), []),
+            joined_by=_s(r["joined_by"]) or "ties"))
     out = []
     for row in rows:
         cid = row.campaign_id

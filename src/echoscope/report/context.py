@@ -129,6 +129,8 @@ class MemberRow:
     strength: float
     degree: int
     ties: list[tuple[str, int]]
+    #: how it became a member (campaign_members.joined_by): ties, owned_content, hijack_crew
+    joined_by: str = "ties"
 
 
 @dataclass(frozen=True)
