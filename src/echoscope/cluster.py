@@ -132,6 +132,7 @@ import pyarrow.compute as pc
 from echoscope import progress, schema
 from echoscope.crews import attach_crews
 from echoscope.errors import ParameterError
+from echoscope.owned import owned_keys_sql
 from echoscope.params import Params, choice, limit
 from echoscope.score import CampaignFeatures, campaign_score, tie_significance
 from echoscope.workspace import Workspace
@@ -950,28 +951,19 @@ def owning_members(ws: Workspace, members: pa.Table, params: ClusterParams,
         return members
     floor = min(params.owned_partners, params.min_size)
     con = ws.con
-    con.register("_own_members", members.select(["account_id", "cluster"]))
+    con.register("_own_members", members.select(["account_id", "cluster"])
+                 .rename_columns(["account_id", "grp"]))
     try:
-        rows = ws.sql("""
-            WITH act AS (
-                SELECT DISTINCT a.account_id, a.type, a.key, m.cluster
-                FROM actions a LEFT JOIN _own_members m USING (account_id)),
-            per_key AS (
-                SELECT type, key, count(*) AS n FROM act
-                GROUP BY type, key HAVING count(cluster) >= ?),
-            owned AS (
-                SELECT a.type, a.key, a.cluster
-                FROM act a JOIN per_key k USING (type, key)
-                WHERE a.cluster IS NOT NULL
-                GROUP BY a.type, a.key, a.cluster, k.n
-                HAVING count(*) >= ? * k.n AND count(*) >= ?)
+        rows = ws.sql(f"""
+            WITH {owned_keys_sql("_own_members")}
             SELECT DISTINCT a.account_id
-            FROM act a JOIN owned o USING (type, key, cluster)
+            FROM actions a JOIN _own_members m USING (account_id)
+            JOIN owned o ON o.type = a.type AND o.key = a.key AND o.grp = m.grp
             UNION
             SELECT account_id FROM _own_members
             WHERE account_id NOT IN (SELECT account_id FROM actions)
             ORDER BY account_id
-        """, params=[floor, params.owned_share, floor])
+        """, params=[floor, params.owned_share])
     finally:
         con.unregister("_own_members")
     ids = members.column("account_id").combine_chunks().cast(pa.string())
@@ -1009,26 +1001,18 @@ def attach_owned(ws: Workspace, members: pa.Table, params: ClusterParams) -> pa.
     ``members`` with the attached accounts (columns account_id, cluster).
     """
     con = ws.con
-    con.register("_owned_members", members.select(["account_id", "cluster"]))
+    con.register("_owned_members", members.select(["account_id", "cluster"])
+                 .rename_columns(["account_id", "grp"]))
     try:
-        types = ", ".join(f"'{t}'" for t in OWNED_TYPES)
         rows = ws.sql(f"""
-            WITH act AS (
-                SELECT a.account_id, a.type, a.key, epoch_ms(a.time) AS ms, m.cluster
+            WITH {owned_keys_sql("_owned_members", OWNED_TYPES)},
+            act AS (  -- the actions on owned keys, with the actor's campaign
+                SELECT a.account_id, a.type, a.key, epoch_ms(a.time) AS ms,
+                       m.grp AS cluster
                 FROM actions a LEFT JOIN _owned_members m USING (account_id)
-                WHERE a.type IN ({types})),
-            per_key AS (
-                SELECT type, key, count(DISTINCT account_id) AS n FROM act
-                GROUP BY type, key HAVING count(DISTINCT cluster) > 0),
-            per_c AS (
-                SELECT a.type, a.key, a.cluster, count(DISTINCT a.account_id) AS nm, k.n
-                FROM act a JOIN per_key k USING (type, key)
-                WHERE a.cluster IS NOT NULL GROUP BY a.type, a.key, a.cluster, k.n),
-            owned AS (
-                SELECT type, key, cluster FROM per_c
-                WHERE nm >= ? * n AND nm >= ?),
+                SEMI JOIN (SELECT DISTINCT type, key FROM owned) k USING (type, key)),
             outside AS (
-                SELECT a.account_id, a.type, a.key, a.ms, o.cluster
+                SELECT a.account_id, a.type, a.key, a.ms, o.grp AS cluster
                 FROM act a JOIN owned o USING (type, key) WHERE a.cluster IS NULL),
             hits AS (
                 SELECT x.account_id, x.cluster, count(DISTINCT m.account_id) AS partners
@@ -1038,7 +1022,7 @@ def attach_owned(ws: Workspace, members: pa.Table, params: ClusterParams) -> pa.
                 GROUP BY x.account_id, x.cluster, x.type, x.key)
             SELECT account_id, arg_max(cluster, partners) AS cluster
             FROM hits WHERE partners >= ? GROUP BY account_id ORDER BY account_id
-        """, params=[params.owned_share, params.owned_partners,
+        """, params=[params.owned_partners, params.owned_share,
                      params.owned_window * 1000.0, params.owned_partners])
     finally:
         con.unregister("_owned_members")

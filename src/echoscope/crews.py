@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from echoscope.owned import owned_keys_sql
 from echoscope.signals.hashtags import APART_HOURS, hashtag_crews
 from echoscope.workspace import Workspace
 
@@ -88,24 +89,12 @@ def crew_matches(ws: Workspace, *, owned_share: float, owned_partners: int,
         "t0": pa.array([b[1] for c in crews for b in c.bursts], pa.int64()),
         "t1": pa.array([b[2] for c in crews for b in c.bursts], pa.int64()),
     })
-    types = ", ".join(f"'{t}'" for t in INJECTED_TYPES)
     con = ws.con
-    con.register("_crew_m", cm)
+    con.register("_crew_m", cm.rename_columns(["grp", "account_id"]))
     con.register("_crew_b", cb)
     try:
         rows = ws.sql(f"""
-            WITH ck AS (  -- keys acted on by crew accounts (the crews are small)
-                SELECT m.crew, a.type, a.key, count(DISTINCT a.account_id) AS nc
-                FROM actions a JOIN _crew_m m USING (account_id)
-                WHERE a.type IN ({types})
-                GROUP BY ALL HAVING count(DISTINCT a.account_id) >= ?),
-            n AS (
-                SELECT a.type, a.key, count(DISTINCT a.account_id) AS n
-                FROM actions a SEMI JOIN (SELECT DISTINCT type, key FROM ck) k
-                  USING (type, key) GROUP BY ALL),
-            owned AS (
-                SELECT ck.crew, ck.type, ck.key FROM ck JOIN n USING (type, key)
-                WHERE ck.nc >= ? * n.n),
+            WITH {owned_keys_sql("_crew_m", INJECTED_TYPES)},
             act AS (  -- the actions on owned keys
                 SELECT DISTINCT a.account_id, a.type, a.key, a.post_id
                 FROM actions a SEMI JOIN (SELECT DISTINCT type, key FROM owned) k
@@ -123,13 +112,13 @@ def crew_matches(ws: Workspace, *, owned_share: float, owned_partners: int,
                   list(bp.hashtag ORDER BY bp.t0, bp.t1, bp.hashtag) AS tags,
                   list(bp.t0 ORDER BY bp.t0, bp.t1, bp.hashtag) AS t0s,
                   list(bp.t1 ORDER BY bp.t0, bp.t1, bp.hashtag) AS t1s
-                FROM owned o JOIN act a USING (type, key)
+                FROM (SELECT grp AS crew, type, key FROM owned) o JOIN act a USING (type, key)
                 JOIN bp ON bp.post_id = a.post_id AND bp.crew = o.crew
                 GROUP BY o.crew, o.type, o.key HAVING count(DISTINCT bp.hashtag) >= ?),
             accs AS (
                 SELECT e.crew, e.type, e.key, list(DISTINCT a.account_id) AS accounts
                 FROM entered e JOIN act a USING (type, key)
-                JOIN _crew_m m ON m.crew = e.crew AND m.account_id = a.account_id
+                JOIN _crew_m m ON m.grp = e.crew AND m.account_id = a.account_id
                 GROUP BY ALL)
             SELECT e.crew, e.type, e.key, e.tags, e.t0s, e.t1s, x.accounts
             FROM entered e JOIN accs x USING (crew, type, key)
