@@ -519,11 +519,8 @@ def observed_tests(pairs: pa.Table, membership: pa.Table, null_max: list[float],
     idx = pc.index_in(uniq, value_set=ids).to_numpy(zero_copy_only=False)
     memb = np.asarray(membership.column("cluster").to_numpy(zero_copy_only=False),
                       dtype=np.int64)[np.asarray(idx, dtype=np.int64)]
-    none = memb < 0
-    memb = np.where(none, 0, memb)
-    shift = np.where(none, -1, memb)  # outsiders get their own label below
-    n_cl = int(memb.max()) + 1 if memb.size else 0
-    lab = np.where(shift >= 0, shift, n_cl)
+    n_cl = max(int(memb.max()), 0) + 1 if memb.size else 0
+    lab = np.where(memb >= 0, memb, n_cl)  # outsiders (cluster -1) share one extra label
     stat, sizes = _excess(edges, lab, len(uniq))
     nm = np.asarray(null_max)
     out: dict[int, tuple[float, float]] = {}
@@ -700,10 +697,7 @@ def consensus_campaigns(pairs: pa.Table, assigned: list[tuple[pa.Table, set[int]
         ok = np.isin(cl, np.fromiter(keep, dtype=np.int64))
         labels[r] = np.where(ok, cl, -1)
     member = 2 * (labels >= 0).sum(axis=0) > k
-    ia = np.asarray(pc.index_in(pairs.column("account_a"), value_set=ids).to_numpy(
-        zero_copy_only=False), dtype=np.int64)
-    ib = np.asarray(pc.index_in(pairs.column("account_b"), value_set=ids).to_numpy(
-        zero_copy_only=False), dtype=np.int64)
+    ia, ib = _pair_index(pairs, ids)
     together = ((labels[:, ia] == labels[:, ib]) & (labels[:, ia] >= 0)).sum(axis=0)
     sel = (2 * together > k) & member[ia] & member[ib]
     g = ig.Graph(n=n, edges=np.column_stack([ia[sel], ib[sel]]).tolist(), directed=False)
@@ -861,15 +855,11 @@ def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
         return membership, keep
     ids = membership.column("account_id")
     cl = membership.column("cluster").to_numpy().copy()
-    ia = pc.index_in(pairs.column("account_a"), value_set=ids).to_numpy(zero_copy_only=False)
-    ib = pc.index_in(pairs.column("account_b"), value_set=ids).to_numpy(zero_copy_only=False)
+    ia, ib = _pair_index(pairs, ids)
     strong = np.zeros(pairs.num_rows, dtype=bool)
-    strong[:] = False
     sig = significant_edges_pairs(pairs.append_column("_row", pa.array(
         np.arange(pairs.num_rows))), params.alpha, params.min_keys)
     strong[sig.column("_row").to_numpy()] = True
-    ia = np.asarray(ia, dtype=np.int64)
-    ib = np.asarray(ib, dtype=np.int64)
     alive = set(keep)
     n = len(cl)
     by_chance = (np.asarray(pc.is_in(ids, value_set=chance).to_numpy(zero_copy_only=False),
@@ -895,19 +885,24 @@ def trim_members(pairs: pa.Table, membership: pa.Table, keep: set[int],
     return out, alive
 
 
+def _pair_index(pairs: pa.Table, ids: pa.Array | pa.ChunkedArray
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Positions of each tie's two accounts in ``ids`` (-1 where absent)."""
+    def pos(col: str) -> npt.NDArray[np.int64]:
+        return np.asarray(pc.fill_null(pc.index_in(pairs.column(col), value_set=ids), -1)
+                          .to_numpy(zero_copy_only=False), dtype=np.int64)
+    return pos("account_a"), pos("account_b")
+
+
 def ambient_members(pairs: pa.Table, members: pa.Table, ambient: tuple[str, ...]) -> pa.Array:
     """Members (``account_id``, ``cluster``) none of whose ties inside their campaign
     (``pairs`` of :func:`combine_pairs`) has a type outside ``ambient``: accounts tied in
     only by hashtags, mentions or domains (or by no tie at all)."""
     ids = members.column("account_id").combine_chunks()
     cl = members.column("cluster").to_numpy()
-    ia = np.asarray(pc.index_in(pairs.column("account_a"), value_set=ids).to_numpy(
-        zero_copy_only=False), dtype=np.float64)
-    ib = np.asarray(pc.index_in(pairs.column("account_b"), value_set=ids).to_numpy(
-        zero_copy_only=False), dtype=np.float64)
-    ok = ~np.isnan(ia) & ~np.isnan(ib)
-    ia_ = np.where(ok, ia, 0).astype(np.int64)
-    ib_ = np.where(ok, ib, 0).astype(np.int64)
+    ia, ib = _pair_index(pairs, ids)
+    ok = (ia >= 0) & (ib >= 0)
+    ia_, ib_ = np.where(ok, ia, 0), np.where(ok, ib, 0)
     inside = ok & (cl[ia_] == cl[ib_]) if len(ids) else ok
     types = pairs.column("types").combine_chunks()
     parent = pc.list_parent_indices(types).to_numpy()

@@ -262,10 +262,10 @@ def _run_actions_detect(ws: Workspace, params: AnalyzeParams, st: _Stages,
     st.ran("detect", t0, rows=ws.count("edges"), params=dp.to_dict())
 
 
-def _run_cluster(ws: Workspace, params: AnalyzeParams, st: _Stages, name: str) -> ClusterResult:
+def _run_cluster(ws: Workspace, params: AnalyzeParams, st: _Stages) -> ClusterResult:
     t0 = time.perf_counter()
     res = find_campaigns(ws, params.resolved_cluster())
-    st.ran(name, t0, **res.to_dict())
+    st.ran("cluster", t0, **res.to_dict())
     return res
 
 
@@ -291,7 +291,7 @@ def detect(workspace: Workspace | str | os.PathLike[str],
         with ws.run("detect", params.to_dict()) as log:
             st = _Stages(log)
             _run_actions_detect(ws, params, st, eng)
-            _run_cluster(ws, params, st, "cluster")
+            _run_cluster(ws, params, st)
             log.count("stages", st.info)
             return st.info
     finally:
@@ -398,7 +398,7 @@ def analyze(
             if media_dir is not None:
                 _run_media_keys(ws, media_dir, st)
             _run_actions_detect(ws, params, st, eng)
-            clustered = _run_cluster(ws, params, st, "cluster")
+            clustered = _run_cluster(ws, params, st)
             signal_files: dict[str, Path] = {}
             _run_signals(ws, out, suspended, st, signal_files)
             if st.info.get("signals", {}).get("status") == "ran":
