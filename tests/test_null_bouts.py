@@ -22,14 +22,23 @@ from echoscope.detect.null import bout_pairs_per_key, bouts, pair_bout_pairs
 from echoscope.errors import ParameterError
 from test_detect import organic, planted, table
 
+#: actions as (key 0-2, time 0-300, account 0-3) rows, and a window
+ROWS = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 300), st.integers(0, 3)),
+                max_size=30)
+WINDOW = st.integers(0, 60)
+
+
+def _arrays(rows: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """key, time and account arrays of ``ROWS``."""
+    return (np.array([r[0] for r in rows], dtype=np.int64),
+            np.array([r[1] for r in rows], dtype=np.int64),
+            np.array([r[2] for r in rows], dtype=np.int32))
+
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 300), st.integers(0, 3)),
-                max_size=30), st.integers(0, 60))
+@given(ROWS, WINDOW)
 def test_bout_pairs_match_brute_force(rows: list[tuple[int, int, int]], w: int) -> None:
-    key = np.array([r[0] for r in rows], dtype=np.int64)
-    t = np.array([r[1] for r in rows], dtype=np.int64)
-    acct = np.array([r[2] for r in rows], dtype=np.int32)
+    key, t, acct = _arrays(rows)
     bk, ba, bs, be = bouts(key, t, acct, w)
     got = bout_pairs_per_key(bk, bs, be, w, 3)
     # each action's bout, then bout pairs with an action pair within w
@@ -107,12 +116,9 @@ def _brute_pair_bouts(bk, ba, bs, be, a: int, b: int, k: int, w: int) -> int:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 300), st.integers(0, 3)),
-                max_size=30), st.integers(0, 60))
+@given(ROWS, WINDOW)
 def test_pair_bout_pairs_match_brute_force(rows: list[tuple[int, int, int]], w: int) -> None:
-    key = np.array([r[0] for r in rows], dtype=np.int64)
-    t = np.array([r[1] for r in rows], dtype=np.int64)
-    acct = np.array([r[2] for r in rows], dtype=np.int32)
+    key, t, acct = _arrays(rows)
     bts = bouts(key, t, acct, w)
     q = [(a, b, k) for a in range(4) for b in range(4) if a != b for k in range(3)]
     qa, qb, qk = (np.array(c, dtype=np.int64) for c in zip(*q, strict=True))
